@@ -1,0 +1,1 @@
+"""The feature library: point-in-time lead and account features."""

@@ -1,0 +1,3 @@
+from mqlscore.cli import app
+
+app(prog_name="mqlscore")

@@ -1,0 +1,29 @@
+"""The `mqlscore` command: one subcommand per pipeline stage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mqlscore.console import configure_logging
+from pipeline import evaluate, featurize, generate, train, validate
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _setup(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")
+    ] = False,
+) -> None:
+    """Lead and account scoring learned from what sales converts."""
+    configure_logging(quiet)
+
+
+app.command("generate")(generate.main)
+app.command("validate")(validate.main)
+app.command("features")(featurize.main)
+app.command("train")(train.main)
+app.command("evaluate")(evaluate.main)

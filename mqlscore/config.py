@@ -1,0 +1,94 @@
+"""Typed, frozen views of params.yaml sections. Unknown keys are errors, not surprises."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqlRule(Section):
+    """Marketing's points rule: title points plus points per activity, MQL at a threshold."""
+
+    threshold: int = 100
+    title_points: dict[str, int]
+    activity_points: dict[str, int]
+
+
+class WorldParams(Section):
+    """Knobs of the synthetic B2B world."""
+
+    seed: int = 7
+    start: date = date(2024, 1, 1)
+    months: int = Field(24, ge=6)
+    accounts: int = Field(4000, ge=10)
+    scale: float = Field(1.0, gt=0)
+    target_share: float = Field(0.15, gt=0, lt=1)
+    noise_lead_share: float = Field(0.25, ge=0, lt=1)
+    blank_account_id_share: float = Field(0.2, ge=0, le=1)
+    habitual_opener_share: float = Field(0.15, ge=0, le=1)
+    in_market_start_logit: float = -3.0
+    fit_effect: float = 1.0
+    opportunity_logit: float = -0.6
+    uncovered_factor: float = Field(0.3, ge=0, le=1)
+    covered_if_target: float = Field(0.85, ge=0, le=1)
+    covered_otherwise: float = Field(0.25, ge=0, le=1)
+    mql_follow_up: float = Field(0.6, ge=0, le=1)
+    mql_follow_up_target: float = Field(0.85, ge=0, le=1)
+    truth_window_days: int = Field(90, gt=0)
+
+
+class ValidateParams(Section):
+    max_future_days: int = Field(1, ge=0)
+
+
+class FeatureParams(Section):
+    first_snapshot_month: int = Field(3, ge=1)
+    label_window_days: int = Field(90, gt=0)
+    windows_days: tuple[int, ...] = (30, 90)
+
+
+class TrainParams(Section):
+    test_snapshots: int = Field(3, ge=1)
+    valid_snapshots: int = Field(2, ge=1)
+    use_marketing_features: bool = False
+    num_boost_round: int = Field(600, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_data_in_leaf: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.9, gt=0, le=1)
+    lambda_l2: float = Field(1.0, ge=0)
+    seed: int = 7
+    experiment: str = "mqlscore-lead"
+    registered_model: str = "mqlscore-lead"
+
+
+class EvaluateParams(Section):
+    require_beats_mql: bool = True
+
+
+S = TypeVar("S", bound=Section)
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing a section or holds a bad value."""
+
+
+def load_section(params_file: Path, section: str, model: type[S]) -> S:
+    """Read one section of params.yaml into its typed model."""
+    data = yaml.safe_load(Path(params_file).read_text()) or {}
+    if section not in data:
+        raise ParamsError(f"{params_file}: no '{section}' section")
+    try:
+        return model.model_validate(data[section])
+    except ValidationError as err:
+        raise ParamsError(f"{params_file}: section '{section}' is invalid:\n{err}") from err

@@ -1,0 +1,70 @@
+"""File I/O at the edges: atomic writes so a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; move it into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_with(target: Path, write: Callable[[Path], None]) -> None:
+    with atomic_path(target) as tmp:
+        write(tmp)
+
+
+def write_parquet(frame: pd.DataFrame, target: Path) -> None:
+    """Write a frame as Parquet, atomically."""
+    _write_with(target, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_json(data: Any, target: Path) -> None:
+    """Write JSON (sorted keys, stable floats), atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    _write_with(target, lambda tmp: tmp.write_text(text))
+
+
+def write_text(text: str, target: Path) -> None:
+    """Write a text file, atomically."""
+    _write_with(target, lambda tmp: tmp.write_text(text))
+
+
+def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Read `<folder>/<name>.parquet` for each name, naming the missing file if any."""
+    tables = {}
+    for name in names:
+        path = Path(folder) / f"{name}.parquet"
+        if not path.exists():
+            raise FileNotFoundError(f"missing input table {path}")
+        tables[name] = pd.read_parquet(path)
+    return tables
+
+
+def file_md5(path: Path) -> str:
+    """MD5 of a file's bytes: the hash DVC records for a file output."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

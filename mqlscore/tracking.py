@@ -1,0 +1,119 @@
+"""Everything MLflow: the embedded store, run logging and model registration.
+
+Default store: SQLite `mlruns.db` with artifacts in `mlartifacts/`, both in the project
+folder. `MLFLOW_TRACKING_URI` overrides it. DVC's files stay the source of truth; runs
+record their hashes, the params and the git commit. Nothing personal is logged: only
+feature names, figures and the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from mqlscore.io import file_md5
+from mqlscore.model import LeadModel
+
+log = logging.getLogger(__name__)
+PIP_REQUIREMENTS = [
+    f"lightgbm=={__import__('lightgbm').__version__}",
+    f"pandas=={pd.__version__}",
+    f"mlflow=={mlflow.__version__}",
+    f"numpy=={__import__('numpy').__version__}",
+]
+
+
+def use_store(root: Path = Path(".")) -> None:
+    """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded SQLite store under `root`."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        uri = f"sqlite:///{(root / 'mlruns.db').resolve()}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def _experiment(name: str, root: Path) -> str:
+    existing = mlflow.get_experiment_by_name(name)
+    if existing:
+        return existing.experiment_id
+    location = None
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        location = (root / "mlartifacts").resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def git_commit(root: Path = Path(".")) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def save_local(model: LeadModel, example: pd.DataFrame, path: Path) -> None:
+    """Save the pyfunc model to a folder (the DVC output)."""
+    mlflow.pyfunc.save_model(
+        str(path),
+        python_model=model,
+        signature=infer_signature(example, model.predict(None, example)),
+        input_example=example,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
+
+
+def log_training_run(
+    *,
+    experiment: str,
+    registered_model: str,
+    model: LeadModel,
+    example: pd.DataFrame,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    inputs: dict[str, Path],
+    importance: pd.DataFrame,
+    root: Path = Path("."),
+) -> dict[str, str]:
+    """Log one training run, register its model; return run id and model version."""
+    use_store(root)
+    exp_id = _experiment(experiment, root)
+    with mlflow.start_run(experiment_id=exp_id) as run:
+        mlflow.log_params(params)
+        mlflow.log_params({f"data.{name}.md5": file_md5(path) for name, path in inputs.items()})
+        mlflow.set_tag("git_commit", git_commit(root))
+        mlflow.log_metrics(metrics)
+        mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
+        if (root / "dvc.lock").exists():
+            mlflow.log_artifact(str(root / "dvc.lock"))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=infer_signature(example, model.predict(None, example)),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=registered_model,
+        )
+    version = str(info.registered_model_version)
+    log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
+    return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
+
+
+def log_evaluation(
+    run_id: str, metrics: dict[str, float], report: str, root: Path = Path(".")
+) -> None:
+    """Add evaluation figures and the side-by-side report to the training run."""
+    use_store(root)
+    try:
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics(metrics)
+            mlflow.log_text(report, "evaluate.md")
+    except mlflow.exceptions.MlflowException as err:
+        log.warning("could not log evaluation to MLflow run %s: %s", run_id, err)

@@ -1,0 +1,1 @@
+"""One module per DVC stage: thin typed commands over pure functions."""

@@ -1,0 +1,97 @@
+"""Stage `train`: fit the lead model on a time-based split and register it in MLflow."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from sklearn.metrics import roc_auc_score
+
+from mqlscore.config import TrainParams, load_section
+from mqlscore.io import write_json
+from mqlscore.model import LeadModel, feature_columns, fit_lead_model, time_split
+
+log = logging.getLogger(__name__)
+
+
+def importance_table(model: LeadModel) -> pd.DataFrame:
+    """Gain and split importance per feature, largest gain first."""
+    return (
+        pd.DataFrame(
+            {
+                "feature": model.features,
+                "gain": model.booster.feature_importance("gain"),
+                "splits": model.booster.feature_importance("split"),
+            }
+        )
+        .sort_values("gain", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadModel, dict]:
+    """Fit the lead model; return it with its training figures."""
+    split = time_split(frame, params.test_snapshots, params.valid_snapshots)
+    features = feature_columns(frame, params.use_marketing_features)
+    booster, levels = fit_lead_model(split, features, params)
+    model = LeadModel(booster, features, levels)
+    figures = {
+        "train_rows": len(split.train),
+        "train_positives": int(split.train["label"].sum()),
+        "valid_rows": len(split.valid),
+        "valid_roc_auc": float(
+            roc_auc_score(split.valid["label"], model.probability(split.valid))
+        ),
+        "best_iteration": int(booster.best_iteration),
+        "features": len(features),
+        "train_end": str(split.train["snapshot_date"].max().date()),
+        "test_start": str(split.test["snapshot_date"].min().date()),
+    }
+    return model, figures
+
+
+def main(
+    snapshots: Annotated[Path, typer.Option(help="Lead snapshot feature table.")],
+    model_dir: Annotated[Path, typer.Option(help="Folder for the trained model (MLflow format).")],
+    metrics: Annotated[Path, typer.Option(help="Training figures (DVC metrics).")],
+    run_info: Annotated[Path, typer.Option(help="JSON with the MLflow run id and version.")],
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+) -> None:
+    """Train the lead model, save it for DVC and register it in MLflow."""
+    from mqlscore import tracking
+
+    config = load_section(params, "train", TrainParams)
+    frame = pd.read_parquet(snapshots)
+    model, figures = train_lead_model(frame, config)
+    example = model.example(frame)
+
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=model_dir.parent)) / "model"
+    tracking.save_local(model, example, staging)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    staging.rename(model_dir)
+    shutil.rmtree(staging.parent)
+
+    numeric = {k: v for k, v in figures.items() if isinstance(v, int | float)}
+    info = tracking.log_training_run(
+        experiment=config.experiment,
+        registered_model=config.registered_model,
+        model=model,
+        example=example,
+        params={f"train.{k}": v for k, v in config.model_dump().items()},
+        metrics=numeric,
+        inputs={"lead_snapshots": snapshots},
+        importance=importance_table(model),
+    )
+    write_json(figures, metrics)
+    write_json(info, run_info)
+    log.info(
+        "train: valid ROC-AUC %.4f at %d trees",
+        figures["valid_roc_auc"],
+        figures["best_iteration"],
+    )

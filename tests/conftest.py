@@ -1,0 +1,44 @@
+"""Shared fixtures: a tiny synthetic world built from the project's own params.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mqlscore.config import MqlRule, WorldParams, load_section
+from mqlscore.world import World, generate_world
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_WORLD = {"accounts": 250, "months": 14, "seed": 11}
+
+
+def tiny_params_dict() -> dict:
+    """The project's params with a world small enough for tests."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["world"].update(TINY_WORLD)
+    params["evaluate"]["require_beats_mql"] = False
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny_params_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("params") / "params.yaml"
+    path.write_text(yaml.safe_dump(tiny_params_dict()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def rule(tiny_params_file: Path) -> MqlRule:
+    return load_section(tiny_params_file, "mql_rule", MqlRule)
+
+
+@pytest.fixture(scope="session")
+def world_params(tiny_params_file: Path) -> WorldParams:
+    return load_section(tiny_params_file, "world", WorldParams)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(world_params: WorldParams, rule: MqlRule) -> World:
+    return generate_world(world_params, rule)

@@ -1,0 +1,188 @@
+"""Lead features: point in time, label window edges, persona parsing, truth isolation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from features.lead import LeadFeatureSpec, build_lead_snapshots, data_end, snapshot_dates
+from features.persona import function_of, seniority_of
+from mqlscore.config import MqlRule
+from mqlscore.world import World
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def spec(rule: MqlRule) -> LeadFeatureSpec:
+    return LeadFeatureSpec((30, 90), 90, rule.title_points, rule.activity_points)
+
+
+@pytest.fixture(scope="module")
+def built(tiny_world: World, spec: LeadFeatureSpec) -> tuple[pd.DataFrame, list]:
+    tables = tiny_world.raw_tables()
+    snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), data_end(tables), 3)
+    frame, _ = build_lead_snapshots(tables, spec, snaps)
+    return frame, snaps
+
+
+def _features_only(frame: pd.DataFrame) -> pd.DataFrame:
+    drop = ["label", "label_won", "label_complete"]
+    return frame.drop(columns=drop).sort_values(["lead_id"]).reset_index(drop=True)
+
+
+def test_adding_rows_on_or_after_the_snapshot_changes_no_feature(
+    tiny_world: World, spec: LeadFeatureSpec, built: tuple[pd.DataFrame, list]
+) -> None:
+    frame, snaps = built
+    t = snaps[len(snaps) // 2]
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    # Replay earlier activity as if it happened again at or after t.
+    ev = tables["engagement"]
+    later = ev[ev["occurred_at"] < t].sample(2000, random_state=1)
+    later = later.assign(
+        occurred_at=t + pd.to_timedelta((later.index % 40) * 3600, unit="s"),
+        event_id=later["event_id"] + 10_000_000,
+    )
+    tables["engagement"] = pd.concat([ev, later], ignore_index=True)
+    sa = tables["sales_activities"]
+    more_sales = sa.head(300).assign(
+        occurred_at=t, activity_id=sa["activity_id"].head(300) + 10**7
+    )
+    tables["sales_activities"] = pd.concat([sa, more_sales], ignore_index=True)
+    opps = tables["opportunities"]
+    new_opp = opps.head(5).assign(
+        opportunity_id=[f"OX{i}" for i in range(5)], created_at=t, closed_at=pd.NaT, is_won=pd.NA
+    )
+    tables["opportunities"] = pd.concat([opps, new_opp], ignore_index=True)
+    after, _ = build_lead_snapshots(tables, spec, [t])
+    before = frame[frame["snapshot_date"] == t]
+    pd.testing.assert_frame_equal(_features_only(before), _features_only(after))
+
+
+def _one_deal_world(created: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    t0 = pd.Timestamp("2024-01-01")
+    return {
+        "accounts": pd.DataFrame(
+            {
+                "account_id": ["A1"],
+                "name": ["Acme Inc"],
+                "domain": ["acme.com"],
+                "industry": ["software"],
+                "employees": [50],
+                "annual_revenue": [1e6],
+                "country": ["US"],
+                "is_target_account": [True],
+            }
+        ),
+        "leads": pd.DataFrame(
+            {
+                "lead_id": ["L1"],
+                "email": ["a@acme.com"],
+                "title": ["CTO"],
+                "company": ["Acme"],
+                "account_id": ["A1"],
+                "lead_source": ["web"],
+                "created_at": [t0],
+                "marketing_score": [0],
+                "mql_at": [pd.NaT],
+            }
+        ),
+        "engagement": pd.DataFrame(
+            {
+                "event_id": [1],
+                "lead_id": ["L1"],
+                "occurred_at": [t0 + pd.Timedelta(days=3)],
+                "activity_type": ["web_visit"],
+                "campaign_id": ["C1"],
+            }
+        ),
+        "sales_activities": pd.DataFrame(
+            {"activity_id": [1], "lead_id": ["L1"], "occurred_at": [t0], "type": ["call"]}
+        ),
+        "opportunities": pd.DataFrame(
+            {
+                "opportunity_id": ["O1"],
+                "account_id": ["A1"],
+                "created_at": [created],
+                "closed_at": [created + pd.Timedelta(days=10)],
+                "is_won": [True],
+                "amount": [1000.0],
+            }
+        ),
+        "opportunity_contacts": pd.DataFrame(
+            {"opportunity_id": ["O1"], "lead_id": ["L1"], "role": ["champion"]}
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (pd.Timedelta(0), 1),  # created at the snapshot moment: inside
+        (pd.Timedelta(days=90) - pd.Timedelta(seconds=1), 1),  # last second of day 90
+        (pd.Timedelta(days=90), 0),  # day 91 starts: outside
+    ],
+)
+def test_label_window_edges(spec: LeadFeatureSpec, offset: pd.Timedelta, expected: int) -> None:
+    t = pd.Timestamp("2024-03-01")
+    frame, _ = build_lead_snapshots(_one_deal_world(t + offset), spec, [t])
+    assert frame["label"].tolist() == [expected]
+    assert frame["label_won"].tolist() == [expected]
+
+
+def test_snapshot_features_count_only_the_past(spec: LeadFeatureSpec) -> None:
+    t = pd.Timestamp("2024-03-01")
+    frame, _ = build_lead_snapshots(_one_deal_world(t + pd.Timedelta(days=5)), spec, [t])
+    row = frame.iloc[0]
+    assert row["web_visit_90d"] == 1 and row["web_visit_30d"] == 0
+    assert row["days_since_last_event"] == (t - pd.Timestamp("2024-01-04")).days
+    assert row["seniority"] == "c_level" and row["free_mail"] == 0
+
+
+@pytest.mark.parametrize(
+    ("title", "seniority", "function"),
+    [
+        ("Chief Financial Officer", "c_level", "finance"),
+        ("VP of Sales Operations", "vp", "sales"),
+        ("Director of IT", "director", "it"),
+        ("Procurement Manager", "manager", "procurement"),
+        ("MBA Candidate", "student", "other"),
+        ("Business Analyst", "individual", "other"),
+        (None, "individual", "other"),
+    ],
+)
+def test_persona_from_title(title: str | None, seniority: str, function: str) -> None:
+    titles = pd.Series([title])
+    assert seniority_of(titles).iloc[0] == seniority
+    assert function_of(titles).iloc[0] == function
+
+
+def test_truth_table_is_read_by_evaluation_only() -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    readers = {
+        name
+        for name, st in stages.items()
+        if any(str(d).startswith("data/truth") for d in st.get("deps", []))
+    }
+    assert readers == {"evaluate"}
+    learning_code = [
+        *Path(ROOT / "features").glob("*.py"),
+        ROOT / "pipeline/featurize.py",
+        ROOT / "pipeline/train.py",
+        ROOT / "mqlscore/model.py",
+    ]
+    for path in learning_code:
+        assert not re.search(r"truth", path.read_text(), re.IGNORECASE), path
+
+
+def test_truth_ranks_real_conversions(tiny_world: World, built: tuple[pd.DataFrame, list]) -> None:
+    frame, _ = built
+    rows = frame[frame["label_complete"] == 1].merge(
+        tiny_world.truth_leads, on=["lead_id", "snapshot_date"]
+    )
+    top = rows["p_opportunity"] >= rows["p_opportunity"].quantile(0.9)
+    assert rows.loc[top, "label"].mean() > 4 * rows["label"].mean()
