@@ -48,7 +48,7 @@ def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadMode
             roc_auc_score(split.valid["label"], model.probability(split.valid))
         ),
         "best_iteration": int(booster.best_iteration),
-        "features": len(features),
+        "feature_count": len(features),
         "train_end": str(split.train["snapshot_date"].max().date()),
         "test_start": str(split.test["snapshot_date"].min().date()),
     }
