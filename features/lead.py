@@ -31,6 +31,8 @@ FREE_MAIL_DOMAINS: tuple[str, ...] = (
     "protonmail.com",
 )
 KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
+# Not features: the newest source timestamps a row used, kept so checks can prove point in time.
+AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
 LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "label_complete")
 # Marketing's own view, kept beside the model's features for comparison.
 MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
@@ -148,7 +150,8 @@ def lead_snapshot_sql(spec: LeadFeatureSpec) -> tuple[str, str]:
           ON b.lead_id = c.lead_id AND b.snapshot_date > c.occurred_at
     ),
     sales_win AS (
-        SELECT sa.lead_id, s.snapshot_date, count(*) AS sales_touches_{longest}d
+        SELECT sa.lead_id, s.snapshot_date, count(*) AS sales_touches_{longest}d,
+               max(sa.occurred_at) AS last_sales_touch_at
         FROM sales_activities sa
         JOIN snaps s ON sa.occurred_at < s.snapshot_date
                     AND sa.occurred_at >= s.snapshot_date - INTERVAL {longest} DAY
@@ -190,6 +193,7 @@ def lead_snapshot_sql(spec: LeadFeatureSpec) -> tuple[str, str]:
            b.seniority, b.function, b.free_mail::INTEGER AS free_mail,
            b.account_id IS NULL AS no_account,
            date_diff('day', b.created_at, b.snapshot_date) AS lead_age_days,
+           le.last_event_at, sw.last_sales_touch_at,
            coalesce(date_diff('day', le.last_event_at, b.snapshot_date), 9999)
                AS days_since_last_event,
            {", ".join(f"coalesce(w.{c}, 0) AS {c}" for c in _ev_columns(windows))},
@@ -266,11 +270,12 @@ def build_lead_snapshots(
     numeric = [
         c
         for c in frame.columns
-        if c not in KEY_COLUMNS and c not in CATEGORICAL_FEATURES and c not in TEXT_FEATURES
+        if c not in (*KEY_COLUMNS, *AUDIT_COLUMNS, *CATEGORICAL_FEATURES, *TEXT_FEATURES)
     ]
-    frame[numeric] = frame[numeric].astype(
-        "float64"
-    )  # the model's input contract: numbers as float
+    # The model's input contract: numbers as float, timestamps in microseconds.
+    frame[numeric] = frame[numeric].astype("float64")
+    times = ["snapshot_date", *AUDIT_COLUMNS]
+    frame[times] = frame[times].astype("datetime64[us]")
     end = data_end(tables)
     window = pd.Timedelta(days=spec.label_window_days)
     positives = outcomes.groupby(["lead_id", "snapshot_date"])["is_won"].agg(

@@ -24,6 +24,7 @@ def _setup(
 
 app.command("generate")(generate.main)
 app.command("validate")(validate.main)
+app.command("validate-features")(validate.features_main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)

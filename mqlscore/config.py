@@ -46,7 +46,17 @@ class WorldParams(Section):
 
 
 class ValidateParams(Section):
-    max_future_days: int = Field(1, ge=0)
+    """Thresholds of the data checks."""
+
+    max_future_days: int = Field(1, ge=0)  # tolerance for timestamps after the export time
+    max_event_lag_days: int = Field(7, ge=0)  # newest event at most this old at export
+    volume_min_ratio: float = Field(0.7, gt=0, le=1)  # rows vs the last accepted run
+    volume_max_ratio: float = Field(3.0, ge=1)
+    email_present_min_share: float = Field(0.9, ge=0, le=1)
+    email_valid_min_share: float = Field(0.95, ge=0, le=1)
+    max_feature_null_share: float = Field(0.5, ge=0, le=1)
+    label_rate_min: float = Field(0.002, ge=0, le=1)
+    label_rate_max: float = Field(0.2, ge=0, le=1)
 
 
 class FeatureParams(Section):

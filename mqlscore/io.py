@@ -61,6 +61,17 @@ def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]
     return tables
 
 
+EXPORT_FILE = "export.json"
+
+
+def read_export_time(folder: Path) -> pd.Timestamp:
+    """When the raw export was taken (from `export.json`), or now if it does not say."""
+    path = Path(folder) / EXPORT_FILE
+    if path.exists():
+        return pd.Timestamp(json.loads(path.read_text())["exported_at"])
+    return pd.Timestamp.now().floor("s")
+
+
 def file_md5(path: Path) -> str:
     """MD5 of a file's bytes: the hash DVC records for a file output."""
     digest = hashlib.md5()

@@ -9,7 +9,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features.lead import KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
+from features.lead import AUDIT_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
 from mqlscore.config import TrainParams
 
 CATEGORICAL_DTYPES = ("object", "category", "string", "str")
@@ -28,7 +28,7 @@ class Split:
 
 def feature_columns(frame: pd.DataFrame, use_marketing: bool) -> list[str]:
     """Model inputs: everything but keys and labels; marketing's columns only if allowed."""
-    excluded = set(KEY_COLUMNS) | set(LABEL_COLUMNS)
+    excluded = set(KEY_COLUMNS) | set(LABEL_COLUMNS) | set(AUDIT_COLUMNS)
     if not use_marketing:
         excluded |= set(MARKETING_COLUMNS)
     return [c for c in frame.columns if c not in excluded]

@@ -166,8 +166,10 @@ class World:
     opportunity_contacts: pd.DataFrame
     truth_leads: pd.DataFrame
     truth_accounts: pd.DataFrame
+    exported_at: pd.Timestamp
 
     def raw_tables(self) -> dict[str, pd.DataFrame]:
+        """The six canonical tables, as an export would hold them (text, not categoricals)."""
         return {
             "accounts": self.accounts,
             "leads": self.leads,
@@ -381,6 +383,7 @@ def generate_world(params: WorldParams, rule: MqlRule) -> World:
         opportunity_contacts=contacts,
         truth_leads=truth_leads,
         truth_accounts=truth_accounts,
+        exported_at=end,
     )
 
 
@@ -437,7 +440,7 @@ def _people(
     created_at = (start + pd.to_timedelta(np.round(offset_s), unit="s")).astype("datetime64[us]")
     return pd.DataFrame(
         {
-            "lead_id": [f"L{i:07d}" for i in range(1, n + 1)],
+            "lead_id": _lead_id_list(n),
             "email": local + "@" + domain,
             "title": title,
             "company": company,
@@ -467,25 +470,28 @@ def _events(
     order = np.lexsort((lead_i, occurred))
     lead_i, month_i, kind, occurred = lead_i[order], month_i[order], kind[order], occurred[order]
     month_label = starts.strftime("%Y%m").to_numpy()
-    campaign = pd.Categorical.from_codes(
+    campaign = _text(
         kind.astype(np.int64) * len(starts) + month_i,
-        categories=[f"CMP-{a}-{m}" for a in ACTIVITY_TYPES for m in month_label],
+        [f"CMP-{a}-{m}" for a in ACTIVITY_TYPES for m in month_label],
     )
     return pd.DataFrame(
         {
             "event_id": np.arange(1, len(lead_i) + 1, dtype=np.int64),
-            "lead_id": _lead_ids(lead_i),
+            "lead_id": _text(lead_i, _lead_id_list(int(lead_i.max(initial=0)) + 1)),
             "occurred_at": occurred.astype("datetime64[us]"),
-            "activity_type": pd.Categorical.from_codes(kind, categories=list(ACTIVITY_TYPES)),
+            "activity_type": _text(kind, ACTIVITY_TYPES),
             "campaign_id": campaign,
         }
     )
 
 
-def _lead_ids(index: np.ndarray) -> pd.Categorical:
-    """Lead ids for 0-based lead positions, as a categorical (cheap for millions of rows)."""
-    n = int(index.max()) + 1 if len(index) else 0
-    return pd.Categorical.from_codes(index, categories=[f"L{i:07d}" for i in range(1, n + 1)])
+def _lead_id_list(n: int) -> list[str]:
+    return [f"L{i:07d}" for i in range(1, n + 1)]
+
+
+def _text(codes: np.ndarray, labels: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Plain text values for integer codes (cheap for millions of rows)."""
+    return np.asarray(labels, dtype=object)[codes]
 
 
 def _opportunities(
@@ -653,7 +659,7 @@ def _sales_activities(
             "activity_id": np.arange(1, len(order) + 1, dtype=np.int64),
             "lead_id": leads["lead_id"].to_numpy()[lead_i[order]],
             "occurred_at": when[order].astype("datetime64[us]"),
-            "type": pd.Categorical.from_codes(kind[order], categories=list(SALES_ACTIVITY_TYPES)),
+            "type": _text(kind[order], SALES_ACTIVITY_TYPES),
         }
     )
 

@@ -10,7 +10,7 @@ import typer
 
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.console import progress
-from mqlscore.io import write_parquet
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from mqlscore.world import generate_world
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def main(
     outputs += [(truth, name, frame) for name, frame in world.truth_tables().items()]
     for folder, name, frame in progress(outputs, "writing tables"):
         write_parquet(frame, folder / f"{name}.parquet")
+    write_json({"exported_at": world.exported_at.isoformat()}, raw / EXPORT_FILE)
     log.info(
         "world: %d accounts, %d leads, %d engagement events, %d opportunities",
         len(world.accounts),

@@ -1,0 +1,413 @@
+"""Great Expectations suites, as code, for the raw tables and the model table.
+
+Suites are built from the canonical schema (`mqlscore.schema`) and the `validate` params,
+run on an ephemeral GX context, and read back as `Check`s that name the table, the
+column, what was expected in plain words, how many rows fail and example ids. Every
+expectation carries `meta.severity`: "fatal" stops the run, "warning" is only reported.
+The same results give row-level failures, so nightly scoring can reject single rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mqlscore.config import ValidateParams
+from mqlscore.schema import (
+    ACTIVITY_TYPES,
+    FOREIGN_KEYS,
+    PRIMARY_KEYS,
+    SALES_ACTIVITY_TYPES,
+    TABLES,
+)
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+import great_expectations as gx  # noqa: E402  (after switching analytics off)
+from great_expectations import expectations as gxe  # noqa: E402
+
+log = logging.getLogger(__name__)
+EXAMPLES = 5
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+_KIND_TYPES = {
+    "id": ["object", "str", "string", "category", "int64", "Int64", "int32"],
+    "str": ["object", "str", "string", "category"],
+    "int": ["int64", "Int64", "int32", "Int32", "int16", "int8"],
+    "float": ["float64", "float32", "Float64", "int64", "Int64", "int32"],
+    "bool": ["bool", "boolean", "BooleanDtype", "object"],
+    "time": ["datetime64", "datetime64[ns]", "datetime64[us]", "datetime64[ms]"],
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one expectation on one table."""
+
+    table: str
+    column: str
+    expectation: str
+    says: str
+    severity: str
+    failed_rows: int = 0
+    examples: list[str] = field(default_factory=list)
+    observed: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.failed_rows == 0 and not self.observed
+
+    def message(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column != "*" else self.table
+        if self.observed:
+            return f"{where}: expected {self.says}; found {self.observed}"
+        ids = ", ".join(self.examples)
+        return f"{where}: expected {self.says}; {self.failed_rows} row(s) fail (e.g. {ids})"
+
+
+def _meta(says: str, severity: str = "fatal") -> dict[str, str]:
+    return {"says": says, "severity": severity}
+
+
+def raw_suites(
+    tables: dict[str, pd.DataFrame],
+    params: ValidateParams,
+    exported_at: pd.Timestamp,
+    baseline_rows: dict[str, int] | None = None,
+) -> dict[str, list[Any]]:
+    """Expectations per raw table. Foreign-key sets come from the parent tables given."""
+    latest = exported_at + pd.Timedelta(days=params.max_future_days)
+    suites: dict[str, list[Any]] = {}
+    for table, columns in TABLES.items():
+        frame = tables[table]
+        present = [c for c in columns if c in frame.columns]
+        exps: list[Any] = [
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(columns),
+                exact_match=False,
+                meta=_meta(f"columns {', '.join(columns)}"),
+            ),
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=list(columns),
+                exact_match=True,
+                meta=_meta("no columns beyond the canonical ones", "warning"),
+            ),
+        ]
+        for column in present:
+            kind = columns[column]
+            exps.append(
+                gxe.ExpectColumnValuesToBeInTypeList(
+                    column=column, type_list=_KIND_TYPES[kind], meta=_meta(f"{kind} values")
+                )
+            )
+            if kind == "time":
+                exps.append(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=column,
+                        max_value=latest,
+                        meta=_meta(f"no timestamp after the export ({latest:%Y-%m-%d %H:%M})"),
+                    )
+                )
+        key = PRIMARY_KEYS.get(table)
+        if key in present:
+            exps += [
+                gxe.ExpectColumnValuesToNotBeNull(column=key, meta=_meta("every row has an id")),
+                gxe.ExpectColumnValuesToBeUnique(column=key, meta=_meta("unique ids")),
+            ]
+        for (child, column), (parent, parent_key) in FOREIGN_KEYS.items():
+            parents = tables[parent]
+            if child != table or column not in present or parent_key not in parents:
+                continue
+            exps.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=column,
+                    value_set=parents[parent_key].dropna().astype(str).unique().tolist(),
+                    meta=_meta(f"every value found in {parent}.{parent_key}"),
+                )
+            )
+            if (table, column) != ("leads", "account_id"):
+                exps.append(
+                    gxe.ExpectColumnValuesToNotBeNull(
+                        column=column, meta=_meta(f"every row points to a {parent} row")
+                    )
+                )
+        exps += _value_rules(table, present, params)
+        if baseline_rows and table in baseline_rows:
+            before = baseline_rows[table]
+            exps.append(
+                gxe.ExpectTableRowCountToBeBetween(
+                    min_value=int(before * params.volume_min_ratio),
+                    max_value=int(before * params.volume_max_ratio) + 1,
+                    meta=_meta(
+                        f"a row count near the last accepted run's {before:,} "
+                        f"(x{params.volume_min_ratio} to x{params.volume_max_ratio})"
+                    ),
+                )
+            )
+        if table == "engagement" and "occurred_at" in present:
+            oldest = exported_at - pd.Timedelta(days=params.max_event_lag_days)
+            exps.append(
+                gxe.ExpectColumnMaxToBeBetween(
+                    column="occurred_at",
+                    min_value=oldest,
+                    meta=_meta(f"a newest event after {oldest:%Y-%m-%d} (fresh export)"),
+                )
+            )
+        suites[table] = exps
+    return suites
+
+
+def _value_rules(table: str, present: list[str], params: ValidateParams) -> list[Any]:
+    rules: list[Any] = []
+    has = set(present).__contains__
+    if table == "engagement" and has("activity_type"):
+        rules.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column="activity_type",
+                value_set=list(ACTIVITY_TYPES),
+                meta=_meta(f"a known activity type ({', '.join(ACTIVITY_TYPES)})"),
+            )
+        )
+    if table == "sales_activities" and has("type"):
+        rules.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column="type",
+                value_set=list(SALES_ACTIVITY_TYPES),
+                meta=_meta(f"a known sales activity ({', '.join(SALES_ACTIVITY_TYPES)})"),
+            )
+        )
+    if table == "accounts":
+        if has("employees"):
+            rules.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="employees", min_value=1, meta=_meta("at least 1 employee")
+                )
+            )
+        if has("annual_revenue"):
+            rules.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="annual_revenue", min_value=0, meta=_meta("revenue of 0 or more")
+                )
+            )
+    if table == "opportunities":
+        if has("amount"):
+            rules.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="amount", min_value=0, meta=_meta("an amount of 0 or more")
+                )
+            )
+        if has("closed_at") and has("created_at"):
+            rules.append(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="closed_at",
+                    column_B="created_at",
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                    meta=_meta("closed_at on or after created_at"),
+                )
+            )
+        if has("closed_at") and has("is_won"):
+            rules.append(
+                gxe.ExpectColumnValuesToBeNull(
+                    column="is_won",
+                    row_condition="closed_at.isnull()",
+                    condition_parser="pandas",
+                    meta=_meta("is_won only on closed deals"),
+                )
+            )
+    if table == "leads" and has("email"):
+        rules += [
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="email",
+                mostly=params.email_present_min_share,
+                meta=_meta(f"an email on at least {params.email_present_min_share:.0%} of leads"),
+            ),
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="email",
+                regex=EMAIL_PATTERN,
+                mostly=params.email_valid_min_share,
+                meta=_meta(
+                    f"well-formed emails on at least {params.email_valid_min_share:.0%} of leads"
+                ),
+            ),
+        ]
+    return rules
+
+
+def model_table_suite(params: ValidateParams, features: list[str]) -> list[Any]:
+    """Expectations on the lead snapshot table the model learns from."""
+    exps: list[Any] = [
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["lead_id", "snapshot_date"],
+            meta=_meta("one row per lead and snapshot"),
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="snapshot_date",
+            column_B="last_event_at",
+            ignore_row_if="either_value_is_missing",
+            meta=_meta("features built only from events before the snapshot date"),
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="snapshot_date",
+            column_B="last_sales_touch_at",
+            ignore_row_if="either_value_is_missing",
+            meta=_meta("features built only from sales touches before the snapshot date"),
+        ),
+        gxe.ExpectColumnMeanToBeBetween(
+            column="label",
+            min_value=params.label_rate_min,
+            max_value=params.label_rate_max,
+            row_condition="label_complete == 1",
+            condition_parser="pandas",
+            meta=_meta(
+                f"a conversion rate between {params.label_rate_min:.2%} and "
+                f"{params.label_rate_max:.2%}"
+            ),
+        ),
+    ]
+    exps += [
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=column,
+            mostly=1 - params.max_feature_null_share,
+            meta=_meta(f"at most {params.max_feature_null_share:.0%} missing values"),
+        )
+        for column in features
+    ]
+    return exps
+
+
+def run_suites(
+    frames: dict[str, pd.DataFrame],
+    suites: dict[str, list[Any]],
+    docs_dir: Path | None = None,
+) -> tuple[list[Check], dict[str, pd.DataFrame]]:
+    """Validate each frame with its suite; return the checks and the failing rows per table.
+
+    Failing rows hold one line per (row position, reason) of every column-level
+    expectation, failed or within its `mostly`. With `docs_dir`, GX Data Docs HTML is
+    written there.
+    """
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    actions = []
+    if docs_dir is not None:
+        context.add_data_docs_site(
+            site_name="mqlscore",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(docs_dir).resolve()),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs"))
+    source = context.data_sources.add_pandas("mqlscore")
+    checks: list[Check] = []
+    failing: dict[str, list[pd.DataFrame]] = {}
+    for name, expectations in suites.items():
+        frame = _as_text(frames[name].reset_index(drop=True))
+        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe(name)
+        copies = [e.copy() for e in expectations]  # an expectation belongs to one suite only
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=copies))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(data=batch, suite=suite, name=name)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=actions,
+                result_format={
+                    "result_format": "COMPLETE",
+                    "return_unexpected_index_query": False,
+                },
+            )
+        )
+        result = checkpoint.run(batch_parameters={"dataframe": frame})
+        for validation in result.run_results.values():
+            for outcome in validation.results:
+                check, rows = _read(name, frame, outcome)
+                checks.append(check)
+                if rows is not None and len(rows):
+                    failing.setdefault(name, []).append(rows)
+    return checks, {name: pd.concat(parts, ignore_index=True) for name, parts in failing.items()}
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as plain text: GX cannot type-check pandas categoricals."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype({c: "object" for c in cats}) if cats else frame
+
+
+def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.DataFrame | None]:
+    """Turn one GX expectation result into a Check and its failing row positions."""
+    config = outcome.expectation_config
+    kwargs, meta, result = config.kwargs, config.meta or {}, outcome.result or {}
+    column = (
+        kwargs.get("column")
+        or ",".join(str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs)
+        or ",".join(kwargs.get("column_list", []))
+        or "*"
+    )
+    says, severity = meta.get("says", config.type), meta.get("severity", "fatal")
+    if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+        message = outcome.exception_info.get("exception_message", "error")
+        return Check(
+            table, column, config.type, says, severity, observed=f"an error: {message}"
+        ), None
+    positions = [i for i in result.get("unexpected_index_list") or [] if isinstance(i, int)]
+    rows = None
+    if positions:
+        rows = pd.DataFrame({"row": positions, "column": column, "reason": f"expected {says}"})
+    if outcome.success:
+        return Check(table, column, config.type, says, severity), rows
+    if "unexpected_count" in result:
+        key = PRIMARY_KEYS.get(table)
+        ids = frame.loc[positions[:EXAMPLES], key] if key in frame else None
+        examples = (
+            ids.astype(str).tolist() if ids is not None else [f"row {p}" for p in positions[:5]]
+        )
+        return (
+            Check(
+                table,
+                column,
+                config.type,
+                says,
+                severity,
+                int(result["unexpected_count"]),
+                examples,
+            ),
+            rows,
+        )
+    return Check(table, column, config.type, says, severity, observed=_observed(result)), rows
+
+
+def _observed(result: dict[str, Any]) -> str:
+    mismatched = (result.get("details") or {}).get("mismatched") or {}
+    parts = []
+    if mismatched.get("missing"):
+        parts.append("missing column(s) " + ", ".join(map(str, mismatched["missing"])))
+    if mismatched.get("unexpected"):
+        parts.append("extra column(s) " + ", ".join(map(str, mismatched["unexpected"])))
+    if parts:
+        return "; ".join(parts)
+    return f"{result.get('observed_value')!r}"
+
+
+def summarize(checks: list[Check]) -> dict[str, Any]:
+    """The DVC metrics view of a run: counts, then every failure and warning in full."""
+    fatal = [c for c in checks if not c.passed and c.severity == "fatal"]
+    warnings = [c for c in checks if not c.passed and c.severity != "fatal"]
+    return {
+        "checks": len(checks),
+        "failed": len(fatal),
+        "warnings": len(warnings),
+        "rows_affected": sum(c.failed_rows for c in fatal),
+        "failures": [asdict(c) | {"message": c.message()} for c in fatal],
+        "warning_details": [asdict(c) | {"message": c.message()} for c in warnings],
+    }

@@ -1,0 +1,191 @@
+"""Great Expectations gates: the clean world passes; every planted fault is named."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+
+from mqlscore.config import ValidateParams
+from mqlscore.expectations import model_table_suite, run_suites
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.world import World
+from pipeline import validate
+
+Tables = dict[str, pd.DataFrame]
+
+
+def _write(tables: Tables, world: World, folder: Path) -> Path:
+    for name, frame in tables.items():
+        write_parquet(frame, folder / f"{name}.parquet")
+    write_json({"exported_at": world.exported_at.isoformat()}, folder / EXPORT_FILE)
+    return folder
+
+
+def _validate(
+    tmp_path: Path, tiny_params_file: Path, raw: Path, docs: Path | None = None
+) -> tuple[int, dict]:
+    summary = tmp_path / "validation.json"
+    try:
+        validate.main(raw, summary, tmp_path / "baseline.json", docs, tiny_params_file)
+        code = 0
+    except typer.Exit as stop:
+        code = stop.exit_code
+    return code, json.loads(summary.read_text())
+
+
+@pytest.fixture()
+def run_with_fault(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> Callable[[Callable[[Tables], None]], tuple[int, dict]]:
+    def run(fault: Callable[[Tables], None]) -> tuple[int, dict]:
+        tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+        fault(tables)
+        raw = _write(tables, tiny_world, tmp_path / "raw")
+        return _validate(tmp_path, tiny_params_file, raw)
+
+    return run
+
+
+def _only_failure(summary: dict) -> dict:
+    assert summary["failed"] == 1, [f["message"] for f in summary["failures"]]
+    return summary["failures"][0]
+
+
+def test_clean_world_passes_and_writes_data_docs(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    raw = _write(tiny_world.raw_tables(), tiny_world, tmp_path / "raw")
+    code, summary = _validate(tmp_path, tiny_params_file, raw, tmp_path / "docs")
+    assert code == 0
+    assert summary["failed"] == 0 and summary["warnings"] == 0 and summary["checks"] > 60
+    index = (tmp_path / "docs" / "index.html").read_text()
+    assert "<html" in index.lower() and "leads" in index
+    rows = json.loads((tmp_path / "baseline.json").read_text())["rows"]
+    assert rows["engagement"] == len(tiny_world.engagement)
+
+
+def _duplicate_lead(t: Tables) -> None:
+    t["leads"] = pd.concat([t["leads"], t["leads"].iloc[[3]]], ignore_index=True)
+
+
+def _orphan_events(t: Tables) -> None:
+    t["engagement"].loc[t["engagement"].index[:7], "lead_id"] = "L9999999"
+
+
+def _future_event(t: Tables) -> None:
+    t["engagement"].loc[t["engagement"].index[5], "occurred_at"] = pd.Timestamp("2031-01-01")
+
+
+def _negative_amount(t: Tables) -> None:
+    t["opportunities"].loc[t["opportunities"].index[0], "amount"] = -5000.0
+
+
+def _blank_emails(t: Tables) -> None:
+    t["leads"]["email"] = None
+
+
+@pytest.mark.parametrize(
+    ("fault", "table", "column", "rows"),
+    [
+        (_duplicate_lead, "leads", "lead_id", 2),
+        (_orphan_events, "engagement", "lead_id", 7),
+        (_future_event, "engagement", "occurred_at", 1),
+        (_negative_amount, "opportunities", "amount", 1),
+    ],
+)
+def test_row_fault_is_named_with_table_column_and_count(
+    run_with_fault, fault, table: str, column: str, rows: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        code, summary = run_with_fault(fault)
+    assert code == 1
+    failure = _only_failure(summary)
+    assert (failure["table"], failure["column"], failure["failed_rows"]) == (table, column, rows)
+    assert f"{table}.{column}: expected" in caplog.text and f"{rows} row(s) fail" in caplog.text
+    assert failure["examples"], "example ids are shown"
+
+
+def test_duplicate_ids_are_shown_as_examples(run_with_fault) -> None:
+    _, summary = run_with_fault(_duplicate_lead)
+    assert _only_failure(summary)["examples"] == ["L0000004", "L0000004"]
+
+
+def test_all_blank_emails_fail(run_with_fault, tiny_world: World) -> None:
+    code, summary = run_with_fault(_blank_emails)
+    failure = _only_failure(summary)
+    assert code == 1 and (failure["table"], failure["column"]) == ("leads", "email")
+    assert failure["failed_rows"] == len(tiny_world.leads)
+
+
+def test_dropped_column_is_fatal(run_with_fault) -> None:
+    code, summary = run_with_fault(lambda t: t["leads"].drop(columns=["title"], inplace=True))
+    failure = _only_failure(summary)
+    assert code == 1 and failure["table"] == "leads"
+    assert "missing column(s) title" in failure["message"]
+
+
+def test_renamed_column_is_fatal_and_the_new_name_is_reported(run_with_fault) -> None:
+    code, summary = run_with_fault(
+        lambda t: t["opportunities"].rename(columns={"amount": "amount_eur"}, inplace=True)
+    )
+    failure = _only_failure(summary)
+    assert code == 1 and "missing column(s) amount" in failure["message"]
+    (warning,) = summary["warning_details"]
+    assert "extra column(s) amount_eur" in warning["message"]
+
+
+def test_half_export_fails_the_volume_band(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    full = _write(tiny_world.raw_tables(), tiny_world, tmp_path / "full")
+    assert _validate(tmp_path, tiny_params_file, full)[0] == 0  # accepted: sets the baseline
+    tables = dict(tiny_world.raw_tables())
+    events = tables["engagement"]
+    tables["engagement"] = events[events["occurred_at"] < events["occurred_at"].median()]
+    code, summary = _validate(
+        tmp_path, tiny_params_file, _write(tables, tiny_world, tmp_path / "half")
+    )
+    failures = {(f["table"], f["says"].split(" ")[0]) for f in summary["failures"]}
+    assert code == 1 and ("engagement", "a") in failures
+    assert any("last accepted run" in f["message"] for f in summary["failures"])
+    assert any("fresh export" in f["message"] for f in summary["failures"])  # newest too old
+
+
+def test_malformed_emails_below_the_share_are_row_level_rejects(tiny_world: World) -> None:
+    from mqlscore.expectations import raw_suites
+
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["leads"].loc[tables["leads"].index[[2, 9]], "email"] = "not-an-email"
+    suites = raw_suites(tables, ValidateParams(), tiny_world.exported_at)
+    checks, rows = run_suites({"leads": tables["leads"]}, {"leads": suites["leads"]})
+    assert all(c.passed for c in checks)  # 2 bad rows are within the allowed share
+    assert rows["leads"]["row"].tolist() == [2, 9]
+    assert rows["leads"]["reason"].str.contains("well-formed emails").all()
+
+
+def test_model_table_catches_future_features_and_empty_columns() -> None:
+    t = pd.Timestamp("2025-01-01")
+    frame = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "snapshot_date": [t] * 4,
+            "last_event_at": [t - pd.Timedelta(days=1), t, None, None],
+            "last_sales_touch_at": [None] * 4,
+            "label": [0, 1, 0, 0],
+            "label_complete": [1, 1, 1, 1],
+            "web_visit_30d": [1.0, 2.0, 0.0, 1.0],
+            "employees": [None, None, None, 10.0],
+        }
+    )
+    suite = model_table_suite(ValidateParams(), ["web_visit_30d", "employees"])
+    checks, _ = run_suites({"snap": frame}, {"snap": suite})
+    failed = {(c.column, c.failed_rows) for c in checks if not c.passed}
+    assert ("snapshot_date,last_event_at", 1) in failed  # the event on the snapshot date
+    assert ("employees", 3) in failed  # 75% missing > 50% allowed
+    assert any(c.column == "label" and not c.passed for c in checks)  # 25% > 20% band
