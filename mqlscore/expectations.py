@@ -364,7 +364,11 @@ def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.Data
     rows = None
     if positions:
         rows = pd.DataFrame({"row": positions, "column": column, "reason": f"expected {says}"})
-    if outcome.success:
+    # The exact-match column check (GX's default) is the warning about extra columns.
+    extras_only = config.type == "expect_table_columns_to_match_set" and kwargs.get(
+        "exact_match", True
+    )
+    if outcome.success or (extras_only and not _mismatched(result).get("unexpected")):
         return Check(table, column, config.type, says, severity), rows
     if "unexpected_count" in result:
         key = PRIMARY_KEYS.get(table)
@@ -384,13 +388,18 @@ def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.Data
             ),
             rows,
         )
-    return Check(table, column, config.type, says, severity, observed=_observed(result)), rows
+    observed = _observed(result, extras_only)
+    return Check(table, column, config.type, says, severity, observed=observed), rows
 
 
-def _observed(result: dict[str, Any]) -> str:
-    mismatched = (result.get("details") or {}).get("mismatched") or {}
+def _mismatched(result: dict[str, Any]) -> dict[str, Any]:
+    return (result.get("details") or {}).get("mismatched") or {}
+
+
+def _observed(result: dict[str, Any], extras_only: bool = False) -> str:
+    mismatched = _mismatched(result)
     parts = []
-    if mismatched.get("missing"):
+    if mismatched.get("missing") and not extras_only:
         parts.append("missing column(s) " + ", ".join(map(str, mismatched["missing"])))
     if mismatched.get("unexpected"):
         parts.append("extra column(s) " + ", ".join(map(str, mismatched["unexpected"])))

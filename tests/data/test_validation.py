@@ -126,6 +126,7 @@ def test_all_blank_emails_fail(run_with_fault, tiny_world: World) -> None:
 def test_dropped_column_is_fatal(run_with_fault) -> None:
     code, summary = run_with_fault(lambda t: t["leads"].drop(columns=["title"], inplace=True))
     failure = _only_failure(summary)
+    assert summary["warnings"] == 0
     assert code == 1 and failure["table"] == "leads"
     assert "missing column(s) title" in failure["message"]
 
@@ -138,6 +139,7 @@ def test_renamed_column_is_fatal_and_the_new_name_is_reported(run_with_fault) ->
     assert code == 1 and "missing column(s) amount" in failure["message"]
     (warning,) = summary["warning_details"]
     assert "extra column(s) amount_eur" in warning["message"]
+    assert "missing" not in warning["message"]
 
 
 def test_half_export_fails_the_volume_band(
