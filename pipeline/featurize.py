@@ -39,9 +39,14 @@ def main(
     write_parquet(frame, leads_out)
     write_parquet(outcomes, outcomes_out)
     complete = frame[frame["label_complete"] == 1]
+    created = tables["leads"]["created_at"]
+    alive_rows = sum(int((created < t).sum()) for t in snapshots)
     write_json(
         {
             "lead_rows": len(frame),
+            # Leads already on an open opportunity get no row at that snapshot: counted here.
+            "rows_excluded_open_deal": alive_rows - len(frame),
+            "leads_without_any_row": int((~tables["leads"]["lead_id"].isin(frame["lead_id"])).sum()),
             "snapshots": len(snapshots),
             "complete_snapshots": int(complete["snapshot_date"].nunique()),
             "label_rate": round(float(complete["label"].mean()), 5) if len(complete) else 0.0,
