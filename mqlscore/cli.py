@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mqlscore.console import configure_logging
-from pipeline import evaluate, featurize, generate, train, validate
+from pipeline import evaluate, featurize, generate, join, train, validate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -25,6 +25,7 @@ def _setup(
 app.command("generate")(generate.main)
 app.command("validate")(validate.main)
 app.command("validate-features")(validate.features_main)
+app.command("join")(join.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)

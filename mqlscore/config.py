@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,10 +59,23 @@ class ValidateParams(Section):
     label_rate_max: float = Field(0.2, ge=0, le=1)
 
 
+class BuyingRoleParams(Section):
+    name: str
+    seniorities: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+
+
 class FeatureParams(Section):
+    """Snapshots, labels and feature windows."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
     first_snapshot_month: int = Field(3, ge=1)
+    cadence_months: int = Field(1, ge=1)
+    label: Literal["opportunity_created", "closed_won"] = "opportunity_created"
     label_window_days: int = Field(90, gt=0)
-    windows_days: tuple[int, ...] = (30, 90)
+    windows_days: tuple[int, ...] = Field((7, 30, 90), min_length=3)
+    half_life_days: float = Field(14.0, gt=0)
+    buying_group: tuple[BuyingRoleParams, ...] = ()
 
 
 class TrainParams(Section):

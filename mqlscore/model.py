@@ -9,7 +9,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features.lead import AUDIT_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
+from features.snapshots import AUDIT_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
 from mqlscore.config import TrainParams
 
 CATEGORICAL_DTYPES = ("object", "category", "string", "str")

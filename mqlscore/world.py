@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.lead import FREE_MAIL_DOMAINS
+from features.matching import FREE_MAIL_DOMAINS
 from features.persona import seniority_of
 from mqlscore.config import MqlRule, WorldParams
 from mqlscore.schema import ACTIVITY_TYPES, SALES_ACTIVITY_TYPES
@@ -412,7 +412,7 @@ def _people(
     local = first + "." + last + rng.integers(1, 100, n).astype(str).astype(object)
     acc_domain = accounts["domain"].to_numpy()[np.clip(lead_acc, 0, None)]
     acc_name = accounts["name"].to_numpy()[np.clip(lead_acc, 0, None)]
-    free_mail = rng.choice(FREE_MAIL_DOMAINS[:8], n).astype(object)
+    free_mail = rng.choice(sorted(FREE_MAIL_DOMAINS)[:8], n).astype(object)
     uses_free_mail = np.where(is_noise, rng.random(n) < 0.7, rng.random(n) < 0.07)
     own_domain = acc_domain.copy()
     student = noise_kind == "student"
@@ -423,7 +423,15 @@ def _people(
     own_domain[competitor] = rng.choice(_COMPETITOR_DOMAINS, competitor.sum())
     uses_free_mail |= noise_kind == "job_seeker"
     domain = np.where(uses_free_mail & ~competitor, free_mail, own_domain)
-    company = np.where(is_noise, "", acc_name).astype(object)
+    # CRM company fields are typed by hand: legal suffix dropped, case changed.
+    bare = pd.Series(acc_name).str.rsplit(" ", n=1).str[0].to_numpy(dtype=object)
+    variant = rng.random(n)
+    typed = np.where(variant < 0.4, bare, acc_name)
+    typed = np.where(variant > 0.9, pd.Series(typed).str.upper().to_numpy(dtype=object), typed)
+    company = np.where(is_noise, "", typed).astype(object)
+    # Some people write from a subsidiary's or region's subdomain.
+    regional = ~is_noise & ~uses_free_mail & (rng.random(n) < 0.05)
+    domain = np.where(regional, rng.choice(["eu.", "us.", "mail."], n) + domain, domain)
     company[student] = "University"
     company[noise_kind == "job_seeker"] = ""
     company[consultant] = "Self-employed"

@@ -9,24 +9,35 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.lead import LeadFeatureSpec, build_lead_snapshots, data_end, snapshot_dates
+from features.engine import build_snapshots
+from features.matching import match_leads
 from features.persona import function_of, seniority_of
+from features.snapshots import SnapshotSpec, data_end, snapshot_dates
 from mqlscore.config import MqlRule
 from mqlscore.world import World
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def spec(rule: MqlRule) -> LeadFeatureSpec:
-    return LeadFeatureSpec((30, 90), 90, rule.title_points, rule.activity_points)
+def spec(rule: MqlRule) -> SnapshotSpec:
+    return SnapshotSpec(title_points=rule.title_points, activity_points=rule.activity_points)
+
+
+def with_matches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {**tables, "lead_accounts": match_leads(tables["leads"], tables["accounts"])}
+
+
+def build_leads(
+    tables: dict[str, pd.DataFrame], spec: SnapshotSpec, snaps: list, end: pd.Timestamp
+) -> pd.DataFrame:
+    return build_snapshots(with_matches(tables), spec, snaps, end).leads
 
 
 @pytest.fixture(scope="module")
-def built(tiny_world: World, spec: LeadFeatureSpec) -> tuple[pd.DataFrame, list]:
+def built(tiny_world: World, spec: SnapshotSpec) -> tuple[pd.DataFrame, list]:
     tables = tiny_world.raw_tables()
     snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), data_end(tables), 3)
-    frame, _ = build_lead_snapshots(tables, spec, snaps)
-    return frame, snaps
+    return build_leads(tables, spec, snaps, data_end(tables)), snaps
 
 
 def _features_only(frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,7 +46,7 @@ def _features_only(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_adding_rows_on_or_after_the_snapshot_changes_no_feature(
-    tiny_world: World, spec: LeadFeatureSpec, built: tuple[pd.DataFrame, list]
+    tiny_world: World, spec: SnapshotSpec, built: tuple[pd.DataFrame, list]
 ) -> None:
     frame, snaps = built
     t = snaps[len(snaps) // 2]
@@ -58,7 +69,7 @@ def test_adding_rows_on_or_after_the_snapshot_changes_no_feature(
         opportunity_id=[f"OX{i}" for i in range(5)], created_at=t, closed_at=pd.NaT, is_won=pd.NA
     )
     tables["opportunities"] = pd.concat([opps, new_opp], ignore_index=True)
-    after, _ = build_lead_snapshots(tables, spec, [t])
+    after = build_leads(tables, spec, [t], data_end(tiny_world.raw_tables()))
     before = frame[frame["snapshot_date"] == t]
     pd.testing.assert_frame_equal(_features_only(before), _features_only(after))
 
@@ -127,16 +138,17 @@ def _one_deal_world(created: pd.Timestamp) -> dict[str, pd.DataFrame]:
         (pd.Timedelta(days=90), 0),  # day 91 starts: outside
     ],
 )
-def test_label_window_edges(spec: LeadFeatureSpec, offset: pd.Timedelta, expected: int) -> None:
+def test_label_window_edges(spec: SnapshotSpec, offset: pd.Timedelta, expected: int) -> None:
     t = pd.Timestamp("2024-03-01")
-    frame, _ = build_lead_snapshots(_one_deal_world(t + offset), spec, [t])
+    frame = build_leads(_one_deal_world(t + offset), spec, [t], pd.Timestamp("2025-01-01"))
     assert frame["label"].tolist() == [expected]
     assert frame["label_won"].tolist() == [expected]
 
 
-def test_snapshot_features_count_only_the_past(spec: LeadFeatureSpec) -> None:
+def test_snapshot_features_count_only_the_past(spec: SnapshotSpec) -> None:
     t = pd.Timestamp("2024-03-01")
-    frame, _ = build_lead_snapshots(_one_deal_world(t + pd.Timedelta(days=5)), spec, [t])
+    world = _one_deal_world(t + pd.Timedelta(days=5))
+    frame = build_leads(world, spec, [t], pd.Timestamp("2025-01-01"))
     row = frame.iloc[0]
     assert row["web_visit_90d"] == 1 and row["web_visit_30d"] == 0
     assert row["days_since_last_event"] == (t - pd.Timestamp("2024-01-04")).days

@@ -1,0 +1,113 @@
+"""Run the snapshot SQL on DuckDB (embedded, default) or Apache Spark (scale-out).
+
+The SQL is written once in DuckDB's dialect (`features.snapshots`); for Spark, sqlglot
+translates its spelling. Both return the same pandas frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from features.snapshots import (
+    AUDIT_COLUMNS,
+    SnapshotSpec,
+    account_snapshot_sql,
+    lead_outcomes_sql,
+    lead_snapshot_sql,
+)
+
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+INPUT_TABLES: tuple[str, ...] = (
+    "accounts",
+    "leads",
+    "engagement",
+    "sales_activities",
+    "opportunities",
+    "opportunity_contacts",
+    "lead_accounts",
+)
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """The feature stage's products."""
+
+    leads: pd.DataFrame
+    accounts: pd.DataFrame
+    lead_outcomes: pd.DataFrame
+
+
+def queries(spec: SnapshotSpec, end: pd.Timestamp) -> dict[str, str]:
+    """The three queries, in DuckDB's dialect."""
+    return {
+        "leads": lead_snapshot_sql(spec, end),
+        "accounts": account_snapshot_sql(spec, end),
+        "lead_outcomes": lead_outcomes_sql(spec, end),
+    }
+
+
+def spark_sql(sql: str) -> str:
+    """The same query in Spark SQL's spelling."""
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+
+def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stable dtypes whatever the engine: timestamps in microseconds, text as object."""
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if column == "snapshot_date" or column in AUDIT_COLUMNS:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
+        elif dtype == "string" or str(dtype).startswith("string"):
+            frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
+        elif dtype == "object" and frame[column].dropna().map(type).eq(bool).all():
+            frame[column] = frame[column].astype("boolean")
+    return frame
+
+
+def _snapshot_frame(snapshots: list[pd.Timestamp]) -> pd.DataFrame:
+    return pd.DataFrame({"snapshot_date": pd.to_datetime(snapshots).astype("datetime64[us]")})
+
+
+def build_snapshots(
+    tables: dict[str, pd.DataFrame],
+    spec: SnapshotSpec,
+    snapshots: list[pd.Timestamp],
+    end: pd.Timestamp,
+) -> Snapshots:
+    """Lead and account snapshots and lead outcomes, computed in DuckDB."""
+    con = duckdb.connect()
+    try:
+        for name in INPUT_TABLES:
+            con.register(name, tables[name])
+        con.register("snaps", _snapshot_frame(snapshots))
+        frames = {name: _normalize(con.sql(sql).df()) for name, sql in queries(spec, end).items()}
+    finally:
+        con.close()
+    return Snapshots(**frames)
+
+
+def build_snapshots_spark(
+    spark: Any,
+    tables: dict[str, Any],
+    spec: SnapshotSpec,
+    snapshots: list[pd.Timestamp],
+    end: pd.Timestamp,
+) -> Snapshots:
+    """The same snapshots computed by Spark. `tables` holds Spark or pandas frames."""
+    for name in INPUT_TABLES:
+        frame = tables[name]
+        if isinstance(frame, pd.DataFrame):
+            frame = spark.createDataFrame(frame)
+        frame.createOrReplaceTempView(name)
+    spark.createDataFrame(_snapshot_frame(snapshots)).createOrReplaceTempView("snaps")
+    frames = {
+        name: _normalize(spark.sql(spark_sql(sql)).toPandas())
+        for name, sql in queries(spec, end).items()
+    }
+    return Snapshots(**frames)

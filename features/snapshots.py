@@ -1,0 +1,414 @@
+"""Point-in-time lead and account snapshots: features, labels and outcomes, as SQL.
+
+Written once in DuckDB's dialect using only constructs Spark SQL also has (sqlglot
+translates the spelling), so the same definitions run embedded or distributed
+(`features.engine`). Every feature of a row at snapshot t uses only rows dated strictly
+before t; labels use opportunities created in [t, t + label window).
+
+Inputs (registered as tables): the canonical raw tables, `lead_accounts` from the join
+stage and `snaps` (one column, snapshot_date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features.persona import function_sql, seniority_sql
+from mqlscore.schema import ACTIVITY_TYPES
+
+HIGH_INTENT: tuple[str, ...] = ("pricing_page_visit", "form_fill")
+KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
+ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
+# Not features: the newest source timestamps a row used, kept so checks can prove point in time.
+AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
+LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "label_complete")
+# Marketing's own view, kept beside the model's features for comparison.
+MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
+ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")
+TEXT_FEATURES: tuple[str, ...] = ("seniority", "function", "industry", "country", "match_rule")
+LABELS: tuple[str, ...] = ("opportunity_created", "closed_won")
+
+
+@dataclass(frozen=True)
+class BuyingRole:
+    """One slot of the buying-group template: a person of these seniorities or functions."""
+
+    name: str
+    seniorities: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+
+
+DEFAULT_BUYING_GROUP: tuple[BuyingRole, ...] = (
+    BuyingRole("executive", seniorities=("c_level", "vp")),
+    BuyingRole("champion", seniorities=("director",)),
+    BuyingRole("evaluator", functions=("it", "operations")),
+    BuyingRole("finance", functions=("finance",)),
+    BuyingRole("procurement", functions=("procurement",)),
+)
+
+
+@dataclass(frozen=True)
+class SnapshotSpec:
+    """Everything the snapshot queries need besides the data."""
+
+    windows_days: tuple[int, ...] = (7, 30, 90)
+    label_window_days: int = 90
+    label: str = "opportunity_created"
+    half_life_days: float = 14.0
+    title_points: dict[str, int] = field(default_factory=dict)
+    activity_points: dict[str, int] = field(default_factory=dict)
+    buying_group: tuple[BuyingRole, ...] = DEFAULT_BUYING_GROUP
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise ValueError(f"label must be one of {', '.join(LABELS)}, not {self.label!r}")
+        if len(self.windows_days) < 2:
+            raise ValueError("windows_days needs at least two windows")
+
+
+def snapshot_dates(
+    data_start: pd.Timestamp, data_end: pd.Timestamp, first_month: int, cadence_months: int = 1
+) -> list[pd.Timestamp]:
+    """Month starts every `cadence_months`, from `first_month` months into the data."""
+    first = data_start.to_period("M").to_timestamp() + pd.DateOffset(months=first_month)
+    last = data_end - pd.Timedelta(seconds=1)
+    return list(pd.date_range(first, last, freq=f"{cadence_months}MS"))
+
+
+def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    """The export moment: midnight after the newest timestamp in the activity tables."""
+    newest = max(
+        tables["engagement"]["occurred_at"].max(),
+        tables["sales_activities"]["occurred_at"].max(),
+        tables["opportunities"]["created_at"].max(),
+    )
+    return pd.Timestamp(newest).floor("D") + pd.Timedelta(days=1)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _case(column: str, points: dict[str, int]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN {v}" for k, v in points.items())
+    return f"(CASE {column} {whens} ELSE 0 END)"
+
+
+def _count(condition: str) -> str:
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _days(start: str, end: str) -> str:
+    """Calendar days between two timestamps (as dates, so both engines agree)."""
+    return f"date_diff('day', CAST({start} AS DATE), CAST({end} AS DATE))"
+
+
+def _recent(column: str, days: int) -> str:
+    return f"{column} >= s.snapshot_date - INTERVAL {days} DAY"
+
+
+def _event_columns(windows: tuple[int, ...]) -> list[str]:
+    cols = []
+    for w in windows:
+        cols += [f"events_{w}d", *(f"{a}_{w}d" for a in ACTIVITY_TYPES), f"high_intent_{w}d"]
+    return cols
+
+
+def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
+    windows = tuple(sorted(spec.windows_days))
+    longest = windows[-1]
+    counts = []
+    for w in windows:
+        recent = _recent("e.occurred_at", w)
+        counts.append(f"{_count(recent)} AS events_{w}d")
+        counts += [
+            f"{_count(f'{recent} AND e.activity_type = {chr(39)}{a}{chr(39)}')} AS {a}_{w}d"
+            for a in ACTIVITY_TYPES
+        ]
+        counts.append(
+            f"{_count(f'{recent} AND e.activity_type IN {_in(HIGH_INTENT)}')} AS high_intent_{w}d"
+        )
+    age = f"CAST({_days('e.occurred_at', 's.snapshot_date')} AS DOUBLE)"
+    decay = f"power(CAST(0.5 AS DOUBLE), {age} / {float(spec.half_life_days)})"
+    slots = []
+    for role in spec.buying_group:
+        conditions = []
+        if role.seniorities:
+            conditions.append(f"la.seniority IN {_in(role.seniorities)}")
+        if role.functions:
+            conditions.append(f"la.function IN {_in(role.functions)}")
+        slots.append(f"max(CASE WHEN {' OR '.join(conditions)} THEN 1 ELSE 0 END)")
+    coverage = " + ".join(slots)
+    return f"""
+    WITH lead_acc AS (
+        SELECT l.lead_id, l.created_at, l.mql_at, m.account_id, m.match_rule,
+               CAST(m.personal_email AS INTEGER) AS free_mail,
+               {seniority_sql("l.title")} AS seniority,
+               {function_sql("l.title")} AS function
+        FROM leads l JOIN lead_accounts m ON m.lead_id = l.lead_id
+    ),
+    intervals AS (
+        SELECT snapshot_date, lag(snapshot_date) OVER (ORDER BY snapshot_date) AS prev_date
+        FROM snaps
+    ),
+    grid AS (
+        SELECT la.lead_id, s.snapshot_date FROM lead_acc la CROSS JOIN snaps s
+    ),
+    ev_bucket AS (
+        SELECT e.lead_id, i.snapshot_date, max(e.occurred_at) AS last_at,
+               sum({_case("e.activity_type", spec.activity_points)}) AS points
+        FROM engagement e
+        JOIN intervals i ON e.occurred_at < i.snapshot_date
+                        AND (i.prev_date IS NULL OR e.occurred_at >= i.prev_date)
+        GROUP BY e.lead_id, i.snapshot_date
+    ),
+    ev_history AS (
+        SELECT g.lead_id, g.snapshot_date,
+               max(b.last_at) OVER w AS last_event_at,
+               sum(coalesce(b.points, 0)) OVER w AS event_points
+        FROM grid g
+        LEFT JOIN ev_bucket b ON b.lead_id = g.lead_id AND b.snapshot_date = g.snapshot_date
+        WINDOW w AS (PARTITION BY g.lead_id ORDER BY g.snapshot_date
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ),
+    ev_win AS (
+        SELECT e.lead_id, s.snapshot_date,
+               {(", " + chr(10) + "               ").join(counts)},
+               sum({decay}) AS decayed_engagement
+        FROM engagement e
+        JOIN snaps s ON e.occurred_at < s.snapshot_date AND {_recent("e.occurred_at", longest)}
+        GROUP BY e.lead_id, s.snapshot_date
+    ),
+    sales_win AS (
+        SELECT sa.lead_id, s.snapshot_date, count(*) AS sales_touches_{longest}d,
+               max(sa.occurred_at) AS last_sales_touch_at
+        FROM sales_activities sa
+        JOIN snaps s ON sa.occurred_at < s.snapshot_date AND {_recent("sa.occurred_at", longest)}
+        GROUP BY sa.lead_id, s.snapshot_date
+    ),
+    acc_win AS (
+        SELECT la.account_id, w.snapshot_date,
+               {_count(f"w.events_{windows[1]}d > 0")} AS account_engaged_contacts_{windows[1]}d,
+               count(*) AS account_engaged_contacts_{longest}d,
+               count(DISTINCT la.function) AS account_engaged_functions_{longest}d,
+               count(DISTINCT la.seniority) AS account_engaged_seniorities_{longest}d,
+               {_count("la.seniority IN ('c_level', 'vp', 'director')")}
+                   AS account_engaged_senior_{longest}d,
+               CAST({coverage} AS DOUBLE) / {float(len(spec.buying_group))}
+                   AS buying_group_coverage,
+               sum(w.events_{windows[1]}d) AS account_events_{windows[1]}d,
+               sum(w.events_{longest}d) AS account_events_{longest}d,
+               sum(w.high_intent_{windows[1]}d) AS account_high_intent_{windows[1]}d,
+               sum(w.high_intent_{longest}d) AS account_high_intent_{longest}d
+        FROM ev_win w JOIN lead_acc la ON la.lead_id = w.lead_id
+        WHERE la.account_id IS NOT NULL
+        GROUP BY la.account_id, w.snapshot_date
+    ),
+    acc_sales AS (
+        SELECT la.account_id, w.snapshot_date,
+               sum(w.sales_touches_{longest}d) AS account_sales_touches_{longest}d
+        FROM sales_win w JOIN lead_acc la ON la.lead_id = w.lead_id
+        WHERE la.account_id IS NOT NULL
+        GROUP BY la.account_id, w.snapshot_date
+    ),
+    acc_history AS (
+        SELECT o.account_id, s.snapshot_date,
+               count(*) AS account_prior_opportunities,
+               {_count("o.closed_at < s.snapshot_date AND o.is_won")} AS account_prior_won,
+               {_count("o.closed_at < s.snapshot_date AND NOT o.is_won")} AS account_prior_lost,
+               {_count("o.closed_at IS NULL OR o.closed_at >= s.snapshot_date")}
+                   AS account_open_opportunities,
+               min({_days("o.created_at", "s.snapshot_date")})
+                   AS days_since_last_opportunity
+        FROM opportunities o JOIN snaps s ON o.created_at < s.snapshot_date
+        GROUP BY o.account_id, s.snapshot_date
+    ),
+    lead_open_deal AS (
+        SELECT oc.lead_id, s.snapshot_date, count(*) AS open_deals
+        FROM opportunity_contacts oc
+        JOIN opportunities o ON o.opportunity_id = oc.opportunity_id
+        JOIN snaps s ON o.created_at < s.snapshot_date
+                    AND (o.closed_at IS NULL OR o.closed_at >= s.snapshot_date)
+        GROUP BY oc.lead_id, s.snapshot_date
+    ),
+    window_deals AS (
+        SELECT o.opportunity_id, o.account_id, o.is_won, o.amount, s.snapshot_date
+        FROM opportunities o
+        JOIN snaps s ON o.created_at >= s.snapshot_date
+                    AND o.created_at < s.snapshot_date + INTERVAL {spec.label_window_days} DAY
+        {"WHERE o.is_won" if spec.label == "closed_won" else ""}
+    ),
+    lead_outcomes AS (
+        SELECT oc.lead_id, d.snapshot_date, d.opportunity_id, d.is_won, d.amount
+        FROM window_deals d JOIN opportunity_contacts oc ON oc.opportunity_id = d.opportunity_id
+    ),
+    lead_labels AS (
+        SELECT lead_id, snapshot_date, 1 AS label,
+               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
+        FROM lead_outcomes GROUP BY lead_id, snapshot_date
+    ),
+    account_labels AS (
+        SELECT account_id, snapshot_date, 1 AS label,
+               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
+        FROM window_deals GROUP BY account_id, snapshot_date
+    ),
+    lead_rows AS (
+        SELECT la.*, s.snapshot_date
+        FROM lead_acc la
+        JOIN snaps s ON la.created_at < s.snapshot_date
+        LEFT JOIN lead_open_deal od ON od.lead_id = la.lead_id
+                                   AND od.snapshot_date = s.snapshot_date
+        WHERE od.lead_id IS NULL
+    ),
+    label_end AS (SELECT TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}' AS data_end)"""
+
+
+def _account_columns(spec: SnapshotSpec) -> list[tuple[str, str]]:
+    """(source alias, column) of every account-level feature shared by both tables."""
+    windows = tuple(sorted(spec.windows_days))
+    mid, longest = windows[1], windows[-1]
+    from_win = [
+        f"account_engaged_contacts_{mid}d",
+        f"account_engaged_contacts_{longest}d",
+        f"account_engaged_functions_{longest}d",
+        f"account_engaged_seniorities_{longest}d",
+        f"account_engaged_senior_{longest}d",
+        "buying_group_coverage",
+        f"account_events_{mid}d",
+        f"account_events_{longest}d",
+        f"account_high_intent_{mid}d",
+        f"account_high_intent_{longest}d",
+    ]
+    from_history = ["account_prior_opportunities", "account_prior_won", "account_prior_lost"]
+    return (
+        [("aw", c) for c in from_win]
+        + [("asl", f"account_sales_touches_{longest}d")]
+        + [("ah", c) for c in from_history]
+    )
+
+
+def _account_select(spec: SnapshotSpec) -> str:
+    windows = tuple(sorted(spec.windows_days))
+    mid, longest = windows[1], windows[-1]
+    cols = [f"CAST(coalesce({a}.{c}, 0) AS DOUBLE) AS {c}" for a, c in _account_columns(spec)]
+    cols.append(
+        f"CAST(coalesce(aw.account_events_{mid}d, 0) - (coalesce(aw.account_events_{longest}d, 0)"
+        f" - coalesce(aw.account_events_{mid}d, 0)) * CAST({mid / (longest - mid)} AS DOUBLE)"
+        " AS DOUBLE) AS account_velocity"
+    )
+    cols.append(
+        "CAST(coalesce(ah.days_since_last_opportunity, 9999) AS DOUBLE)"
+        " AS days_since_last_opportunity"
+    )
+    return ",\n           ".join(cols)
+
+
+def _account_joins(key: str) -> str:
+    return f"""
+    LEFT JOIN accounts a ON a.account_id = {key}.account_id
+    LEFT JOIN acc_win aw ON aw.account_id = {key}.account_id
+                        AND aw.snapshot_date = {key}.snapshot_date
+    LEFT JOIN acc_sales asl ON asl.account_id = {key}.account_id
+                           AND asl.snapshot_date = {key}.snapshot_date
+    LEFT JOIN acc_history ah ON ah.account_id = {key}.account_id
+                            AND ah.snapshot_date = {key}.snapshot_date"""
+
+
+def _firmographics() -> str:
+    return """CAST(a.employees AS DOUBLE) AS employees,
+           CAST(a.annual_revenue AS DOUBLE) AS annual_revenue,
+           CAST(CAST(a.is_target_account AS INTEGER) AS DOUBLE) AS is_target_account,
+           a.industry, a.country"""
+
+
+def _merged(alias: str, columns: list[str]) -> str:
+    return ", ".join(f"CAST(coalesce({alias}.{c}, 0) AS DOUBLE) AS {c}" for c in columns)
+
+
+def lead_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
+    """SQL for the lead snapshot table: keys, features, marketing's view, audit, labels."""
+    windows = tuple(sorted(spec.windows_days))
+    mid, longest = windows[1], windows[-1]
+    return f"""{_common_ctes(spec, end)}
+    SELECT b.lead_id, b.account_id, b.snapshot_date,
+           b.seniority, b.function, b.match_rule,
+           CAST(b.free_mail AS DOUBLE) AS free_mail,
+           CAST(CASE WHEN b.account_id IS NULL THEN 1 ELSE 0 END AS DOUBLE) AS no_account,
+           CAST({_days("b.created_at", "b.snapshot_date")} AS DOUBLE) AS lead_age_days,
+           h.last_event_at, sw.last_sales_touch_at,
+           CAST(coalesce({_days("h.last_event_at", "b.snapshot_date")}, 9999) AS DOUBLE)
+               AS days_since_last_event,
+           {_merged("w", _event_columns(windows))},
+           CAST(coalesce(w.decayed_engagement, 0) AS DOUBLE) AS decayed_engagement,
+           CAST(coalesce(w.events_{mid}d, 0) - (coalesce(w.events_{longest}d, 0)
+               - coalesce(w.events_{mid}d, 0)) * CAST({mid / (longest - mid)} AS DOUBLE) AS DOUBLE)
+               AS engagement_trend,
+           CAST(coalesce(sw.sales_touches_{longest}d, 0) AS DOUBLE) AS sales_touches_{longest}d,
+           {_firmographics()},
+           {_account_select(spec)},
+           CAST({_case("b.seniority", spec.title_points)} + coalesce(h.event_points, 0)
+               AS DOUBLE) AS marketing_points,
+           CAST(CASE WHEN b.mql_at < b.snapshot_date THEN 1 ELSE 0 END AS DOUBLE) AS is_mql,
+           CAST(CASE WHEN b.mql_at < b.snapshot_date
+                      AND b.mql_at >= b.snapshot_date - INTERVAL {mid} DAY
+                THEN 1 ELSE 0 END AS DOUBLE) AS new_mql,
+           CAST(coalesce(lb.label, 0) AS INTEGER) AS label,
+           CAST(coalesce(lb.label_won, 0) AS INTEGER) AS label_won,
+           CAST(CASE WHEN b.snapshot_date + INTERVAL {spec.label_window_days} DAY <= e.data_end
+                THEN 1 ELSE 0 END AS INTEGER) AS label_complete
+    FROM lead_rows b
+    CROSS JOIN label_end e
+    LEFT JOIN ev_history h ON h.lead_id = b.lead_id AND h.snapshot_date = b.snapshot_date
+    LEFT JOIN ev_win w ON w.lead_id = b.lead_id AND w.snapshot_date = b.snapshot_date
+    LEFT JOIN sales_win sw ON sw.lead_id = b.lead_id AND sw.snapshot_date = b.snapshot_date
+    LEFT JOIN lead_labels lb ON lb.lead_id = b.lead_id AND lb.snapshot_date = b.snapshot_date
+    {_account_joins("b")}
+    ORDER BY b.snapshot_date, b.lead_id
+    """
+
+
+def account_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
+    """SQL for the account snapshot table, one row per account without an open deal."""
+    return f"""{_common_ctes(spec, end)},
+    account_rows AS (
+        SELECT a.account_id, s.snapshot_date FROM accounts a CROSS JOIN snaps s
+    ),
+    account_marketing AS (
+        SELECT la.account_id, h.snapshot_date,
+               sum({_case("la.seniority", spec.title_points)} + h.event_points)
+                   AS account_marketing_points,
+               {_count("la.mql_at < h.snapshot_date")} AS account_mql_leads
+        FROM ev_history h JOIN lead_acc la ON la.lead_id = h.lead_id
+        WHERE la.account_id IS NOT NULL AND la.created_at < h.snapshot_date
+        GROUP BY la.account_id, h.snapshot_date
+    )
+    SELECT r.account_id, r.snapshot_date,
+           {_firmographics()},
+           {_account_select(spec)},
+           {_merged("am", list(ACCOUNT_MARKETING_COLUMNS))},
+           CAST(coalesce(lb.label, 0) AS INTEGER) AS label,
+           CAST(coalesce(lb.label_won, 0) AS INTEGER) AS label_won,
+           CAST(CASE WHEN r.snapshot_date + INTERVAL {spec.label_window_days} DAY <= e.data_end
+                THEN 1 ELSE 0 END AS INTEGER) AS label_complete
+    FROM account_rows r
+    CROSS JOIN label_end e
+    {_account_joins("r")}
+    LEFT JOIN account_marketing am ON am.account_id = r.account_id
+                                  AND am.snapshot_date = r.snapshot_date
+    LEFT JOIN account_labels lb ON lb.account_id = r.account_id
+                               AND lb.snapshot_date = r.snapshot_date
+    WHERE coalesce(ah.account_open_opportunities, 0) = 0
+    ORDER BY r.snapshot_date, r.account_id
+    """
+
+
+def lead_outcomes_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
+    """SQL listing the opportunities behind each positive lead row."""
+    return f"""{_common_ctes(spec, end)}
+    SELECT o.lead_id, o.snapshot_date, o.opportunity_id, o.is_won, o.amount
+    FROM lead_outcomes o
+    JOIN lead_rows b ON b.lead_id = o.lead_id AND b.snapshot_date = o.snapshot_date
+    ORDER BY o.snapshot_date, o.lead_id, o.opportunity_id
+    """

@@ -1,0 +1,85 @@
+"""Lead -> account matching on tricky cases."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.matching import match_leads, match_rates, normalize_company, registered_domain
+
+ACCOUNTS = pd.DataFrame(
+    {
+        "account_id": ["A1", "A2", "A3", "A4", "A5", "A6"],
+        "name": [
+            "Acme Inc",
+            "Société Générale S.A.",
+            "Müller Logistik GmbH",
+            "Twin One Ltd",
+            "Twin Two Ltd",
+            "Gmail Fan Club",
+        ],
+        "domain": [
+            "acme.com",
+            "socgen.fr",
+            "mueller.de",
+            "twins.co.uk",
+            "twins.co.uk",
+            "gmail.com",
+        ],
+    }
+)
+
+
+def _match(email: str | None, company: str = "", account_id: str | None = None) -> tuple:
+    leads = pd.DataFrame(
+        {"lead_id": ["L1"], "email": [email], "company": [company], "account_id": [account_id]}
+    )
+    row = match_leads(leads, ACCOUNTS).iloc[0]
+    return row["account_id"], row["match_rule"]
+
+
+@pytest.mark.parametrize(
+    ("email", "company", "account_id", "expected"),
+    [
+        ("x@elsewhere.com", "", "A3", ("A3", "account_id")),  # CRM id wins
+        ("jo@acme.com", "", None, ("A1", "email_domain")),
+        ("jo@eu.sales.acme.com", "", None, ("A1", "email_domain")),  # subdomain folds
+        ("jo@ACME.COM", "", None, ("A1", "email_domain")),
+        ("jo@gmail.com", "", None, (None, "unmatched")),  # free-mail never matches
+        ("jo@gmail.com", "Gmail Fan Club", None, ("A6", "company_name")),  # but the name may
+        ("jo@mailinator.com", "", None, (None, "unmatched")),  # disposable
+        ("jo@gmail.com", "ACME, Inc.", None, ("A1", "company_name")),  # case, punctuation
+        ("jo@gmail.com", "acme incorporated", None, ("A1", "company_name")),
+        ("jo@gmail.com", "Societe Generale", None, ("A2", "company_name")),  # accents
+        ("jo@gmail.com", "MÜLLER LOGISTIK", None, ("A3", "company_name")),
+        ("jo@twins.co.uk", "", None, (None, "unmatched")),  # two accounts, one domain
+        ("jo@twins.co.uk", "Twin Two Limited", None, ("A5", "company_name")),
+        (None, "", None, (None, "unmatched")),
+        ("not-an-email", "", None, (None, "unmatched")),
+    ],
+)
+def test_tricky_cases(email, company, account_id, expected) -> None:
+    assert _match(email, company, account_id) == expected
+
+
+def test_helpers() -> None:
+    assert registered_domain("mail.acme.co.uk") == "acme.co.uk"
+    assert normalize_company("Nexune Solutions S.A.") == "nexune solutions"
+
+
+def test_rates_cover_every_lead() -> None:
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2", "L3", "L4"],
+            "email": ["a@acme.com", "b@gmail.com", None, "c@x.io"],
+            "company": ["", "", "", ""],
+            "account_id": [None, None, "A2", None],
+        }
+    )
+    rates = match_rates(match_leads(leads, ACCOUNTS))
+    assert rates == {
+        "account_id": 0.25,
+        "email_domain": 0.25,
+        "company_name": 0.0,
+        "unmatched": 0.5,
+    }
