@@ -7,6 +7,7 @@ translates its spelling. Both return the same pandas frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -18,7 +19,9 @@ from features.snapshots import (
     account_snapshot_sql,
     lead_outcomes_sql,
     lead_snapshot_sql,
+    shared_tables,
 )
+from mqlscore.io import atomic_path
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 INPUT_TABLES: tuple[str, ...] = (
@@ -41,12 +44,12 @@ class Snapshots:
     lead_outcomes: pd.DataFrame
 
 
-def queries(spec: SnapshotSpec, end: pd.Timestamp) -> dict[str, str]:
-    """The three queries, in DuckDB's dialect."""
+def queries(spec: SnapshotSpec) -> dict[str, str]:
+    """The three output queries, in DuckDB's dialect, over the shared tables."""
     return {
-        "leads": lead_snapshot_sql(spec, end),
-        "accounts": account_snapshot_sql(spec, end),
-        "lead_outcomes": lead_outcomes_sql(spec, end),
+        "leads": lead_snapshot_sql(spec),
+        "accounts": account_snapshot_sql(spec),
+        "lead_outcomes": lead_outcomes_sql(),
     }
 
 
@@ -74,22 +77,63 @@ def _snapshot_frame(snapshots: list[pd.Timestamp]) -> pd.DataFrame:
     return pd.DataFrame({"snapshot_date": pd.to_datetime(snapshots).astype("datetime64[us]")})
 
 
+Source = pd.DataFrame | Path
+
+
+def _connect(
+    sources: dict[str, Source],
+    spec: SnapshotSpec,
+    snapshots: list[pd.Timestamp],
+    end: pd.Timestamp,
+) -> Any:
+    """DuckDB with the inputs (frames in memory, Parquet by path) and the shared tables
+    computed once."""
+    con = duckdb.connect()
+    for name in INPUT_TABLES:
+        source = sources[name]
+        if isinstance(source, pd.DataFrame):
+            con.register(name, source)
+        else:
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{Path(source)}')")
+    con.register("snaps", _snapshot_frame(snapshots))
+    for name, sql in shared_tables(spec, end):
+        con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+    return con
+
+
 def build_snapshots(
-    tables: dict[str, pd.DataFrame],
+    sources: dict[str, Source],
     spec: SnapshotSpec,
     snapshots: list[pd.Timestamp],
     end: pd.Timestamp,
 ) -> Snapshots:
-    """Lead and account snapshots and lead outcomes, computed in DuckDB."""
-    con = duckdb.connect()
+    """Lead and account snapshots and lead outcomes, computed in DuckDB, as frames."""
+    con = _connect(sources, spec, snapshots, end)
     try:
-        for name in INPUT_TABLES:
-            con.register(name, tables[name])
-        con.register("snaps", _snapshot_frame(snapshots))
-        frames = {name: _normalize(con.sql(sql).df()) for name, sql in queries(spec, end).items()}
+        frames = {name: _normalize(con.sql(sql).df()) for name, sql in queries(spec).items()}
     finally:
         con.close()
     return Snapshots(**frames)
+
+
+def write_snapshots(
+    sources: dict[str, Source],
+    spec: SnapshotSpec,
+    snapshots: list[pd.Timestamp],
+    end: pd.Timestamp,
+    targets: dict[str, Path],
+) -> None:
+    """Compute the snapshots in DuckDB and stream each straight to its Parquet file.
+
+    Nothing passes through pandas, so memory stays bounded by DuckDB's own limit.
+    """
+    con = _connect(sources, spec, snapshots, end)
+    try:
+        for name, sql in queries(spec).items():
+            with atomic_path(targets[name]) as tmp:
+                con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet)")
+    finally:
+        con.close()
 
 
 def build_snapshots_spark(
@@ -106,8 +150,10 @@ def build_snapshots_spark(
             frame = spark.createDataFrame(frame)
         frame.createOrReplaceTempView(name)
     spark.createDataFrame(_snapshot_frame(snapshots)).createOrReplaceTempView("snaps")
+    for name, sql in shared_tables(spec, end):
+        spark.sql(spark_sql(sql)).cache().createOrReplaceTempView(name)
     frames = {
         name: _normalize(spark.sql(spark_sql(sql)).toPandas())
-        for name, sql in queries(spec, end).items()
+        for name, sql in queries(spec).items()
     }
     return Snapshots(**frames)

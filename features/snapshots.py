@@ -116,7 +116,8 @@ def _event_columns(windows: tuple[int, ...]) -> list[str]:
     return cols
 
 
-def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
+def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]]:
+    """Intermediate tables both snapshot tables read, in dependency order (name, SELECT)."""
     windows = tuple(sorted(spec.windows_days))
     longest = windows[-1]
     counts = []
@@ -141,30 +142,44 @@ def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
             conditions.append(f"la.function IN {_in(role.functions)}")
         slots.append(f"max(CASE WHEN {' OR '.join(conditions)} THEN 1 ELSE 0 END)")
     coverage = " + ".join(slots)
-    return f"""
-    WITH lead_acc AS (
+    return [
+        (
+            "lead_acc",
+            f"""
         SELECT l.lead_id, l.created_at, l.mql_at, m.account_id, m.match_rule,
                CAST(m.personal_email AS INTEGER) AS free_mail,
                {seniority_sql("l.title")} AS seniority,
                {function_sql("l.title")} AS function
         FROM leads l JOIN lead_accounts m ON m.lead_id = l.lead_id
-    ),
-    intervals AS (
+    """,
+        ),
+        (
+            "intervals",
+            """
         SELECT snapshot_date, lag(snapshot_date) OVER (ORDER BY snapshot_date) AS prev_date
         FROM snaps
-    ),
-    grid AS (
+    """,
+        ),
+        (
+            "grid",
+            """
         SELECT la.lead_id, s.snapshot_date FROM lead_acc la CROSS JOIN snaps s
-    ),
-    ev_bucket AS (
+    """,
+        ),
+        (
+            "ev_bucket",
+            f"""
         SELECT e.lead_id, i.snapshot_date, max(e.occurred_at) AS last_at,
                sum({_case("e.activity_type", spec.activity_points)}) AS points
         FROM engagement e
         JOIN intervals i ON e.occurred_at < i.snapshot_date
                         AND (i.prev_date IS NULL OR e.occurred_at >= i.prev_date)
         GROUP BY e.lead_id, i.snapshot_date
-    ),
-    ev_history AS (
+    """,
+        ),
+        (
+            "ev_history",
+            """
         SELECT g.lead_id, g.snapshot_date,
                max(b.last_at) OVER w AS last_event_at,
                sum(coalesce(b.points, 0)) OVER w AS event_points
@@ -172,23 +187,32 @@ def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
         LEFT JOIN ev_bucket b ON b.lead_id = g.lead_id AND b.snapshot_date = g.snapshot_date
         WINDOW w AS (PARTITION BY g.lead_id ORDER BY g.snapshot_date
                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    ),
-    ev_win AS (
+    """,
+        ),
+        (
+            "ev_win",
+            f"""
         SELECT e.lead_id, s.snapshot_date,
                {(", " + chr(10) + "               ").join(counts)},
                sum({decay}) AS decayed_engagement
         FROM engagement e
         JOIN snaps s ON e.occurred_at < s.snapshot_date AND {_recent("e.occurred_at", longest)}
         GROUP BY e.lead_id, s.snapshot_date
-    ),
-    sales_win AS (
+    """,
+        ),
+        (
+            "sales_win",
+            f"""
         SELECT sa.lead_id, s.snapshot_date, count(*) AS sales_touches_{longest}d,
                max(sa.occurred_at) AS last_sales_touch_at
         FROM sales_activities sa
         JOIN snaps s ON sa.occurred_at < s.snapshot_date AND {_recent("sa.occurred_at", longest)}
         GROUP BY sa.lead_id, s.snapshot_date
-    ),
-    acc_win AS (
+    """,
+        ),
+        (
+            "acc_win",
+            f"""
         SELECT la.account_id, w.snapshot_date,
                {_count(f"w.events_{windows[1]}d > 0")} AS account_engaged_contacts_{windows[1]}d,
                count(*) AS account_engaged_contacts_{longest}d,
@@ -205,15 +229,21 @@ def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
         FROM ev_win w JOIN lead_acc la ON la.lead_id = w.lead_id
         WHERE la.account_id IS NOT NULL
         GROUP BY la.account_id, w.snapshot_date
-    ),
-    acc_sales AS (
+    """,
+        ),
+        (
+            "acc_sales",
+            f"""
         SELECT la.account_id, w.snapshot_date,
                sum(w.sales_touches_{longest}d) AS account_sales_touches_{longest}d
         FROM sales_win w JOIN lead_acc la ON la.lead_id = w.lead_id
         WHERE la.account_id IS NOT NULL
         GROUP BY la.account_id, w.snapshot_date
-    ),
-    acc_history AS (
+    """,
+        ),
+        (
+            "acc_history",
+            f"""
         SELECT o.account_id, s.snapshot_date,
                count(*) AS account_prior_opportunities,
                {_count("o.closed_at < s.snapshot_date AND o.is_won")} AS account_prior_won,
@@ -224,45 +254,81 @@ def _common_ctes(spec: SnapshotSpec, end: pd.Timestamp) -> str:
                    AS days_since_last_opportunity
         FROM opportunities o JOIN snaps s ON o.created_at < s.snapshot_date
         GROUP BY o.account_id, s.snapshot_date
-    ),
-    lead_open_deal AS (
+    """,
+        ),
+        (
+            "lead_open_deal",
+            """
         SELECT oc.lead_id, s.snapshot_date, count(*) AS open_deals
         FROM opportunity_contacts oc
         JOIN opportunities o ON o.opportunity_id = oc.opportunity_id
         JOIN snaps s ON o.created_at < s.snapshot_date
                     AND (o.closed_at IS NULL OR o.closed_at >= s.snapshot_date)
         GROUP BY oc.lead_id, s.snapshot_date
-    ),
-    window_deals AS (
+    """,
+        ),
+        (
+            "window_deals",
+            f"""
         SELECT o.opportunity_id, o.account_id, o.is_won, o.amount, s.snapshot_date
         FROM opportunities o
         JOIN snaps s ON o.created_at >= s.snapshot_date
                     AND o.created_at < s.snapshot_date + INTERVAL {spec.label_window_days} DAY
         {"WHERE o.is_won" if spec.label == "closed_won" else ""}
-    ),
-    lead_outcomes AS (
+    """,
+        ),
+        (
+            "lead_outcomes",
+            """
         SELECT oc.lead_id, d.snapshot_date, d.opportunity_id, d.is_won, d.amount
         FROM window_deals d JOIN opportunity_contacts oc ON oc.opportunity_id = d.opportunity_id
-    ),
-    lead_labels AS (
+    """,
+        ),
+        (
+            "lead_labels",
+            """
         SELECT lead_id, snapshot_date, 1 AS label,
                max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
         FROM lead_outcomes GROUP BY lead_id, snapshot_date
-    ),
-    account_labels AS (
+    """,
+        ),
+        (
+            "account_labels",
+            """
         SELECT account_id, snapshot_date, 1 AS label,
                max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
         FROM window_deals GROUP BY account_id, snapshot_date
-    ),
-    lead_rows AS (
+    """,
+        ),
+        (
+            "lead_rows",
+            """
         SELECT la.*, s.snapshot_date
         FROM lead_acc la
         JOIN snaps s ON la.created_at < s.snapshot_date
         LEFT JOIN lead_open_deal od ON od.lead_id = la.lead_id
                                    AND od.snapshot_date = s.snapshot_date
         WHERE od.lead_id IS NULL
-    ),
-    label_end AS (SELECT TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}' AS data_end)"""
+    """,
+        ),
+        ("label_end", f"SELECT TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}' AS data_end"),
+        (
+            "account_rows",
+            "SELECT a.account_id, s.snapshot_date FROM accounts a CROSS JOIN snaps s",
+        ),
+        (
+            "account_marketing",
+            f"""
+        SELECT la.account_id, h.snapshot_date,
+               sum({_case("la.seniority", spec.title_points)} + h.event_points)
+                   AS account_marketing_points,
+               {_count("la.mql_at < h.snapshot_date")} AS account_mql_leads
+        FROM ev_history h JOIN lead_acc la ON la.lead_id = h.lead_id
+        WHERE la.account_id IS NOT NULL AND la.created_at < h.snapshot_date
+        GROUP BY la.account_id, h.snapshot_date
+    """,
+        ),
+    ]
 
 
 def _account_columns(spec: SnapshotSpec) -> list[tuple[str, str]]:
@@ -327,11 +393,11 @@ def _merged(alias: str, columns: list[str]) -> str:
     return ", ".join(f"CAST(coalesce({alias}.{c}, 0) AS DOUBLE) AS {c}" for c in columns)
 
 
-def lead_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
-    """SQL for the lead snapshot table: keys, features, marketing's view, audit, labels."""
+def lead_snapshot_sql(spec: SnapshotSpec) -> str:
+    """The lead snapshot table: keys, features, marketing's view, audit columns, labels."""
     windows = tuple(sorted(spec.windows_days))
     mid, longest = windows[1], windows[-1]
-    return f"""{_common_ctes(spec, end)}
+    return f"""
     SELECT b.lead_id, b.account_id, b.snapshot_date,
            b.seniority, b.function, b.match_rule,
            CAST(b.free_mail AS DOUBLE) AS free_mail,
@@ -369,21 +435,9 @@ def lead_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
     """
 
 
-def account_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
-    """SQL for the account snapshot table, one row per account without an open deal."""
-    return f"""{_common_ctes(spec, end)},
-    account_rows AS (
-        SELECT a.account_id, s.snapshot_date FROM accounts a CROSS JOIN snaps s
-    ),
-    account_marketing AS (
-        SELECT la.account_id, h.snapshot_date,
-               sum({_case("la.seniority", spec.title_points)} + h.event_points)
-                   AS account_marketing_points,
-               {_count("la.mql_at < h.snapshot_date")} AS account_mql_leads
-        FROM ev_history h JOIN lead_acc la ON la.lead_id = h.lead_id
-        WHERE la.account_id IS NOT NULL AND la.created_at < h.snapshot_date
-        GROUP BY la.account_id, h.snapshot_date
-    )
+def account_snapshot_sql(spec: SnapshotSpec) -> str:
+    """The account snapshot table: one row per account without an open deal."""
+    return f"""
     SELECT r.account_id, r.snapshot_date,
            {_firmographics()},
            {_account_select(spec)},
@@ -404,9 +458,9 @@ def account_snapshot_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
     """
 
 
-def lead_outcomes_sql(spec: SnapshotSpec, end: pd.Timestamp) -> str:
-    """SQL listing the opportunities behind each positive lead row."""
-    return f"""{_common_ctes(spec, end)}
+def lead_outcomes_sql() -> str:
+    """The opportunities behind each positive lead row."""
+    return """
     SELECT o.lead_id, o.snapshot_date, o.opportunity_id, o.is_won, o.amount
     FROM lead_outcomes o
     JOIN lead_rows b ON b.lead_id = o.lead_id AND b.snapshot_date = o.snapshot_date

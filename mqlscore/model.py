@@ -1,16 +1,18 @@
-"""The lead model: time-based split, LightGBM fit, and the pyfunc that serves probabilities."""
+"""The lead model: time-based split, input matrix, LightGBM fit and scorer (no MLflow here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from features.snapshots import AUDIT_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
 from mqlscore.config import TrainParams
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 CATEGORICAL_DTYPES = ("object", "category", "string", "str")
 
@@ -96,6 +98,8 @@ def fit_lead_model(
     split: Split, features: list[str], params: TrainParams
 ) -> tuple[lgb.Booster, dict[str, list[str]]]:
     """Fit LightGBM on train with early stopping on validation."""
+    import lightgbm as lgb  # slow import (pulls in scikit-learn): only when training
+
     levels = category_levels(split.train, features)
     train_set = lgb.Dataset(to_matrix(split.train, features, levels), split.train["label"])
     valid_set = lgb.Dataset(
@@ -124,8 +128,8 @@ def fit_lead_model(
     return booster, levels
 
 
-class LeadModel(mlflow.pyfunc.PythonModel):
-    """Serves conversion probabilities (not class labels) from snapshot feature rows."""
+class LeadScorer:
+    """Conversion probabilities (not class labels) from snapshot feature rows."""
 
     def __init__(self, booster: lgb.Booster, features: list[str], levels: dict[str, list[str]]):
         self.booster = booster
@@ -139,8 +143,3 @@ class LeadModel(mlflow.pyfunc.PythonModel):
     def probability(self, frame: pd.DataFrame) -> np.ndarray:
         matrix = to_matrix(frame, self.features, self.levels)
         return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
-        return pd.DataFrame(
-            {"probability": self.probability(model_input)}, index=model_input.index
-        )

@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from mqlscore.io import file_md5
-from mqlscore.model import LeadModel
+from mqlscore.model import LeadScorer
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -28,6 +28,17 @@ PIP_REQUIREMENTS = [
     f"mlflow=={mlflow.__version__}",
     f"numpy=={__import__('numpy').__version__}",
 ]
+
+
+class ProbabilityModel(mlflow.pyfunc.PythonModel):
+    """The MLflow face of a scorer: `predict` returns a `probability` column."""
+
+    def __init__(self, scorer: LeadScorer):
+        self.scorer = scorer
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+        probability = self.scorer.probability(model_input)
+        return pd.DataFrame({"probability": probability}, index=model_input.index)
 
 
 def use_store(root: Path = Path(".")) -> None:
@@ -59,12 +70,16 @@ def git_commit(root: Path = Path(".")) -> str:
         return "unknown"
 
 
-def save_local(model: LeadModel, example: pd.DataFrame, path: Path) -> None:
+def _signature(scorer: LeadScorer, example: pd.DataFrame):  # noqa: ANN202
+    return infer_signature(example, ProbabilityModel(scorer).predict(None, example))
+
+
+def save_local(scorer: LeadScorer, example: pd.DataFrame, path: Path) -> None:
     """Save the pyfunc model to a folder (the DVC output)."""
     mlflow.pyfunc.save_model(
         str(path),
-        python_model=model,
-        signature=infer_signature(example, model.predict(None, example)),
+        python_model=ProbabilityModel(scorer),
+        signature=_signature(scorer, example),
         input_example=example,
         pip_requirements=PIP_REQUIREMENTS,
     )
@@ -74,7 +89,7 @@ def log_training_run(
     *,
     experiment: str,
     registered_model: str,
-    model: LeadModel,
+    model: LeadScorer,
     example: pd.DataFrame,
     params: dict[str, Any],
     metrics: dict[str, float],
@@ -95,8 +110,8 @@ def log_training_run(
             mlflow.log_artifact(str(root / "dvc.lock"))
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=model,
-            signature=infer_signature(example, model.predict(None, example)),
+            python_model=ProbabilityModel(model),
+            signature=_signature(model, example),
             input_example=example,
             pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=registered_model,
@@ -104,6 +119,12 @@ def log_training_run(
     version = str(info.registered_model_version)
     log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
     return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
+
+
+def load_model(uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """Load a model by folder or `models:/` URI from the configured store."""
+    use_store()
+    return mlflow.pyfunc.load_model(uri)
 
 
 def log_evaluation(

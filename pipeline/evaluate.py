@@ -10,11 +10,9 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import typer
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mqlscore.config import EvaluateParams, TrainParams, load_section
 from mqlscore.io import write_json, write_text
@@ -44,6 +42,8 @@ def side_by_side(test: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, dict[s
     `test` holds one row per (lead, snapshot) with `label`, `new_mql` and one score
     column per ranker; `outcomes` lists the opportunities behind each positive row.
     """
+    from sklearn.metrics import average_precision_score, roc_auc_score  # slow import: here only
+
     volume = test.groupby("snapshot_date")["new_mql"].sum()
     keyed = outcomes.set_index(["lead_id", "snapshot_date"])
     keyed = keyed.loc[
@@ -121,7 +121,7 @@ def main(
     config = load_section(params, "evaluate", EvaluateParams)
     frame = pd.read_parquet(snapshots)
     test = time_split(frame, train_cfg.test_snapshots, train_cfg.valid_snapshots).test.copy()
-    model = mlflow.pyfunc.load_model(str(model_dir))
+    model = tracking.load_model(str(model_dir))
     inputs = model.metadata.get_input_schema().input_names()
     test["model"] = model.predict(test[inputs])["probability"].to_numpy()
     test["mql_flag"] = test["new_mql"].astype(float)

@@ -10,7 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.engine import Snapshots, build_snapshots, build_snapshots_spark
+from features.engine import build_snapshots_spark, write_snapshots
 from features.snapshots import BuyingRole, SnapshotSpec, data_end, snapshot_dates
 from mqlscore.config import FeatureParams, MqlRule, load_section
 from mqlscore.io import read_tables, write_json, write_parquet
@@ -32,11 +32,13 @@ def spec_from(config: FeatureParams, rule: MqlRule) -> SnapshotSpec:
     )
 
 
-def summarize(products: Snapshots, leads: pd.DataFrame, snapshots: list) -> dict:
+def summarize(
+    lead_rows: pd.DataFrame, account_rows: pd.DataFrame, leads: pd.DataFrame, snapshots: list
+) -> dict:
     """Row counts, label rates and what was left out (and why)."""
-    frame = products.leads
+    frame = lead_rows
     complete = frame[frame["label_complete"] == 1]
-    accounts = products.accounts[products.accounts["label_complete"] == 1]
+    accounts = account_rows[account_rows["label_complete"] == 1]
     created = leads["created_at"]
     alive_rows = sum(int((created < t).sum()) for t in snapshots)
     return {
@@ -44,7 +46,7 @@ def summarize(products: Snapshots, leads: pd.DataFrame, snapshots: list) -> dict
         "complete_snapshots": int(complete["snapshot_date"].nunique()),
         "lead_rows": len(frame),
         "lead_label_rate": round(float(complete["label"].mean()), 5) if len(complete) else 0.0,
-        "account_rows": len(products.accounts),
+        "account_rows": len(account_rows),
         "account_label_rate": round(float(accounts["label"].mean()), 5) if len(accounts) else 0.0,
         # Leads already on an open opportunity get no row at that snapshot: counted here.
         "rows_excluded_open_deal": alive_rows - len(frame),
@@ -76,23 +78,33 @@ def main(
     """Build lead and account snapshots from what happened before each snapshot date."""
     config = load_section(params, "features", FeatureParams)
     spec = spec_from(config, load_section(params, "mql_rule", MqlRule))
-    tables = read_tables(raw, RAW_TABLES)
-    tables["lead_accounts"] = pd.read_parquet(matches)
-    end = data_end(tables)
-    start = tables["engagement"]["occurred_at"].min()
+    sources = {name: raw / f"{name}.parquet" for name in RAW_TABLES}
+    sources["lead_accounts"] = matches
+    times = {  # only the timestamp columns: enough to place the snapshots
+        "engagement": pd.read_parquet(sources["engagement"], columns=["occurred_at"]),
+        "sales_activities": pd.read_parquet(sources["sales_activities"], columns=["occurred_at"]),
+        "opportunities": pd.read_parquet(sources["opportunities"], columns=["created_at"]),
+    }
+    end = data_end(times)
+    start = times["engagement"]["occurred_at"].min()
     snapshots = snapshot_dates(start, end, config.first_snapshot_month, config.cadence_months)
+    targets = {"leads": leads_out, "accounts": accounts_out, "lead_outcomes": outcomes_out}
     if config.engine == "spark":
+        tables = read_tables(raw, RAW_TABLES) | {"lead_accounts": pd.read_parquet(matches)}
         products = build_snapshots_spark(_spark_session(), tables, spec, snapshots, end)
+        for name, target in targets.items():
+            write_parquet(getattr(products, name), target)
     else:
-        products = build_snapshots(tables, spec, snapshots, end)
-    write_parquet(products.leads, leads_out)
-    write_parquet(products.accounts, accounts_out)
-    write_parquet(products.lead_outcomes, outcomes_out)
-    write_json(summarize(products, tables["leads"], snapshots), summary)
+        write_snapshots(sources, spec, snapshots, end, targets)
+    counted = ["lead_id", "snapshot_date", "label", "label_complete"]
+    lead_rows = pd.read_parquet(leads_out, columns=counted)
+    account_rows = pd.read_parquet(accounts_out, columns=counted[1:])
+    leads = pd.read_parquet(sources["leads"], columns=["lead_id", "created_at"])
+    write_json(summarize(lead_rows, account_rows, leads, snapshots), summary)
     log.info(
         "features (%s): %d lead rows, %d account rows over %d snapshots",
         config.engine,
-        len(products.leads),
-        len(products.accounts),
+        len(lead_rows),
+        len(account_rows),
         len(snapshots),
     )

@@ -10,16 +10,15 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from sklearn.metrics import roc_auc_score
 
 from mqlscore.config import TrainParams, load_section
 from mqlscore.io import write_json
-from mqlscore.model import LeadModel, feature_columns, fit_lead_model, time_split
+from mqlscore.model import LeadScorer, feature_columns, fit_lead_model, time_split
 
 log = logging.getLogger(__name__)
 
 
-def importance_table(model: LeadModel) -> pd.DataFrame:
+def importance_table(model: LeadScorer) -> pd.DataFrame:
     """Gain and split importance per feature, largest gain first."""
     return (
         pd.DataFrame(
@@ -34,12 +33,14 @@ def importance_table(model: LeadModel) -> pd.DataFrame:
     )
 
 
-def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadModel, dict]:
+def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadScorer, dict]:
     """Fit the lead model; return it with its training figures."""
+    from sklearn.metrics import roc_auc_score  # slow import: here only
+
     split = time_split(frame, params.test_snapshots, params.valid_snapshots)
     features = feature_columns(frame, params.use_marketing_features)
     booster, levels = fit_lead_model(split, features, params)
-    model = LeadModel(booster, features, levels)
+    model = LeadScorer(booster, features, levels)
     figures = {
         "train_rows": len(split.train),
         "train_positives": int(split.train["label"].sum()),

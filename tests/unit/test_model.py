@@ -52,7 +52,7 @@ def test_model_returns_probabilities_that_follow_the_signal() -> None:
     params = TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20)
     model, figures = train_lead_model(frame, params)
     assert "marketing_points" not in model.features and "label" not in model.features
-    p = model.predict(None, frame.drop(columns=["label"]))["probability"]
+    p = pd.Series(model.probability(frame.drop(columns=["label"])))
     assert p.between(0, 1).all() and p.nunique() > 10  # probabilities, not 0/1 labels
     assert np.corrcoef(p, frame["signal"])[0, 1] > 0.5
     assert figures["valid_roc_auc"] > 0.7
