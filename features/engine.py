@@ -85,10 +85,13 @@ def _connect(
     spec: SnapshotSpec,
     snapshots: list[pd.Timestamp],
     end: pd.Timestamp,
+    memory_limit: str | None = None,
 ) -> Any:
     """DuckDB with the inputs (frames in memory, Parquet by path) and the shared tables
     computed once."""
     con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     for name in INPUT_TABLES:
         source = sources[name]
         if isinstance(source, pd.DataFrame):
@@ -122,12 +125,14 @@ def write_snapshots(
     snapshots: list[pd.Timestamp],
     end: pd.Timestamp,
     targets: dict[str, Path],
+    memory_limit: str | None = None,
 ) -> None:
     """Compute the snapshots in DuckDB and stream each straight to its Parquet file.
 
-    Nothing passes through pandas, so memory stays bounded by DuckDB's own limit.
+    Nothing passes through pandas, so memory stays near `memory_limit` (DuckDB spills
+    to disk beyond it).
     """
-    con = _connect(sources, spec, snapshots, end)
+    con = _connect(sources, spec, snapshots, end, memory_limit)
     try:
         for name, sql in queries(spec).items():
             with atomic_path(targets[name]) as tmp:

@@ -69,6 +69,7 @@ class FeatureParams(Section):
     """Snapshots, labels and feature windows."""
 
     engine: Literal["duckdb", "spark"] = "duckdb"
+    duckdb_memory_limit: str = "3GB"  # DuckDB spills to disk beyond this
     first_snapshot_month: int = Field(3, ge=1)
     cadence_months: int = Field(1, ge=1)
     label: Literal["opportunity_created", "closed_won"] = "opportunity_created"

@@ -95,7 +95,7 @@ def main(
         for name, target in targets.items():
             write_parquet(getattr(products, name), target)
     else:
-        write_snapshots(sources, spec, snapshots, end, targets)
+        write_snapshots(sources, spec, snapshots, end, targets, config.duckdb_memory_limit)
     counted = ["lead_id", "snapshot_date", "label", "label_complete"]
     lead_rows = pd.read_parquet(leads_out, columns=counted)
     account_rows = pd.read_parquet(accounts_out, columns=counted[1:])
