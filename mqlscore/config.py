@@ -83,6 +83,8 @@ class TrainParams(Section):
     test_snapshots: int = Field(3, ge=1)
     valid_snapshots: int = Field(2, ge=1)
     use_marketing_features: bool = False
+    min_conversions: int = Field(40, ge=1)  # refuse to train on fewer
+    isotonic_min_positives: int = Field(200, ge=1)  # else sigmoid calibration
     num_boost_round: int = Field(600, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     learning_rate: float = Field(0.05, gt=0)
@@ -98,6 +100,7 @@ class TrainParams(Section):
 
 class EvaluateParams(Section):
     require_beats_mql: bool = True
+    grades: dict[str, float] = Field(default_factory=lambda: {"A": 0.3, "B": 0.1, "C": 0.03})
 
 
 S = TypeVar("S", bound=Section)

@@ -128,18 +128,107 @@ def fit_lead_model(
     return booster, levels
 
 
+def check_enough_conversions(split: Split, minimum: int) -> None:
+    """Refuse to train on too few conversions to trust a model."""
+    counts = {name: int(getattr(split, name)["label"].sum()) for name in ("train", "valid")}
+    if counts["train"] < minimum:
+        raise NotEnoughData(
+            f"only {counts['train']} conversions in training ({counts['valid']} in validation, "
+            f"{len(split.train)} rows); at least {minimum} are needed for a trustworthy model "
+            "(train.min_conversions). Add history or widen the label window."
+        )
+
+
+class Calibrator:
+    """Maps raw model scores to probabilities that match observed conversion rates.
+
+    Isotonic when validation holds enough conversions, else sigmoid (Platt) scaling.
+    """
+
+    def __init__(self, method: str, fitted: object):
+        self.method = method
+        self.fitted = fitted
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, labels: np.ndarray, isotonic_min_positives: int) -> Calibrator:
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
+
+        if int(labels.sum()) >= isotonic_min_positives:
+            model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            model.fit(raw, labels)
+            return cls("isotonic", model)
+        model = LogisticRegression()
+        model.fit(_logit(raw)[:, None], labels)
+        return cls("sigmoid", model)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "isotonic":
+            # Isotonic steps tie many scores; a negligible share of the raw score breaks
+            # the ties in the model's own order, so calibration does not cost ranking.
+            return np.clip(self.fitted.predict(raw) + 1e-9 * raw, 0.0, 1.0)
+        return self.fitted.predict_proba(_logit(raw)[:, None])[:, 1]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def brier(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared error of probabilities."""
+    return float(np.mean((np.asarray(p) - np.asarray(y)) ** 2))
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Gap between predicted and observed rates, over equal-count bins, weighted by size."""
+    order = np.argsort(p, kind="stable")
+    gaps = [
+        abs(np.mean(np.asarray(p)[part]) - np.mean(np.asarray(y)[part])) * len(part)
+        for part in np.array_split(order, bins)
+        if len(part)
+    ]
+    return float(sum(gaps) / len(p))
+
+
 class LeadScorer:
     """Conversion probabilities (not class labels) from snapshot feature rows."""
 
-    def __init__(self, booster: lgb.Booster, features: list[str], levels: dict[str, list[str]]):
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        features: list[str],
+        levels: dict[str, list[str]],
+        calibrator: Calibrator | None = None,
+    ):
         self.booster = booster
         self.features = features
         self.levels = levels
+        self.calibrator = calibrator
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
         """A small input example (features only, no ids) for the model signature."""
         return input_frame(frame.head(rows), self.features, self.levels).reset_index(drop=True)
 
-    def probability(self, frame: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's own (uncalibrated) probability."""
         matrix = to_matrix(frame, self.features, self.levels)
         return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
+
+    def probability(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probability."""
+        raw = self.raw_score(frame)
+        return self.calibrator(raw) if self.calibrator else raw
+
+
+def grade(probability: np.ndarray, cuts: dict[str, float]) -> np.ndarray:
+    """Letter grades: the best grade whose cut the probability reaches, else the last."""
+    ordered = sorted(cuts.items(), key=lambda kv: -kv[1])
+    fallback = chr(ord(max(cuts)) + 1)
+    choices = [np.asarray(probability) >= cut for _, cut in ordered]
+    return np.select(choices, [name for name, _ in ordered], default=fallback)
+
+
+def score_0_100(probability: np.ndarray) -> np.ndarray:
+    """The probability as a whole number from 0 to 100."""
+    return np.rint(np.asarray(probability) * 100).astype(int)

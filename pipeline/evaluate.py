@@ -16,7 +16,7 @@ import typer
 
 from mqlscore.config import EvaluateParams, TrainParams, load_section
 from mqlscore.io import write_json, write_text
-from mqlscore.model import time_split
+from mqlscore.model import brier, expected_calibration_error, grade, time_split
 
 log = logging.getLogger(__name__)
 RANKERS = ("model", "mql_flag", "mql_points", "oracle")
@@ -76,6 +76,29 @@ def side_by_side(test: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, dict[s
     return result
 
 
+def calibration_summary(
+    raw: np.ndarray, calibrated: np.ndarray, labels: np.ndarray, cuts: dict[str, float]
+) -> dict:
+    """Brier score and expected calibration error before and after calibration, and how
+    each grade converted."""
+    grades = grade(calibrated, cuts)
+    by_grade = {}
+    for name in sorted(set(cuts) | set(grades)):
+        mask = grades == name
+        by_grade[name] = {
+            "leads": int(mask.sum()),
+            "mean_probability": round(float(calibrated[mask].mean()), 4) if mask.any() else 0.0,
+            "conversion_rate": round(float(labels[mask].mean()), 4) if mask.any() else 0.0,
+        }
+    return {
+        "brier_raw": round(brier(raw, labels), 6),
+        "brier": round(brier(calibrated, labels), 6),
+        "ece_raw": round(expected_calibration_error(raw, labels), 5),
+        "ece": round(expected_calibration_error(calibrated, labels), 5),
+        "grades": by_grade,
+    }
+
+
 def report_markdown(table: dict[str, dict[str, float]], test: pd.DataFrame) -> str:
     """The side-by-side table as Markdown."""
     dates = test["snapshot_date"]
@@ -104,6 +127,24 @@ def report_markdown(table: dict[str, dict[str, float]], test: pd.DataFrame) -> s
     return head + "\n".join(lines) + "\n"
 
 
+def calibration_markdown(calibration: dict) -> str:
+    """Calibration and grades as Markdown."""
+    lines = [
+        "",
+        f"Calibration on the test period: Brier {calibration['brier']} "
+        f"(uncalibrated {calibration['brier_raw']}), expected calibration error "
+        f"{calibration['ece']} (uncalibrated {calibration['ece_raw']}).",
+        "",
+        "| grade | leads | mean probability | conversion rate |",
+        "|---|---|---|---|",
+    ]
+    for name, row in calibration["grades"].items():
+        lines.append(
+            f"| {name} | {row['leads']} | {row['mean_probability']} | {row['conversion_rate']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(
     snapshots: Annotated[Path, typer.Option(help="Lead snapshot feature table.")],
     outcomes: Annotated[Path, typer.Option(help="Label outcomes per lead snapshot.")],
@@ -124,6 +165,7 @@ def main(
     model = tracking.load_model(str(model_dir))
     inputs = model.metadata.get_input_schema().input_names()
     test["model"] = model.predict(test[inputs])["probability"].to_numpy()
+    raw = model.unwrap_python_model().scorer.raw_score(test[inputs])
     test["mql_flag"] = test["new_mql"].astype(float)
     test["mql_points"] = test["marketing_points"].astype(float)
     oracle = pd.read_parquet(truth).set_index(["lead_id", "snapshot_date"])["p_opportunity"]
@@ -133,12 +175,16 @@ def main(
         raise ValueError("model returned missing probabilities")
 
     table = side_by_side(test, pd.read_parquet(outcomes))
-    text = report_markdown(table, test)
-    write_json(table, metrics)
+    calibration = calibration_summary(
+        raw, test["model"].to_numpy(), test["label"].to_numpy(), config.grades
+    )
+    text = report_markdown(table, test) + calibration_markdown(calibration)
+    write_json({**table, "calibration": calibration}, metrics)
     write_text(text, report)
     flat = {
         f"test_{ranker}_{k}": float(v) for ranker, row in table.items() for k, v in row.items()
     }
+    flat |= {f"test_{k}": v for k, v in calibration.items() if k != "grades"}
     tracking.log_evaluation(pd.read_json(run_info, typ="series")["run_id"], flat, text)
     log.info("evaluate:\n%s", text)
     if config.require_beats_mql and (

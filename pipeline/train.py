@@ -13,7 +13,14 @@ import typer
 
 from mqlscore.config import TrainParams, load_section
 from mqlscore.io import write_json
-from mqlscore.model import LeadScorer, feature_columns, fit_lead_model, time_split
+from mqlscore.model import (
+    Calibrator,
+    LeadScorer,
+    check_enough_conversions,
+    feature_columns,
+    fit_lead_model,
+    time_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,16 @@ def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadScor
     from sklearn.metrics import roc_auc_score  # slow import: here only
 
     split = time_split(frame, params.test_snapshots, params.valid_snapshots)
+    check_enough_conversions(split, params.min_conversions)
     features = feature_columns(frame, params.use_marketing_features)
     booster, levels = fit_lead_model(split, features, params)
     model = LeadScorer(booster, features, levels)
+    raw_valid = model.raw_score(split.valid)
+    model.calibrator = Calibrator.fit(
+        raw_valid, split.valid["label"].to_numpy(), params.isotonic_min_positives
+    )
     figures = {
+        "calibration": model.calibrator.method,
         "train_rows": len(split.train),
         "train_positives": int(split.train["label"].sum()),
         "valid_rows": len(split.valid),

@@ -48,7 +48,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 def test_repro_writes_the_side_by_side_metrics(project: tuple[Path, dict[str, str]]) -> None:
     work, _ = project
     table = json.loads((work / "reports/evaluate.json").read_text())
+    calibration = table.pop("calibration")
     assert set(table) == {"model", "mql_flag", "mql_points", "oracle"}
+    assert 0 <= calibration["ece"] < 0.05 and set(calibration["grades"]) == {"A", "B", "C", "D"}
     volume = table["mql_flag"]["leads_selected"]
     assert volume > 0 and all(row["leads_selected"] == volume for row in table.values())
     assert table["model"]["roc_auc"] > table["mql_flag"]["roc_auc"]

@@ -1,0 +1,55 @@
+"""Calibration, grades and the minimum-data refusal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mqlscore.model import (
+    Calibrator,
+    NotEnoughData,
+    Split,
+    brier,
+    check_enough_conversions,
+    expected_calibration_error,
+    grade,
+    score_0_100,
+)
+
+
+@pytest.mark.parametrize("min_positives", [1, 10**6])  # isotonic, then sigmoid
+def test_calibration_improves_brier_and_ece_on_overconfident_scores(min_positives: int) -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.beta(0.5, 20, 40_000)  # true conversion chances, mostly small
+    labels = (rng.random(truth.size) < truth).astype(int)
+    raw = np.sqrt(truth)  # a model that overstates every chance
+    fit, check = slice(0, 20_000), slice(20_000, None)
+    calibrator = Calibrator.fit(raw[fit], labels[fit], min_positives)
+    assert calibrator.method == ("isotonic" if min_positives == 1 else "sigmoid")
+    calibrated = calibrator(raw[check])
+    assert brier(calibrated, labels[check]) < brier(raw[check], labels[check])
+    assert expected_calibration_error(calibrated, labels[check]) < 0.01
+    assert expected_calibration_error(raw[check], labels[check]) > 0.05
+
+
+def test_grades_and_scores() -> None:
+    p = np.array([0.5, 0.3, 0.29, 0.1, 0.05, 0.0])
+    assert grade(p, {"A": 0.3, "B": 0.1, "C": 0.03}).tolist() == ["A", "A", "B", "B", "C", "D"]
+    assert score_0_100(p).tolist() == [50, 30, 29, 10, 5, 0]
+
+
+def test_training_refuses_too_few_conversions_with_the_counts() -> None:
+    rows = pd.DataFrame({"label": [1] * 12 + [0] * 88})
+    split = Split(train=rows, valid=rows.head(50), test=rows.head(10))
+    with pytest.raises(NotEnoughData, match=r"only 12 conversions in training .*at least 40"):
+        check_enough_conversions(split, 40)
+    check_enough_conversions(split, 12)  # enough: no error
+
+
+def test_isotonic_calibration_keeps_the_raw_ranking() -> None:
+    rng = np.random.default_rng(1)
+    raw = rng.random(5000)
+    labels = (rng.random(5000) < raw / 4).astype(int)
+    calibrated = Calibrator.fit(raw, labels, isotonic_min_positives=1)(raw)
+    assert (np.argsort(calibrated, kind="stable") == np.argsort(raw, kind="stable")).all()
