@@ -29,3 +29,27 @@ app.command("join")(join.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
+
+models = typer.Typer(no_args_is_help=True, help="Move the champion alias by hand.")
+app.add_typer(models, name="models")
+
+
+@models.command("promote")
+def _promote(
+    version: Annotated[str, typer.Option(help="Model version to make champion.")],
+    name: Annotated[str, typer.Option(help="Registered model.")] = "mqlscore-lead",
+) -> None:
+    """Point the champion alias at a version."""
+    from mqlscore import tracking
+
+    tracking.set_champion(name, version)
+
+
+@models.command("rollback")
+def _rollback(
+    name: Annotated[str, typer.Option(help="Registered model.")] = "mqlscore-lead",
+) -> None:
+    """Give the champion alias back to the version that held it before."""
+    from mqlscore import tracking
+
+    tracking.rollback_champion(name)

@@ -101,6 +101,8 @@ class TrainParams(Section):
 class EvaluateParams(Section):
     require_beats_mql: bool = True
     grades: dict[str, float] = Field(default_factory=lambda: {"A": 0.3, "B": 0.1, "C": 0.03})
+    champion_metric: Literal["pr_auc", "roc_auc"] = "pr_auc"
+    promotion_margin: float = Field(0.0, ge=0)
 
 
 S = TypeVar("S", bound=Section)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
@@ -138,3 +139,63 @@ def log_evaluation(
             mlflow.log_text(report, "evaluate.md")
     except mlflow.exceptions.MlflowException as err:
         log.warning("could not log evaluation to MLflow run %s: %s", run_id, err)
+
+
+CHAMPION = "champion"
+_HISTORY_TAG = "champion_history"  # versions that held the alias, oldest first
+
+
+def champion_version(name: str) -> str | None:
+    """The version the `champion` alias points at, or None."""
+    use_store()
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def _history(client: mlflow.MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return [v for v in tags.get(_HISTORY_TAG, "").split(",") if v]
+
+
+def set_champion(name: str, version: str) -> None:
+    """Point `champion` at a version, remembering the one it leaves."""
+    use_store()
+    client = mlflow.MlflowClient()
+    client.get_model_version(name, version)  # fails clearly for an unknown version
+    history = _history(client, name)
+    if not history or history[-1] != str(version):
+        history.append(str(version))
+    client.set_registered_model_tag(name, _HISTORY_TAG, ",".join(history))
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    log.info("%s@%s -> version %s", name, CHAMPION, version)
+
+
+def rollback_champion(name: str) -> str:
+    """Give `champion` back to the version that held it before; return that version."""
+    use_store()
+    client = mlflow.MlflowClient()
+    history = _history(client, name)
+    if len(history) < 2:
+        raise ValueError(f"{name} has no earlier champion to roll back to")
+    history.pop()
+    client.set_registered_model_tag(name, _HISTORY_TAG, ",".join(history))
+    client.set_registered_model_alias(name, CHAMPION, history[-1])
+    log.info("%s@%s rolled back to version %s", name, CHAMPION, history[-1])
+    return history[-1]
+
+
+def champion_probabilities(name: str, frame: pd.DataFrame) -> tuple[str | None, np.ndarray | None]:
+    """The champion's version and its probabilities for `frame` (None if it cannot score it)."""
+    version = champion_version(name)
+    if version is None:
+        return None, None
+    model = load_model(f"models:/{name}@{CHAMPION}")
+    schema = model.metadata.get_input_schema()
+    inputs = schema.input_names() if schema else list(frame.columns)
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        log.warning("champion v%s cannot score these features (lacks %s)", version, missing[:3])
+        return version, None
+    return version, model.predict(frame[inputs])["probability"].to_numpy()

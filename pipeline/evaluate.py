@@ -6,6 +6,7 @@ many leads as marketing newly flagged MQL in the month before it.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -127,6 +128,24 @@ def report_markdown(table: dict[str, dict[str, float]], test: pd.DataFrame) -> s
     return head + "\n".join(lines) + "\n"
 
 
+def should_promote(challenger: float, champion: float | None, margin: float) -> bool:
+    """A challenger takes over only if it beats the champion by the margin (or there is none)."""
+    return champion is None or (challenger > champion and challenger >= champion + margin)
+
+
+def challenge(
+    test: pd.DataFrame, challenger: np.ndarray, champion: np.ndarray | None, metric: str
+) -> dict[str, float | None]:
+    """The challenger's and champion's figure on the same test rows."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    score = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}[metric]
+    return {
+        "challenger": round(float(score(test["label"], challenger)), 4),
+        "champion": None if champion is None else round(float(score(test["label"], champion)), 4),
+    }
+
+
 def calibration_markdown(calibration: dict) -> str:
     """Calibration and grades as Markdown."""
     lines = [
@@ -179,13 +198,32 @@ def main(
         raw, test["model"].to_numpy(), test["label"].to_numpy(), config.grades
     )
     text = report_markdown(table, test) + calibration_markdown(calibration)
-    write_json({**table, "calibration": calibration}, metrics)
+    run = json.loads(run_info.read_text())
+    champion = tracking.champion_probabilities(run["registered_model"], test)
+    duel = challenge(test, test["model"].to_numpy(), champion[1], config.champion_metric)
+    promote = should_promote(duel["challenger"], duel["champion"], config.promotion_margin)
+    if promote:
+        tracking.set_champion(run["registered_model"], run["version"])
+    decision = {
+        "metric": config.champion_metric,
+        "version": run["version"],
+        "champion_version": champion[0],
+        **duel,
+        "promoted": promote,
+    }
+    text += (
+        f"\nChampion check ({config.champion_metric} on these test rows): version "
+        f"{run['version']} {duel['challenger']} vs champion "
+        f"{champion[0] or 'none'} {duel['champion']}: "
+        f"{'promoted' if promote else 'champion kept'}.\n"
+    )
+    write_json({**table, "calibration": calibration, "champion": decision}, metrics)
     write_text(text, report)
     flat = {
         f"test_{ranker}_{k}": float(v) for ranker, row in table.items() for k, v in row.items()
     }
     flat |= {f"test_{k}": v for k, v in calibration.items() if k != "grades"}
-    tracking.log_evaluation(pd.read_json(run_info, typ="series")["run_id"], flat, text)
+    tracking.log_evaluation(run["run_id"], flat, text)
     log.info("evaluate:\n%s", text)
     if config.require_beats_mql and (
         table["model"]["won_deals"] <= table["mql_flag"]["won_deals"]

@@ -49,6 +49,8 @@ def test_repro_writes_the_side_by_side_metrics(project: tuple[Path, dict[str, st
     work, _ = project
     table = json.loads((work / "reports/evaluate.json").read_text())
     calibration = table.pop("calibration")
+    champion = table.pop("champion")
+    assert champion["promoted"] and champion["champion_version"] is None  # first model wins
     assert set(table) == {"model", "mql_flag", "mql_points", "oracle"}
     assert 0 <= calibration["ece"] < 0.05 and set(calibration["grades"]) == {"A", "B", "C", "D"}
     volume = table["mql_flag"]["leads_selected"]
@@ -65,7 +67,7 @@ def test_registered_model_serves_probabilities(project: tuple[Path, dict[str, st
     assert run["registered_model"] == "mqlscore-lead" and run["version"] == "1"
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
-    model = mlflow.pyfunc.load_model("models:/mqlscore-lead/1")
+    model = mlflow.pyfunc.load_model("models:/mqlscore-lead@champion")
     rows = pd.read_parquet(work / "data/processed/lead_snapshots.parquet").tail(200)
     inputs = model.metadata.get_input_schema().input_names()
     assert not {"lead_id", "account_id", "email"} & set(inputs)
