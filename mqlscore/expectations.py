@@ -160,45 +160,32 @@ def raw_suites(
     return suites
 
 
+KNOWN_VALUES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
+    ("engagement", "activity_type"): (ACTIVITY_TYPES, "a known activity type"),
+    ("sales_activities", "type"): (SALES_ACTIVITY_TYPES, "a known sales activity"),
+}
+MIN_VALUES: dict[tuple[str, str], tuple[float, str]] = {
+    ("accounts", "employees"): (1, "at least 1 employee"),
+    ("accounts", "annual_revenue"): (0, "revenue of 0 or more"),
+    ("opportunities", "amount"): (0, "an amount of 0 or more"),
+}
+
+
 def _value_rules(table: str, present: list[str], params: ValidateParams) -> list[Any]:
-    rules: list[Any] = []
     has = set(present).__contains__
-    if table == "engagement" and has("activity_type"):
-        rules.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="activity_type",
-                value_set=list(ACTIVITY_TYPES),
-                meta=_meta(f"a known activity type ({', '.join(ACTIVITY_TYPES)})"),
-            )
+    rules: list[Any] = [
+        gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set=list(allowed), meta=_meta(f"{says} ({', '.join(allowed)})")
         )
-    if table == "sales_activities" and has("type"):
-        rules.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="type",
-                value_set=list(SALES_ACTIVITY_TYPES),
-                meta=_meta(f"a known sales activity ({', '.join(SALES_ACTIVITY_TYPES)})"),
-            )
-        )
-    if table == "accounts":
-        if has("employees"):
-            rules.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="employees", min_value=1, meta=_meta("at least 1 employee")
-                )
-            )
-        if has("annual_revenue"):
-            rules.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="annual_revenue", min_value=0, meta=_meta("revenue of 0 or more")
-                )
-            )
+        for (name, column), (allowed, says) in KNOWN_VALUES.items()
+        if name == table and has(column)
+    ]
+    rules += [
+        gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, meta=_meta(says))
+        for (name, column), (low, says) in MIN_VALUES.items()
+        if name == table and has(column)
+    ]
     if table == "opportunities":
-        if has("amount"):
-            rules.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="amount", min_value=0, meta=_meta("an amount of 0 or more")
-                )
-            )
         if has("closed_at") and has("created_at"):
             rules.append(
                 gxe.ExpectColumnPairValuesAToBeGreaterThanB(

@@ -86,6 +86,14 @@ def _negative_amount(t: Tables) -> None:
     t["opportunities"].loc[t["opportunities"].index[0], "amount"] = -5000.0
 
 
+def _unknown_activity(t: Tables) -> None:
+    t["engagement"].loc[t["engagement"].index[1:3], "activity_type"] = "booth_hug"
+
+
+def _zero_employees(t: Tables) -> None:
+    t["accounts"].loc[t["accounts"].index[4], "employees"] = 0
+
+
 def _blank_emails(t: Tables) -> None:
     t["leads"]["email"] = None
 
@@ -97,6 +105,8 @@ def _blank_emails(t: Tables) -> None:
         (_orphan_events, "engagement", "lead_id", 7),
         (_future_event, "engagement", "occurred_at", 1),
         (_negative_amount, "opportunities", "amount", 1),
+        (_unknown_activity, "engagement", "activity_type", 2),
+        (_zero_employees, "accounts", "employees", 1),
     ],
 )
 def test_row_fault_is_named_with_table_column_and_count(
