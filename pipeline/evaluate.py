@@ -17,12 +17,20 @@ import typer
 
 from mqlscore.config import EvaluateParams, TrainParams, load_section
 from mqlscore.io import write_json, write_text
-from mqlscore.model import brier, expected_calibration_error, grade, time_split
+from mqlscore.model import (
+    brier,
+    expected_calibration_error,
+    feature_columns,
+    fit_logistic_baseline,
+    grade,
+    time_split,
+)
 
 log = logging.getLogger(__name__)
-RANKERS = ("model", "mql_flag", "mql_points", "oracle")
+RANKERS = ("model", "logistic_regression", "mql_flag", "mql_points", "oracle")
 LABELS = {
     "model": "mqlscore model",
+    "logistic_regression": "logistic regression (same features)",
     "mql_flag": "marketing MQL flag",
     "mql_points": "marketing points score",
     "oracle": "oracle (synthetic truth)",
@@ -180,7 +188,11 @@ def main(
     train_cfg = load_section(params, "train", TrainParams)
     config = load_section(params, "evaluate", EvaluateParams)
     frame = pd.read_parquet(snapshots)
-    test = time_split(frame, train_cfg.test_snapshots, train_cfg.valid_snapshots).test.copy()
+    split = time_split(frame, train_cfg.test_snapshots, train_cfg.valid_snapshots)
+    test = split.test.copy()
+    features = feature_columns(frame, train_cfg.use_marketing_features)
+    baseline = fit_logistic_baseline(split.train, features)
+    test["logistic_regression"] = baseline.predict_proba(test[features])[:, 1]
     model = tracking.load_model(str(model_dir))
     inputs = model.metadata.get_input_schema().input_names()
     test["model"] = model.predict(test[inputs])["probability"].to_numpy()

@@ -51,7 +51,7 @@ def test_repro_writes_the_side_by_side_metrics(project: tuple[Path, dict[str, st
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["promoted"] and champion["champion_version"] is None  # first model wins
-    assert set(table) == {"model", "mql_flag", "mql_points", "oracle"}
+    assert set(table) == {"model", "logistic_regression", "mql_flag", "mql_points", "oracle"}
     assert 0 <= calibration["ece"] < 0.05 and set(calibration["grades"]) == {"A", "B", "C", "D"}
     volume = table["mql_flag"]["leads_selected"]
     assert volume > 0 and all(row["leads_selected"] == volume for row in table.values())

@@ -17,6 +17,7 @@ def _rows() -> pd.DataFrame:
             "label": [1, 0, 0, 1, 0, 1, 0, 0],
             "new_mql": [0, 1, 0, 0, 0, 1, 1, 0],
             "model": [0.9, 0.1, 0.2, 0.8, 0.1, 0.7, 0.3, 0.2],
+            "logistic_regression": [0.5, 0.4, 0.3, 0.2, 0.1, 0.2, 0.3, 0.4],
             "mql_flag": [0, 1, 0, 0, 0, 1, 1, 0],
             "mql_points": [10, 50, 40, 0, 0, 60, 70, 10],
             "oracle": [0.8, 0.0, 0.0, 0.9, 0.0, 0.9, 0.0, 0.1],
@@ -46,3 +47,4 @@ def test_side_by_side_counts_hits_and_won_deals_once() -> None:
     assert table["model"]["won_deals"] == 1 and table["model"]["won_revenue"] == 100.0
     assert table["mql_flag"]["won_deals"] == 0
     assert table["oracle"]["leads_selected"] == 3
+    assert table["logistic_regression"]["precision"] == round(1 / 3, 4)  # a@T1; c, d@T2
