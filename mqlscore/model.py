@@ -215,6 +215,14 @@ class LeadScorer:
         matrix = to_matrix(frame, self.features, self.levels)
         return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
 
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row SHAP contributions (log-odds) of each feature, from LightGBM itself."""
+        matrix = to_matrix(frame, self.features, self.levels)
+        values = self.booster.predict(
+            matrix, num_iteration=self.booster.best_iteration, pred_contrib=True
+        )
+        return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
+
     def probability(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated conversion probability."""
         raw = self.raw_score(frame)

@@ -107,6 +107,7 @@ def log_training_run(
         mlflow.set_tag("git_commit", git_commit(root))
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
+        mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
         if (root / "dvc.lock").exists():
             mlflow.log_artifact(str(root / "dvc.lock"))
         info = mlflow.pyfunc.log_model(
@@ -120,6 +121,22 @@ def log_training_run(
     version = str(info.registered_model_version)
     log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
     return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
+
+
+def _importance_figure(importance: pd.DataFrame, top: int = 20):  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    head = importance.head(top).iloc[::-1]
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(head) + 1))
+    axis.barh(head["feature"], head["mean_abs_shap"])
+    axis.set_xlabel("mean |SHAP| (log-odds)")
+    axis.set_title("What drives the lead score")
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
 
 
 def load_model(uri: str) -> mlflow.pyfunc.PyFuncModel:

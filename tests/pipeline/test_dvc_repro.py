@@ -76,6 +76,8 @@ def test_registered_model_serves_probabilities(project: tuple[Path, dict[str, st
     logged = mlflow.get_run(run["run_id"]).data
     assert "data.lead_snapshots.md5" in logged.params
     assert "test_model_roc_auc" in logged.metrics
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    assert {"feature_importance.csv", "feature_importance.png", "evaluate.md"} <= artifacts
 
 
 def test_second_repro_is_a_no_op(project: tuple[Path, dict[str, str]]) -> None:

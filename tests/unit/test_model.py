@@ -56,3 +56,16 @@ def test_model_returns_probabilities_that_follow_the_signal() -> None:
     assert p.between(0, 1).all() and p.nunique() > 10  # probabilities, not 0/1 labels
     assert np.corrcoef(p, frame["signal"])[0, 1] > 0.5
     assert figures["valid_roc_auc"] > 0.7
+
+
+def test_importance_ranks_the_real_signal_first() -> None:
+    from pipeline.train import importance_table
+
+    frame = _frame()
+    model, _ = train_lead_model(
+        frame,
+        TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20, min_conversions=10),
+    )
+    table = importance_table(model, frame)
+    assert table["feature"].iloc[0] == "signal"
+    assert (table["mean_abs_shap"] >= 0).all() and len(table) == len(model.features)
