@@ -105,6 +105,8 @@ def run(millions: float, work: Path) -> dict[str, float]:
             str(work / "accounts.parquet"),
             "--outcomes-out",
             str(work / "outcomes.parquet"),
+            "--account-outcomes-out",
+            str(work / "account_outcomes.parquet"),
             "--summary",
             str(work / "features.json"),
             "--params",

@@ -16,6 +16,7 @@ import pandas as pd
 from features.snapshots import (
     AUDIT_COLUMNS,
     SnapshotSpec,
+    account_outcomes_sql,
     account_snapshot_sql,
     lead_outcomes_sql,
     lead_snapshot_sql,
@@ -42,6 +43,7 @@ class Snapshots:
     leads: pd.DataFrame
     accounts: pd.DataFrame
     lead_outcomes: pd.DataFrame
+    account_outcomes: pd.DataFrame
 
 
 def queries(spec: SnapshotSpec) -> dict[str, str]:
@@ -50,6 +52,7 @@ def queries(spec: SnapshotSpec) -> dict[str, str]:
         "leads": lead_snapshot_sql(spec),
         "accounts": account_snapshot_sql(spec),
         "lead_outcomes": lead_outcomes_sql(),
+        "account_outcomes": account_outcomes_sql(),
     }
 
 
@@ -130,12 +133,13 @@ def write_snapshots(
     """Compute the snapshots in DuckDB and stream each straight to its Parquet file.
 
     Nothing passes through pandas, so memory stays near `memory_limit` (DuckDB spills
-    to disk beyond it).
+    to disk beyond it). `targets` names the products wanted (any of `queries`).
     """
     con = _connect(sources, spec, snapshots, end, memory_limit)
     try:
-        for name, sql in queries(spec).items():
-            with atomic_path(targets[name]) as tmp:
+        for name, target in targets.items():
+            sql = queries(spec)[name]
+            with atomic_path(target) as tmp:
                 con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet)")
     finally:
         con.close()

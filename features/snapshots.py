@@ -60,6 +60,8 @@ class SnapshotSpec:
     title_points: dict[str, int] = field(default_factory=dict)
     activity_points: dict[str, int] = field(default_factory=dict)
     buying_group: tuple[BuyingRole, ...] = DEFAULT_BUYING_GROUP
+    # Scoring keeps leads and accounts already on an open opportunity (flagged, not dropped).
+    scoring: bool = False
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -302,13 +304,14 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         ),
         (
             "lead_rows",
-            """
-        SELECT la.*, s.snapshot_date
+            f"""
+        SELECT la.*, s.snapshot_date,
+               CASE WHEN od.lead_id IS NULL THEN 0 ELSE 1 END AS on_open_opportunity
         FROM lead_acc la
         JOIN snaps s ON la.created_at < s.snapshot_date
         LEFT JOIN lead_open_deal od ON od.lead_id = la.lead_id
                                    AND od.snapshot_date = s.snapshot_date
-        WHERE od.lead_id IS NULL
+        {"" if spec.scoring else "WHERE od.lead_id IS NULL"}
     """,
         ),
         ("label_end", f"SELECT TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}' AS data_end"),
@@ -393,12 +396,21 @@ def _merged(alias: str, columns: list[str]) -> str:
     return ", ".join(f"CAST(coalesce({alias}.{c}, 0) AS DOUBLE) AS {c}" for c in columns)
 
 
+def _open_flag(expression: str, spec: SnapshotSpec) -> str:
+    """When scoring: an `on_open_opportunity` column (rows already with sales are kept)."""
+    return (
+        f"\n           CAST({expression} AS INTEGER) AS on_open_opportunity,"
+        if spec.scoring
+        else ""
+    )
+
+
 def lead_snapshot_sql(spec: SnapshotSpec) -> str:
     """The lead snapshot table: keys, features, marketing's view, audit columns, labels."""
     windows = tuple(sorted(spec.windows_days))
     mid, longest = windows[1], windows[-1]
     return f"""
-    SELECT b.lead_id, b.account_id, b.snapshot_date,
+    SELECT b.lead_id, b.account_id, b.snapshot_date,{_open_flag("b.on_open_opportunity", spec)}
            b.seniority, b.function, b.match_rule,
            CAST(b.free_mail AS DOUBLE) AS free_mail,
            CAST(CASE WHEN b.account_id IS NULL THEN 1 ELSE 0 END AS DOUBLE) AS no_account,
@@ -438,7 +450,9 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
 def account_snapshot_sql(spec: SnapshotSpec) -> str:
     """The account snapshot table: one row per account without an open deal."""
     return f"""
-    SELECT r.account_id, r.snapshot_date,
+    SELECT r.account_id, r.snapshot_date,{
+        _open_flag("CASE WHEN ah.account_open_opportunities > 0 THEN 1 ELSE 0 END", spec)
+    }
            {_firmographics()},
            {_account_select(spec)},
            {_merged("am", list(ACCOUNT_MARKETING_COLUMNS))},
@@ -453,8 +467,18 @@ def account_snapshot_sql(spec: SnapshotSpec) -> str:
                                   AND am.snapshot_date = r.snapshot_date
     LEFT JOIN account_labels lb ON lb.account_id = r.account_id
                                AND lb.snapshot_date = r.snapshot_date
-    WHERE coalesce(ah.account_open_opportunities, 0) = 0
+    {"" if spec.scoring else "WHERE coalesce(ah.account_open_opportunities, 0) = 0"}
     ORDER BY r.snapshot_date, r.account_id
+    """
+
+
+def account_outcomes_sql() -> str:
+    """The opportunities behind each positive account row."""
+    return """
+    SELECT d.account_id, d.snapshot_date, d.opportunity_id, d.is_won, d.amount
+    FROM window_deals d
+    JOIN accounts a ON a.account_id = d.account_id
+    ORDER BY d.snapshot_date, d.account_id, d.opportunity_id
     """
 
 

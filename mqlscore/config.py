@@ -88,14 +88,14 @@ class TrainParams(Section):
     num_boost_round: int = Field(600, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     learning_rate: float = Field(0.05, gt=0)
-    num_leaves: int = Field(31, ge=2)
+    num_leaves: int = Field(8, ge=2)
+    max_depth: int = Field(3, ge=-1)  # -1: unlimited; shallow trees explain fast (SHAP cost)
     min_data_in_leaf: int = Field(100, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)
     bagging_fraction: float = Field(0.9, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
     seed: int = 7
-    experiment: str = "mqlscore-lead"
-    registered_model: str = "mqlscore-lead"
+    model_prefix: str = "mqlscore"  # MLflow experiment and registered model: <prefix>-<kind>
 
 
 class EvaluateParams(Section):
@@ -103,6 +103,22 @@ class EvaluateParams(Section):
     grades: dict[str, float] = Field(default_factory=lambda: {"A": 0.3, "B": 0.1, "C": 0.03})
     champion_metric: Literal["pr_auc", "roc_auc"] = "pr_auc"
     promotion_margin: float = Field(0.0, ge=0)
+    capacity_leads: int = Field(300, ge=1)  # leads sales can work per snapshot (month)
+    capacity_accounts: int = Field(150, ge=1)  # accounts sales can work per snapshot
+
+
+class ScoreParams(Section):
+    """Nightly scoring."""
+
+    model: str = "models:/mqlscore-lead@champion"  # registry URI or a model folder
+    account_model: str = "models:/mqlscore-account@champion"  # or "none"
+    qualify: Literal["top_n", "threshold"] = "top_n"
+    capacity: int = Field(300, ge=1)  # top_n: leads qualified per run
+    threshold: float = Field(0.1, ge=0, le=1)  # threshold: qualified at this probability
+    lead_id_pattern: str = r"L\d+"
+    chunk_rows: int = Field(200_000, ge=1)
+    max_reject_share: float = Field(0.5, ge=0, le=1)  # above: the export is broken, stop
+    drift_warn_psi: float = Field(0.25, gt=0)
 
 
 S = TypeVar("S", bound=Section)

@@ -1,4 +1,7 @@
-"""The lead model: time-based split, input matrix, LightGBM fit and scorer (no MLflow here)."""
+"""Lead and account models: time-based split, input matrix, LightGBM fit and scorer.
+
+No MLflow here (see `tracking`); the same code fits the lead and the account model.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.snapshots import AUDIT_COLUMNS, KEY_COLUMNS, LABEL_COLUMNS, MARKETING_COLUMNS
+from features.snapshots import (
+    ACCOUNT_MARKETING_COLUMNS,
+    AUDIT_COLUMNS,
+    KEY_COLUMNS,
+    LABEL_COLUMNS,
+    MARKETING_COLUMNS,
+)
 from mqlscore.config import TrainParams
 
 if TYPE_CHECKING:
@@ -32,7 +41,7 @@ def feature_columns(frame: pd.DataFrame, use_marketing: bool) -> list[str]:
     """Model inputs: everything but keys and labels; marketing's columns only if allowed."""
     excluded = set(KEY_COLUMNS) | set(LABEL_COLUMNS) | set(AUDIT_COLUMNS)
     if not use_marketing:
-        excluded |= set(MARKETING_COLUMNS)
+        excluded |= set(MARKETING_COLUMNS) | set(ACCOUNT_MARKETING_COLUMNS)
     return [c for c in frame.columns if c not in excluded]
 
 
@@ -94,7 +103,7 @@ def to_matrix(
     return matrix
 
 
-def fit_lead_model(
+def fit_model(
     split: Split, features: list[str], params: TrainParams
 ) -> tuple[lgb.Booster, dict[str, list[str]]]:
     """Fit LightGBM on train with early stopping on validation."""
@@ -110,6 +119,7 @@ def fit_lead_model(
             "objective": "binary",
             "learning_rate": params.learning_rate,
             "num_leaves": params.num_leaves,
+            "max_depth": params.max_depth,
             "min_data_in_leaf": params.min_data_in_leaf,
             "feature_fraction": params.feature_fraction,
             "bagging_fraction": params.bagging_fraction,
@@ -191,8 +201,11 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
     return float(sum(gaps) / len(p))
 
 
-class LeadScorer:
-    """Conversion probabilities (not class labels) from snapshot feature rows."""
+class Scorer:
+    """Conversion probabilities (not class labels) from snapshot feature rows, with reasons.
+
+    `profile` holds the training distribution of each feature, for drift checks.
+    """
 
     def __init__(
         self,
@@ -200,11 +213,13 @@ class LeadScorer:
         features: list[str],
         levels: dict[str, list[str]],
         calibrator: Calibrator | None = None,
+        profile: dict | None = None,
     ):
         self.booster = booster
         self.features = features
         self.levels = levels
         self.calibrator = calibrator
+        self.profile = profile or {}
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
         """A small input example (features only, no ids) for the model signature."""
@@ -227,6 +242,12 @@ class LeadScorer:
         """Calibrated conversion probability."""
         raw = self.raw_score(frame)
         return self.calibrator(raw) if self.calibrator else raw
+
+    def reasons(self, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+        """Top `top` reasons up and down per row, in words (`reason_up_1`, ...)."""
+        from mqlscore.reasons import top_reasons
+
+        return top_reasons(self.contributions(frame), frame[self.features], top)
 
 
 def grade(probability: np.ndarray, cuts: dict[str, float]) -> np.ndarray:

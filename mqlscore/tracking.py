@@ -20,7 +20,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from mqlscore.io import file_md5
-from mqlscore.model import LeadScorer
+from mqlscore.model import Scorer
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -34,7 +34,7 @@ PIP_REQUIREMENTS = [
 class ProbabilityModel(mlflow.pyfunc.PythonModel):
     """The MLflow face of a scorer: `predict` returns a `probability` column."""
 
-    def __init__(self, scorer: LeadScorer):
+    def __init__(self, scorer: Scorer):
         self.scorer = scorer
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
@@ -71,11 +71,11 @@ def git_commit(root: Path = Path(".")) -> str:
         return "unknown"
 
 
-def _signature(scorer: LeadScorer, example: pd.DataFrame):  # noqa: ANN202
+def _signature(scorer: Scorer, example: pd.DataFrame):  # noqa: ANN202
     return infer_signature(example, ProbabilityModel(scorer).predict(None, example))
 
 
-def save_local(scorer: LeadScorer, example: pd.DataFrame, path: Path) -> None:
+def save_local(scorer: Scorer, example: pd.DataFrame, path: Path) -> None:
     """Save the pyfunc model to a folder (the DVC output)."""
     mlflow.pyfunc.save_model(
         str(path),
@@ -90,7 +90,7 @@ def log_training_run(
     *,
     experiment: str,
     registered_model: str,
-    model: LeadScorer,
+    model: Scorer,
     example: pd.DataFrame,
     params: dict[str, Any],
     metrics: dict[str, float],
@@ -133,7 +133,7 @@ def _importance_figure(importance: pd.DataFrame, top: int = 20):  # noqa: ANN202
     figure, axis = plt.subplots(figsize=(7, 0.3 * len(head) + 1))
     axis.barh(head["feature"], head["mean_abs_shap"])
     axis.set_xlabel("mean |SHAP| (log-odds)")
-    axis.set_title("What drives the lead score")
+    axis.set_title("What drives the score")
     figure.tight_layout()
     plt.close(figure)
     return figure
@@ -145,15 +145,46 @@ def load_model(uri: str) -> mlflow.pyfunc.PyFuncModel:
     return mlflow.pyfunc.load_model(uri)
 
 
+def _curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, *ys = curve.columns
+    if title == "calibration":
+        x, ys = "predicted", ["observed"]
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for y in ys:
+        axis.plot(curve[x], curve[y], marker="." if title == "calibration" else None, label=y)
+    if title == "calibration":
+        top = float(max(curve["predicted"].max(), curve["observed"].max()))
+        axis.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect")
+    axis.set_xlabel(x.replace("_", " "))
+    axis.set_ylabel({"gains": "share of conversions captured"}.get(title, title.replace("_", " ")))
+    axis.set_title(title.replace("_", " "))
+    axis.legend()
+    figure.tight_layout()
+    plt.close(figure)
+    return figure
+
+
 def log_evaluation(
-    run_id: str, metrics: dict[str, float], report: str, root: Path = Path(".")
+    run_id: str,
+    metrics: dict[str, float],
+    report: str,
+    curves: dict[str, pd.DataFrame],
+    root: Path = Path("."),
 ) -> None:
-    """Add evaluation figures and the side-by-side report to the training run."""
+    """Add evaluation figures, curves (CSV + PNG) and the report to the training run."""
     use_store(root)
     try:
         with mlflow.start_run(run_id=run_id):
             mlflow.log_metrics(metrics)
             mlflow.log_text(report, "evaluate.md")
+            for name, curve in curves.items():
+                mlflow.log_text(curve.to_csv(index=False), f"plots/{name}.csv")
+                mlflow.log_figure(_curve_figure(curve, name), f"plots/{name}.png")
     except mlflow.exceptions.MlflowException as err:
         log.warning("could not log evaluation to MLflow run %s: %s", run_id, err)
 
@@ -208,7 +239,16 @@ def champion_probabilities(name: str, frame: pd.DataFrame) -> tuple[str | None, 
     version = champion_version(name)
     if version is None:
         return None, None
-    model = load_model(f"models:/{name}@{CHAMPION}")
+    try:
+        model = load_model(f"models:/{name}@{CHAMPION}")
+    except Exception as err:  # an old model whose code no longer loads cannot defend its title
+        log.warning(
+            "champion v%s of %s cannot be loaded (%s); the challenger takes over",
+            version,
+            name,
+            err,
+        )
+        return version, None
     schema = model.metadata.get_input_schema()
     inputs = schema.input_names() if schema else list(frame.columns)
     missing = [c for c in inputs if c not in frame.columns]

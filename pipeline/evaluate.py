@@ -1,13 +1,16 @@
-"""Stage `evaluate`: the model beside marketing's MQL flag, its points score and the oracle.
+"""Stage `evaluate`: each model beside marketing's own pick, a logistic regression and
+the oracle, on the test period.
 
-All rows are judged on the test period at the same volume: at each test snapshot, as
-many leads as marketing newly flagged MQL in the month before it.
+Lead model vs marketing's MQL flag and points score; account model vs "all target
+accounts" and the account-summed points. Every ranker hands sales the same volume at each
+test snapshot: marketing's (new MQLs, or target accounts) and sales' capacity (params).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -27,62 +30,140 @@ from mqlscore.model import (
 )
 
 log = logging.getLogger(__name__)
-RANKERS = ("model", "logistic_regression", "mql_flag", "mql_points", "oracle")
-LABELS = {
-    "model": "mqlscore model",
-    "logistic_regression": "logistic regression (same features)",
-    "mql_flag": "marketing MQL flag",
-    "mql_points": "marketing points score",
-    "oracle": "oracle (synthetic truth)",
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between evaluating the lead and the account model."""
+
+    key: str  # the row id besides snapshot_date
+    rankers: dict[str, str]  # score column -> label
+    baseline: str  # marketing's own pick, which the model must beat
+    volume_name: str  # the volume marketing's pick hands sales
+    capacity: str  # EvaluateParams field: rows sales can work per snapshot
+    noun: str
+
+
+KINDS = {
+    "lead": Kind(
+        key="lead_id",
+        rankers={
+            "model": "mqlscore lead model",
+            "logistic_regression": "logistic regression (same features)",
+            "mql_flag": "marketing MQL flag",
+            "mql_points": "marketing points score",
+            "oracle": "oracle (synthetic truth)",
+        },
+        baseline="mql_flag",
+        volume_name="mql_volume",
+        capacity="capacity_leads",
+        noun="leads",
+    ),
+    "account": Kind(
+        key="account_id",
+        rankers={
+            "model": "mqlscore account model",
+            "logistic_regression": "logistic regression (same features)",
+            "target_accounts": "all target accounts",
+            "marketing_points_sum": "account-summed marketing points",
+            "oracle": "oracle (synthetic truth)",
+        },
+        baseline="target_accounts",
+        volume_name="target_volume",
+        capacity="capacity_accounts",
+        noun="accounts",
+    ),
 }
 
 
-def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series) -> pd.Series:
+def marketing_columns(test: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Marketing's own rankers (and the volume they hand sales) as score columns."""
+    test = test.copy()
+    if kind == "lead":
+        test["mql_flag"] = test["new_mql"].astype(float)
+        test["mql_points"] = test["marketing_points"].astype(float)
+        test["baseline_pick"] = test["new_mql"].astype(float)
+    else:
+        test["target_accounts"] = test["is_target_account"].astype(float)
+        test["marketing_points_sum"] = test["account_marketing_points"].astype(float)
+        test["baseline_pick"] = test["is_target_account"].astype(float)
+    return test
+
+
+def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: str) -> pd.Series:
     """Boolean mask: the `volume[snapshot]` highest-scored rows of each snapshot."""
-    ranked = test.sort_values([score, "lead_id"], ascending=[False, True])
+    ranked = test.sort_values([score, key], ascending=[False, True])
     rank = ranked.groupby("snapshot_date").cumcount()
     chosen = rank < ranked["snapshot_date"].map(volume)
     return chosen.reindex(test.index)
 
 
-def side_by_side(test: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Metrics per ranker at marketing's MQL volume.
-
-    `test` holds one row per (lead, snapshot) with `label`, `new_mql` and one score
-    column per ranker; `outcomes` lists the opportunities behind each positive row.
-    """
+def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[str, float]]:
+    """Volume-free figures per ranker: ROC-AUC, PR-AUC and lift in the top 10% of rows."""
     from sklearn.metrics import average_precision_score, roc_auc_score  # slow import: here only
 
-    volume = test.groupby("snapshot_date")["new_mql"].sum()
-    keyed = outcomes.set_index(["lead_id", "snapshot_date"])
-    keyed = keyed.loc[
-        keyed.index.isin(pd.MultiIndex.from_frame(test[["lead_id", "snapshot_date"]]))
-    ]
+    base = max(float(test["label"].mean()), 1e-12)
+    tenth = max(len(test) // 10, 1)
+    out = {}
+    for name in rankers:
+        top = test.sort_values(name, ascending=False, kind="stable").head(tenth)
+        out[name] = {
+            "roc_auc": round(float(roc_auc_score(test["label"], test[name])), 4),
+            "pr_auc": round(float(average_precision_score(test["label"], test[name])), 4),
+            "lift_at_10pct": round(float(top["label"].mean()) / base, 3),
+        }
+    return out
+
+
+def at_volume(
+    test: pd.DataFrame, outcomes: pd.DataFrame, rankers: list[str], volume: pd.Series, key: str
+) -> dict[str, dict[str, float]]:
+    """Per ranker, handing sales `volume[snapshot]` rows at each test snapshot: precision,
+    recall, deals reached, won deals and revenue, rows to work per won deal.
+
+    `outcomes` lists the opportunities behind each positive (key, snapshot) row.
+    """
+    keyed = outcomes.set_index([key, "snapshot_date"])
+    keyed = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(test[[key, "snapshot_date"]]))]
     positives = int(test["label"].sum())
     won_all = keyed.loc[keyed["is_won"].fillna(False).astype(bool)]
+    revenue_all = float(won_all.drop_duplicates("opportunity_id")["amount"].sum())
     result = {}
-    for name in RANKERS:
-        chosen = top_k_per_snapshot(test, name, volume)
-        picked = test.loc[chosen, ["lead_id", "snapshot_date"]]
+    for name in rankers:
+        chosen = top_k_per_snapshot(test, name, volume, key)
+        picked = test.loc[chosen, [key, "snapshot_date"]]
         deals = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(picked))]
         won = deals[deals["is_won"].fillna(False).astype(bool)].drop_duplicates("opportunity_id")
         hits = int(test.loc[chosen, "label"].sum())
+        selected = int(chosen.sum())
         result[name] = {
-            "roc_auc": round(float(roc_auc_score(test["label"], test[name])), 4),
-            "pr_auc": round(float(average_precision_score(test["label"], test[name])), 4),
-            "leads_selected": int(chosen.sum()),
-            "precision": round(hits / max(int(chosen.sum()), 1), 4),
+            "selected": selected,
+            "precision": round(hits / max(selected, 1), 4),
             "recall": round(hits / max(positives, 1), 4),
             "deals_reached": int(deals["opportunity_id"].nunique()),
             "won_deals": len(won),
             "won_revenue": float(won["amount"].sum()),
-            "won_revenue_share": round(
-                float(won["amount"].sum())
-                / max(float(won_all.drop_duplicates("opportunity_id")["amount"].sum()), 1.0),
-                4,
-            ),
+            "won_revenue_share": round(float(won["amount"].sum()) / max(revenue_all, 1.0), 4),
+            "worked_per_won_deal": round(selected / len(won), 1) if len(won) else None,
         }
     return result
+
+
+def side_by_side(
+    test: pd.DataFrame, outcomes: pd.DataFrame, kind: Kind, capacity: int
+) -> dict[str, dict]:
+    """The whole table: ranking figures, then figures at marketing's volume and at sales'
+    capacity per snapshot."""
+    rankers = list(kind.rankers)
+    dates = test["snapshot_date"].unique()
+    volumes = {
+        kind.volume_name: test.groupby("snapshot_date")["baseline_pick"].sum(),
+        "sales_capacity": pd.Series(capacity, index=dates),
+    }
+    table = {"ranking": ranking_metrics(test, rankers)}
+    for name, volume in volumes.items():
+        table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
+    return table
 
 
 def calibration_summary(
@@ -95,7 +176,7 @@ def calibration_summary(
     for name in sorted(set(cuts) | set(grades)):
         mask = grades == name
         by_grade[name] = {
-            "leads": int(mask.sum()),
+            "rows": int(mask.sum()),
             "mean_probability": round(float(calibrated[mask].mean()), 4) if mask.any() else 0.0,
             "conversion_rate": round(float(labels[mask].mean()), 4) if mask.any() else 0.0,
         }
@@ -108,32 +189,81 @@ def calibration_summary(
     }
 
 
-def report_markdown(table: dict[str, dict[str, float]], test: pd.DataFrame) -> str:
-    """The side-by-side table as Markdown."""
+def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> str:
+    """The side-by-side tables as Markdown."""
     dates = test["snapshot_date"]
-    head = (
-        f"Test period: {len(dates.unique())} monthly snapshots "
-        f"{dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, {len(test)} lead rows, "
-        f"{int(test['label'].sum())} converted (lead on a new opportunity within the window). "
-        f"Each row hands sales the same {table['mql_flag']['leads_selected']} leads "
-        "marketing flagged MQL.\n\n"
-    )
+    lines = [
+        f"Test period: {dates.nunique()} monthly snapshots {dates.min():%Y-%m-%d} to "
+        f"{dates.max():%Y-%m-%d}, {len(test)} {kind.noun} rows, {int(test['label'].sum())} "
+        "converted (on a new opportunity within the label window).",
+        "",
+        "| ranker | ROC-AUC | PR-AUC | lift at top 10% |",
+        "|---|---|---|---|",
+    ]
+    for name, label in kind.rankers.items():
+        row = table["ranking"][name]
+        lines.append(f"| {label} | {row['roc_auc']} | {row['pr_auc']} | {row['lift_at_10pct']} |")
     cols = [
-        "roc_auc",
-        "pr_auc",
         "precision",
         "recall",
         "deals_reached",
         "won_deals",
         "won_revenue",
         "won_revenue_share",
+        "worked_per_won_deal",
     ]
-    lines = ["| ranker | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name in RANKERS:
-        row = table[name]
-        cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
-        lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
-    return head + "\n".join(lines) + "\n"
+    for volume in table:
+        if volume == "ranking":
+            continue
+        picked = table[volume][kind.baseline]["selected"]
+        lines += [
+            "",
+            f"At {volume.replace('_', ' ')}: {picked} {kind.noun} handed to sales over the "
+            "test snapshots.",
+            "",
+            "| ranker | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+        ]
+        for name, label in kind.rankers.items():
+            row = table[volume][name]
+            cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def gains_curve(test: pd.DataFrame, rankers: list[str], points: int = 50) -> pd.DataFrame:
+    """Share of conversions captured when sales works the top x% of rows, per ranker."""
+    shares = np.linspace(0, 1, points + 1)
+    out = {"share_worked": shares.round(4)}
+    total = max(int(test["label"].sum()), 1)
+    for name in rankers:
+        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
+        captured = np.concatenate([[0], np.cumsum(labels)]) / total
+        out[name] = captured[np.rint(shares * len(labels)).astype(int)].round(4)
+    return pd.DataFrame(out)
+
+
+def precision_at_k(test: pd.DataFrame, rankers: list[str], points: int = 30) -> pd.DataFrame:
+    """Precision among the top k rows of the test period, per ranker, k up to 20% of rows."""
+    ks = np.unique(np.geomspace(10, max(len(test) // 5, 11), points).astype(int))
+    out = {"k": ks}
+    for name in rankers:
+        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
+        out[name] = (np.cumsum(labels)[ks - 1] / ks).round(4)
+    return pd.DataFrame(out)
+
+
+def reliability_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability vs observed conversion rate over equal-count bins."""
+    order = np.argsort(p, kind="stable")
+    parts = [part for part in np.array_split(order, bins) if len(part)]
+    return pd.DataFrame(
+        {
+            "predicted": [round(float(p[part].mean()), 5) for part in parts],
+            "observed": [round(float(y[part].mean()), 5) for part in parts],
+            "rows": [len(part) for part in parts],
+        }
+    )
 
 
 def should_promote(challenger: float, champion: float | None, margin: float) -> bool:
@@ -162,54 +292,56 @@ def calibration_markdown(calibration: dict) -> str:
         f"(uncalibrated {calibration['brier_raw']}), expected calibration error "
         f"{calibration['ece']} (uncalibrated {calibration['ece_raw']}).",
         "",
-        "| grade | leads | mean probability | conversion rate |",
+        "| grade | rows | mean probability | conversion rate |",
         "|---|---|---|---|",
     ]
     for name, row in calibration["grades"].items():
         lines.append(
-            f"| {name} | {row['leads']} | {row['mean_probability']} | {row['conversion_rate']} |"
+            f"| {name} | {row['rows']} | {row['mean_probability']} | {row['conversion_rate']} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(
-    snapshots: Annotated[Path, typer.Option(help="Lead snapshot feature table.")],
-    outcomes: Annotated[Path, typer.Option(help="Label outcomes per lead snapshot.")],
-    truth: Annotated[Path, typer.Option(help="Truth table of the synthetic world (leads).")],
+    snapshots: Annotated[Path, typer.Option(help="Lead or account snapshot feature table.")],
+    outcomes: Annotated[Path, typer.Option(help="Opportunities behind each positive row.")],
+    truth: Annotated[Path, typer.Option(help="Truth table of the synthetic world.")],
     model_dir: Annotated[Path, typer.Option(help="Trained model folder (MLflow format).")],
     run_info: Annotated[Path, typer.Option(help="JSON with the training run id.")],
     metrics: Annotated[Path, typer.Option(help="Side-by-side metrics (DVC metrics).")],
     report: Annotated[Path, typer.Option(help="Markdown report.")],
+    plots: Annotated[Path, typer.Option(help="Folder for the plot tables (DVC plots).")],
+    kind: Annotated[str, typer.Option(help="lead or account.")] = "lead",
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Compare the model with marketing's MQL on the test period."""
+    """Compare the model with marketing's pick on the test period."""
     from mqlscore import tracking
 
+    if kind not in KINDS:
+        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    spec = KINDS[kind]
     train_cfg = load_section(params, "train", TrainParams)
     config = load_section(params, "evaluate", EvaluateParams)
     frame = pd.read_parquet(snapshots)
     split = time_split(frame, train_cfg.test_snapshots, train_cfg.valid_snapshots)
-    test = split.test.copy()
     features = feature_columns(frame, train_cfg.use_marketing_features)
+    test = marketing_columns(split.test, kind)
     baseline = fit_logistic_baseline(split.train, features)
     test["logistic_regression"] = baseline.predict_proba(test[features])[:, 1]
     model = tracking.load_model(str(model_dir))
     inputs = model.metadata.get_input_schema().input_names()
     test["model"] = model.predict(test[inputs])["probability"].to_numpy()
     raw = model.unwrap_python_model().scorer.raw_score(test[inputs])
-    test["mql_flag"] = test["new_mql"].astype(float)
-    test["mql_points"] = test["marketing_points"].astype(float)
-    oracle = pd.read_parquet(truth).set_index(["lead_id", "snapshot_date"])["p_opportunity"]
-    keys = pd.MultiIndex.from_frame(test[["lead_id", "snapshot_date"]])
+    oracle = pd.read_parquet(truth).set_index([spec.key, "snapshot_date"])["p_opportunity"]
+    keys = pd.MultiIndex.from_frame(test[[spec.key, "snapshot_date"]])
     test["oracle"] = oracle.reindex(keys).fillna(0.0).to_numpy()
     if np.isnan(test["model"]).any():
         raise ValueError("model returned missing probabilities")
 
-    table = side_by_side(test, pd.read_parquet(outcomes))
-    calibration = calibration_summary(
-        raw, test["model"].to_numpy(), test["label"].to_numpy(), config.grades
-    )
-    text = report_markdown(table, test) + calibration_markdown(calibration)
+    table = side_by_side(test, pd.read_parquet(outcomes), spec, getattr(config, spec.capacity))
+    labels = test["label"].to_numpy()
+    calibration = calibration_summary(raw, test["model"].to_numpy(), labels, config.grades)
+    text = report_markdown(table, test, spec) + calibration_markdown(calibration)
     run = json.loads(run_info.read_text())
     champion = tracking.champion_probabilities(run["registered_model"], test)
     duel = challenge(test, test["model"].to_numpy(), champion[1], config.champion_metric)
@@ -229,17 +361,29 @@ def main(
         f"{champion[0] or 'none'} {duel['champion']}: "
         f"{'promoted' if promote else 'champion kept'}.\n"
     )
+    curves = {
+        "gains": gains_curve(test, list(spec.rankers)),
+        "precision_at_k": precision_at_k(test, list(spec.rankers)),
+        "calibration": reliability_curve(test["model"].to_numpy(), labels),
+    }
+    for name, curve in curves.items():
+        write_text(curve.to_csv(index=False), plots / f"{name}.csv")
     write_json({**table, "calibration": calibration, "champion": decision}, metrics)
     write_text(text, report)
     flat = {
-        f"test_{ranker}_{k}": float(v) for ranker, row in table.items() for k, v in row.items()
+        f"test_{volume}_{ranker}_{k}": float(v)
+        for volume, rows in table.items()
+        for ranker, row in rows.items()
+        for k, v in row.items()
+        if v is not None
     }
     flat |= {f"test_{k}": v for k, v in calibration.items() if k != "grades"}
-    tracking.log_evaluation(run["run_id"], flat, text)
-    log.info("evaluate:\n%s", text)
+    tracking.log_evaluation(run["run_id"], flat, text, curves)
+    log.info("evaluate %s:\n%s", kind, text)
+    at_marketing = table[spec.volume_name]
     if config.require_beats_mql and (
-        table["model"]["won_deals"] <= table["mql_flag"]["won_deals"]
-        or table["model"]["precision"] <= table["mql_flag"]["precision"]
+        at_marketing["model"]["won_deals"] < at_marketing[spec.baseline]["won_deals"]
+        or at_marketing["model"]["precision"] <= at_marketing[spec.baseline]["precision"]
     ):
-        log.error("quality bar: the model does not beat marketing's MQL flag at the same volume")
+        log.error("quality bar: the %s model does not beat marketing's pick at its volume", kind)
         raise typer.Exit(1)

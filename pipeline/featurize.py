@@ -54,7 +54,7 @@ def summarize(
     }
 
 
-def _spark_session():  # noqa: ANN202
+def spark_session():  # noqa: ANN202
     from pyspark.sql import SparkSession
 
     return (
@@ -72,6 +72,9 @@ def main(
     leads_out: Annotated[Path, typer.Option(help="Lead snapshot table (Parquet).")],
     accounts_out: Annotated[Path, typer.Option(help="Account snapshot table (Parquet).")],
     outcomes_out: Annotated[Path, typer.Option(help="Opportunities behind each lead label.")],
+    account_outcomes_out: Annotated[
+        Path, typer.Option(help="Opportunities behind each account label.")
+    ],
     summary: Annotated[Path, typer.Option(help="JSON summary (DVC metrics).")],
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
@@ -88,10 +91,15 @@ def main(
     end = data_end(times)
     start = times["engagement"]["occurred_at"].min()
     snapshots = snapshot_dates(start, end, config.first_snapshot_month, config.cadence_months)
-    targets = {"leads": leads_out, "accounts": accounts_out, "lead_outcomes": outcomes_out}
+    targets = {
+        "leads": leads_out,
+        "accounts": accounts_out,
+        "lead_outcomes": outcomes_out,
+        "account_outcomes": account_outcomes_out,
+    }
     if config.engine == "spark":
         tables = read_tables(raw, RAW_TABLES) | {"lead_accounts": pd.read_parquet(matches)}
-        products = build_snapshots_spark(_spark_session(), tables, spec, snapshots, end)
+        products = build_snapshots_spark(spark_session(), tables, spec, snapshots, end)
         for name, target in targets.items():
             write_parquet(getattr(products, name), target)
     else:

@@ -6,36 +6,60 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.console import progress
-from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet, write_text
 from mqlscore.world import generate_world
 
 log = logging.getLogger(__name__)
 
 
+NIGHTLY_LEADS = "leads.csv"
+
+
+def write_nightly_export(
+    tables: dict[str, pd.DataFrame], out: Path, exported_at: pd.Timestamp
+) -> None:
+    """A nightly export as marketing ops hands it over: the lead export as CSV, the tables
+    scoring needs (engagement, accounts, sales activities, opportunities) as Parquet."""
+    for name, frame in progress(list(tables.items()), "writing nightly export"):
+        if name == "leads":
+            write_text(
+                frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S"), out / NIGHTLY_LEADS
+            )
+        else:
+            write_parquet(frame, out / f"{name}.parquet")
+    write_json({"exported_at": exported_at.isoformat()}, out / EXPORT_FILE)
+
+
 def main(
-    raw: Annotated[Path, typer.Option(help="Folder for the raw tables (Parquet).")],
+    raw: Annotated[Path | None, typer.Option(help="Folder for the raw tables (Parquet).")] = None,
     truth: Annotated[
-        Path, typer.Option(help="Folder for the truth tables, read by evaluate only.")
-    ],
+        Path | None, typer.Option(help="Folder for the truth tables, read by evaluate only.")
+    ] = None,
+    export: Annotated[
+        str, typer.Option(help="training (raw + truth) or nightly (a lead export to score).")
+    ] = "training",
+    out: Annotated[Path, typer.Option(help="Folder for the nightly export.")] = Path(
+        "data/nightly"
+    ),
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
     scale: Annotated[
         float | None, typer.Option(help="Override world.scale (for benchmarks).")
     ] = None,
 ) -> None:
-    """Generate the synthetic B2B world."""
+    """Generate the synthetic B2B world: training tables, or a nightly export to score."""
+    if export not in ("training", "nightly"):
+        raise typer.BadParameter(f"--export must be training or nightly, not {export!r}")
+    if export == "training" and (raw is None or truth is None):
+        raise typer.BadParameter("--export training needs --raw and --truth")
     world_params = load_section(params, "world", WorldParams)
     if scale is not None:
         world_params = world_params.model_copy(update={"scale": scale})
     world = generate_world(world_params, load_section(params, "mql_rule", MqlRule))
-    outputs = [(raw, name, frame) for name, frame in world.raw_tables().items()]
-    outputs += [(truth, name, frame) for name, frame in world.truth_tables().items()]
-    for folder, name, frame in progress(outputs, "writing tables"):
-        write_parquet(frame, folder / f"{name}.parquet")
-    write_json({"exported_at": world.exported_at.isoformat()}, raw / EXPORT_FILE)
     log.info(
         "world: %d accounts, %d leads, %d engagement events, %d opportunities",
         len(world.accounts),
@@ -43,3 +67,12 @@ def main(
         len(world.engagement),
         len(world.opportunities),
     )
+    if export == "nightly":
+        write_nightly_export(world.raw_tables(), out, world.exported_at)
+        log.info("nightly export as of %s in %s", world.exported_at, out)
+        return
+    outputs = [(raw, name, frame) for name, frame in world.raw_tables().items()]
+    outputs += [(truth, name, frame) for name, frame in world.truth_tables().items()]
+    for folder, name, frame in progress(outputs, "writing tables"):
+        write_parquet(frame, folder / f"{name}.parquet")
+    write_json({"exported_at": world.exported_at.isoformat()}, raw / EXPORT_FILE)

@@ -1,4 +1,4 @@
-"""Stage `train`: fit the lead model on a time-based split and register it in MLflow."""
+"""Stage `train`: fit the lead or account model on a time-based split; register it in MLflow."""
 
 from __future__ import annotations
 
@@ -12,20 +12,21 @@ import pandas as pd
 import typer
 
 from mqlscore.config import TrainParams, load_section
+from mqlscore.drift import profile
 from mqlscore.io import write_json
 from mqlscore.model import (
     Calibrator,
-    LeadScorer,
+    Scorer,
     check_enough_conversions,
     feature_columns,
-    fit_lead_model,
+    fit_model,
     time_split,
 )
 
 log = logging.getLogger(__name__)
 
 
-def importance_table(model: LeadScorer, sample: pd.DataFrame) -> pd.DataFrame:
+def importance_table(model: Scorer, sample: pd.DataFrame) -> pd.DataFrame:
     """Per feature: mean |SHAP| on a sample, gain and splits; largest mean |SHAP| first."""
     shap = model.contributions(sample).abs().mean()
     return (
@@ -42,15 +43,18 @@ def importance_table(model: LeadScorer, sample: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadScorer, dict]:
-    """Fit the lead model; return it with its training figures."""
+KINDS = ("lead", "account")
+
+
+def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]:
+    """Fit a model on snapshot rows (lead or account); return it with its training figures."""
     from sklearn.metrics import roc_auc_score  # slow import: here only
 
     split = time_split(frame, params.test_snapshots, params.valid_snapshots)
     check_enough_conversions(split, params.min_conversions)
     features = feature_columns(frame, params.use_marketing_features)
-    booster, levels = fit_lead_model(split, features, params)
-    model = LeadScorer(booster, features, levels)
+    booster, levels = fit_model(split, features, params)
+    model = Scorer(booster, features, levels, profile=profile(split.train, features))
     raw_valid = model.raw_score(split.valid)
     model.calibrator = Calibrator.fit(
         raw_valid, split.valid["label"].to_numpy(), params.isotonic_min_positives
@@ -72,18 +76,21 @@ def train_lead_model(frame: pd.DataFrame, params: TrainParams) -> tuple[LeadScor
 
 
 def main(
-    snapshots: Annotated[Path, typer.Option(help="Lead snapshot feature table.")],
+    snapshots: Annotated[Path, typer.Option(help="Lead or account snapshot feature table.")],
     model_dir: Annotated[Path, typer.Option(help="Folder for the trained model (MLflow format).")],
     metrics: Annotated[Path, typer.Option(help="Training figures (DVC metrics).")],
     run_info: Annotated[Path, typer.Option(help="JSON with the MLflow run id and version.")],
+    kind: Annotated[str, typer.Option(help="lead or account.")] = "lead",
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Train the lead model, save it for DVC and register it in MLflow."""
+    """Train the lead or account model, save it for DVC and register it in MLflow."""
     from mqlscore import tracking
 
+    if kind not in KINDS:
+        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     config = load_section(params, "train", TrainParams)
     frame = pd.read_parquet(snapshots)
-    model, figures = train_lead_model(frame, config)
+    model, figures = train_model(frame, config)
     example = model.example(frame)
 
     model_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -95,19 +102,20 @@ def main(
 
     numeric = {k: v for k, v in figures.items() if isinstance(v, int | float)}
     info = tracking.log_training_run(
-        experiment=config.experiment,
-        registered_model=config.registered_model,
+        experiment=f"{config.model_prefix}-{kind}",
+        registered_model=f"{config.model_prefix}-{kind}",
         model=model,
         example=example,
         params={f"train.{k}": v for k, v in config.model_dump().items()},
         metrics=numeric,
-        inputs={"lead_snapshots": snapshots},
+        inputs={f"{kind}_snapshots": snapshots},
         importance=importance_table(model, frame.sample(min(len(frame), 20_000), random_state=0)),
     )
     write_json(figures, metrics)
     write_json(info, run_info)
     log.info(
-        "train: valid ROC-AUC %.4f at %d trees",
+        "train %s: valid ROC-AUC %.4f at %d trees",
+        kind,
         figures["valid_roc_auc"],
         figures["best_iteration"],
     )

@@ -19,6 +19,7 @@ def tiny_params_dict() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["world"].update(TINY_WORLD)
     params["evaluate"]["require_beats_mql"] = False
+    params["train"]["min_conversions"] = 10  # the tiny world's account table converts little
     return params
 
 

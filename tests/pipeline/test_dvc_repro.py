@@ -45,39 +45,75 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return work, env
 
 
-def test_repro_writes_the_side_by_side_metrics(project: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "rankers", "volume"),
+    [
+        (
+            "lead",
+            {"model", "logistic_regression", "mql_flag", "mql_points", "oracle"},
+            "mql_volume",
+        ),
+        (
+            "account",
+            {"model", "logistic_regression", "target_accounts", "marketing_points_sum", "oracle"},
+            "target_volume",
+        ),
+    ],
+)
+def test_repro_writes_the_side_by_side_metrics(
+    project: tuple[Path, dict[str, str]], kind: str, rankers: set[str], volume: str
+) -> None:
     work, _ = project
-    table = json.loads((work / "reports/evaluate.json").read_text())
+    table = json.loads((work / f"reports/evaluate_{kind}.json").read_text())
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["promoted"] and champion["champion_version"] is None  # first model wins
-    assert set(table) == {"model", "logistic_regression", "mql_flag", "mql_points", "oracle"}
+    assert set(table) == {"ranking", volume, "sales_capacity"}
+    assert all(set(rows) == rankers for rows in table.values())
     assert 0 <= calibration["ece"] < 0.05 and set(calibration["grades"]) == {"A", "B", "C", "D"}
-    volume = table["mql_flag"]["leads_selected"]
-    assert volume > 0 and all(row["leads_selected"] == volume for row in table.values())
-    assert table["model"]["roc_auc"] > table["mql_flag"]["roc_auc"]
-    assert table["oracle"]["roc_auc"] > 0.8
-    assert json.loads((work / "reports/validation.json").read_text())["failed"] == 0
-    assert "| mqlscore model |" in (work / "reports/evaluate.md").read_text()
+    for name in (volume, "sales_capacity"):
+        counts = {row["selected"] for row in table[name].values()}
+        assert len(counts) == 1 and counts.pop() > 0  # every ranker hands sales the same volume
+    assert table["ranking"]["model"]["roc_auc"] > 0.7
+    assert table["ranking"]["oracle"]["roc_auc"] > 0.8
+    assert "| mqlscore " + kind + " model |" in (work / f"reports/evaluate_{kind}.md").read_text()
+    gains = pd.read_csv(work / f"reports/plots/{kind}/gains.csv")
+    assert set(gains.columns) == {"share_worked", *rankers} and gains["model"].iloc[-1] == 1.0
 
 
-def test_registered_model_serves_probabilities(project: tuple[Path, dict[str, str]]) -> None:
+def test_lead_model_beats_the_mql_flag_on_the_tiny_world(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    table = json.loads((project[0] / "reports/evaluate_lead.json").read_text())
+    assert table["ranking"]["model"]["roc_auc"] > table["ranking"]["mql_flag"]["roc_auc"]
+    assert json.loads((project[0] / "reports/validation.json").read_text())["failed"] == 0
+
+
+@pytest.mark.parametrize("kind", ["lead", "account"])
+def test_registered_models_serve_probabilities(
+    project: tuple[Path, dict[str, str]], kind: str
+) -> None:
     work, env = project
-    run = json.loads((work / "models/lead_run.json").read_text())
-    assert run["registered_model"] == "mqlscore-lead" and run["version"] == "1"
+    run = json.loads((work / f"models/{kind}_run.json").read_text())
+    assert run["registered_model"] == f"mqlscore-{kind}" and run["version"] == "1"
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
-    model = mlflow.pyfunc.load_model("models:/mqlscore-lead@champion")
-    rows = pd.read_parquet(work / "data/processed/lead_snapshots.parquet").tail(200)
+    model = mlflow.pyfunc.load_model(f"models:/mqlscore-{kind}@champion")
+    rows = pd.read_parquet(work / f"data/processed/{kind}_snapshots.parquet").tail(200)
     inputs = model.metadata.get_input_schema().input_names()
     assert not {"lead_id", "account_id", "email"} & set(inputs)
     p = model.predict(rows[inputs])["probability"]
     assert p.between(0, 1).all() and p.nunique() > 5
     logged = mlflow.get_run(run["run_id"]).data
-    assert "data.lead_snapshots.md5" in logged.params
-    assert "test_model_roc_auc" in logged.metrics
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    assert f"data.{kind}_snapshots.md5" in logged.params
+    assert "test_ranking_model_roc_auc" in logged.metrics
+    client = mlflow.MlflowClient()
+    artifacts = {a.path for a in client.list_artifacts(run["run_id"])}
     assert {"feature_importance.csv", "feature_importance.png", "evaluate.md"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run["run_id"], "plots")}
+    assert {"plots/gains.png", "plots/calibration.png", "plots/precision_at_k.png"} <= plots
+    experiment = mlflow.get_experiment(mlflow.get_run(run["run_id"]).info.experiment_id)
+    assert experiment.name == f"mqlscore-{kind}"  # one experiment per model
 
 
 def test_second_repro_is_a_no_op(project: tuple[Path, dict[str, str]]) -> None:

@@ -23,6 +23,7 @@ KEYS = {
     "leads": ["lead_id", "snapshot_date"],
     "accounts": ["account_id", "snapshot_date"],
     "lead_outcomes": ["lead_id", "snapshot_date", "opportunity_id"],
+    "account_outcomes": ["account_id", "snapshot_date", "opportunity_id"],
 }
 
 

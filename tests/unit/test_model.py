@@ -8,7 +8,7 @@ import pytest
 
 from mqlscore.config import TrainParams
 from mqlscore.model import NotEnoughData, time_split
-from pipeline.train import train_lead_model
+from pipeline.train import train_model
 
 
 def _frame(n_snapshots: int = 8, rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def test_split_refuses_too_few_snapshots() -> None:
 def test_model_returns_probabilities_that_follow_the_signal() -> None:
     frame = _frame()
     params = TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20)
-    model, figures = train_lead_model(frame, params)
+    model, figures = train_model(frame, params)
     assert "marketing_points" not in model.features and "label" not in model.features
     p = pd.Series(model.probability(frame.drop(columns=["label"])))
     assert p.between(0, 1).all() and p.nunique() > 10  # probabilities, not 0/1 labels
@@ -62,7 +62,7 @@ def test_importance_ranks_the_real_signal_first() -> None:
     from pipeline.train import importance_table
 
     frame = _frame()
-    model, _ = train_lead_model(
+    model, _ = train_model(
         frame,
         TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20, min_conversions=10),
     )

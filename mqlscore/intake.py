@@ -1,0 +1,202 @@
+"""Nightly exports in: find the files, map their columns, check tables and single rows.
+
+Table-level problems (a missing file or column, an empty lead export, most rows broken)
+raise `ExportError` naming the file and column. Row-level problems put the row in the
+rejects with its reasons; nothing is dropped silently. Leads are read in chunks so a
+10M-row export fits in bounded memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mqlscore.expectations import EMAIL_PATTERN
+from mqlscore.schema import TABLES
+
+SCORING_TABLES: tuple[str, ...] = (
+    "leads",
+    "accounts",
+    "engagement",
+    "sales_activities",
+    "opportunities",
+    "opportunity_contacts",
+)
+OPTIONAL_LEAD_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "mql_at",
+    "lead_source",
+    "title",
+    "company",
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+class ExportError(ValueError):
+    """The export cannot be scored at all (table-level problem)."""
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a good lead row looks like."""
+
+    run_date: pd.Timestamp
+    lead_id_pattern: str
+    known_accounts: frozenset[str] = field(default_factory=frozenset)
+
+
+def find_file(folder: Path, table: str) -> Path:
+    """`<table>.parquet` or `<table>.csv` in the export folder."""
+    for suffix in (".parquet", ".csv"):
+        path = Path(folder) / f"{table}{suffix}"
+        if path.exists():
+            return path
+    raise ExportError(f"{folder}: no {table}.parquet or {table}.csv in the export")
+
+
+def load_column_map(path: Path | None) -> dict[str, dict[str, str]]:
+    """The column-mapping file: {table: {export column: canonical column}}."""
+    if path is None:
+        return {}
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    unknown = sorted(set(data) - set(TABLES))
+    if unknown:
+        raise ExportError(f"{path}: unknown table(s) {', '.join(unknown)} in the column map")
+    return {table: dict(columns or {}) for table, columns in data.items()}
+
+
+def _check_columns(frame: pd.DataFrame, path: Path, table: str) -> None:
+    optional = OPTIONAL_LEAD_COLUMNS if table == "leads" else ()
+    required = [c for c in TABLES[table] if c not in optional]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ExportError(
+            f"{path}: missing column(s) {', '.join(missing)} for {table} "
+            f"(found {', '.join(map(str, frame.columns)) or 'none'}); "
+            "map export names with --column-map"
+        )
+
+
+def read_table(path: Path, table: str, mapping: dict[str, str]) -> pd.DataFrame:
+    """A whole (non-lead) table with canonical column names, typed; bad cells raise with
+    the file, column, value and row."""
+    frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    frame = frame.rename(columns=mapping)
+    _check_columns(frame, path, table)
+    frame = frame[[c for c in TABLES[table] if c in frame.columns]]
+    for column, kind in TABLES[table].items():
+        if column not in frame.columns:
+            continue
+        if kind == "time":
+            parsed = pd.to_datetime(frame[column], errors="coerce")
+            bad = parsed.isna() & frame[column].notna()
+            _raise_on(bad, frame[column], path, column, "a timestamp")
+            frame[column] = parsed.astype("datetime64[us]")
+        elif kind in ("int", "float"):
+            parsed = pd.to_numeric(frame[column], errors="coerce")
+            _raise_on(
+                parsed.isna() & frame[column].notna(), frame[column], path, column, "a number"
+            )
+            frame[column] = parsed
+        elif kind == "id":
+            frame[column] = frame[column].astype("string").astype(object)
+    return frame
+
+
+def _raise_on(bad: pd.Series, values: pd.Series, path: Path, column: str, what: str) -> None:
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ExportError(
+            f"{path}: column {column}, row {row + 1}: {values.iloc[row]!r} is not {what} "
+            f"({int(bad.sum())} row(s) like it)"
+        )
+
+
+def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
+    """The lead export in chunks of text columns (canonical names), each with `source_row`
+    (1-based data row of the file)."""
+    if path.suffix == ".csv":
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=rows)
+    else:
+        import pyarrow.parquet as pq
+
+        reader = (
+            batch.to_pandas().astype("string").fillna("").astype(object)
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows)
+        )
+    start = 1
+    for chunk in reader:
+        chunk = chunk.rename(columns=mapping)
+        _check_columns(chunk, path, "leads")
+        for column in OPTIONAL_LEAD_COLUMNS:
+            if column not in chunk.columns:
+                chunk[column] = ""
+        chunk = chunk[list(TABLES["leads"])].reset_index(drop=True)
+        chunk.insert(0, "source_row", np.arange(start, start + len(chunk)))
+        start += len(chunk)
+        yield chunk
+
+
+def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]) -> pd.Series:
+    """Per row, what is wrong with it ('' when nothing). `seen` maps lead ids already read
+    to their row, across chunks; the first copy of an id is kept, later ones rejected."""
+    problems: list[list[str]] = [[] for _ in range(len(chunk))]
+
+    def flag(mask: pd.Series | np.ndarray, column: str, says: str, values: pd.Series) -> None:
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+            problems[i].append(f"{column}: {values.iloc[i]!r} {says}")
+
+    lead_id = chunk["lead_id"].str.strip()
+    flag(lead_id == "", "lead_id", "is blank", lead_id)
+    bad_format = (lead_id != "") & ~lead_id.str.fullmatch(rules.lead_id_pattern)
+    flag(bad_format, "lead_id", f"does not match {rules.lead_id_pattern}", lead_id)
+    for i, (value, row) in enumerate(zip(lead_id, chunk["source_row"], strict=True)):
+        if value and value in seen:
+            problems[i].append(f"lead_id: {value!r} repeats row {seen[value]}")
+        elif value:
+            seen[value] = int(row)
+
+    email = chunk["email"].str.strip()
+    flag(email == "", "email", "is blank", email)
+    malformed = (email != "") & ~email.map(lambda e: bool(_EMAIL.match(e)))
+    flag(malformed, "email", "is not an email address", pd.Series("(hidden)", index=chunk.index))
+
+    for column, required in (("created_at", True), ("mql_at", False)):
+        text = chunk[column].str.strip()
+        parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
+        if required:
+            flag(text == "", column, "is blank", text)
+        flag((text != "") & parsed.isna(), column, "is not a date", text)
+        future = (parsed >= rules.run_date).fillna(False)
+        flag(future, column, f"is on or after the run date {rules.run_date:%Y-%m-%d}", text)
+
+    score = chunk["marketing_score"].str.strip()
+    unparsed = (score != "") & pd.to_numeric(score, errors="coerce").isna()
+    flag(unparsed, "marketing_score", "is not a number", score)
+
+    account = chunk["account_id"].str.strip()
+    if rules.known_accounts:
+        unknown = (account != "") & ~account.isin(rules.known_accounts)
+        flag(unknown, "account_id", "is not in the accounts table", account)
+    return pd.Series(["; ".join(p) for p in problems], index=chunk.index)
+
+
+def typed_leads(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Good lead rows (text) as the canonical typed table."""
+    out = chunk.drop(columns=["source_row"]).copy()
+    for column in ("lead_id", "email", "title", "company", "account_id", "lead_source"):
+        text = out[column].str.strip()
+        out[column] = text.where(text != "", None)
+    for column in ("created_at", "mql_at"):
+        text = out[column].str.strip()
+        parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
+        out[column] = parsed.astype("datetime64[us]")
+    score = out["marketing_score"].str.strip()
+    out["marketing_score"] = pd.to_numeric(score.where(score != ""), errors="coerce")
+    return out

@@ -1,0 +1,143 @@
+"""Per-lead reasons in plain words: the features that pushed a score up or down most.
+
+Reasons come from the model's own SHAP contributions (LightGBM `pred_contrib`); each
+feature has a sentence template filled with the row's value, so sales reads
+"3 people from this account engaged in 90 days", never a column name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+TOP = 3
+ACTIVITY_WORDS: dict[str, str] = {
+    "email_open": "email opens",
+    "email_click": "email clicks",
+    "web_visit": "website visits",
+    "pricing_page_visit": "pricing-page visits",
+    "content_download": "content downloads",
+    "form_fill": "form fills (demo or contact)",
+    "webinar_attend": "webinars attended",
+    "event_scan": "trade-show badge scans",
+    "ad_click": "ad clicks",
+    "events": "marketing touches",
+    "high_intent": "high-intent touches (pricing page, demo form)",
+}
+# Feature name (or regex with a named group `w` for the window) -> sentence, {n} the value;
+# for yes/no features a pair: (sentence if yes, sentence if no).
+TEMPLATES: dict[str, str | tuple[str, str]] = {
+    r"(?P<what>\w+?)_(?P<w>\d+)d": "{n} {what} by this lead in {w} days",
+    r"account_engaged_contacts_(?P<w>\d+)d": "{n} people from this account engaged in {w} days",
+    r"account_engaged_functions_(?P<w>\d+)d": "{n} departments of this account engaged "
+    "in {w} days",
+    r"account_engaged_seniorities_(?P<w>\d+)d": "{n} seniority levels engaged at this account "
+    "in {w} days",
+    r"account_engaged_senior_(?P<w>\d+)d": "{n} VPs or C-level people from this account "
+    "engaged in {w} days",
+    r"account_events_(?P<w>\d+)d": "{n} marketing touches from this account in {w} days",
+    r"account_high_intent_(?P<w>\d+)d": "{n} pricing-page or demo-form visits from this "
+    "account in {w} days",
+    r"account_sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this "
+    "account in {w} days",
+    r"sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this lead in {w} days",
+    "buying_group_coverage": "{pct} of the buying group (executive, champion, evaluator, "
+    "finance, procurement) engaged",
+    "account_velocity": "account engagement {trend} (last 30 days vs the 60 before)",
+    "engagement_trend": "this lead's engagement {trend} (last 30 days vs the 60 before)",
+    "decayed_engagement": "recent engagement weight {n}",
+    "days_since_last_event": "last marketing touch: {days}",
+    "days_since_last_opportunity": "last opportunity with this account: {days}",
+    "account_prior_opportunities": "{n} earlier opportunities with this account",
+    "account_prior_won": "{n} earlier deals won with this account",
+    "account_prior_lost": "{n} earlier deals lost with this account",
+    "lead_age_days": "lead created {n} days ago",
+    "employees": "{n} employees",
+    "annual_revenue": "annual revenue {money}",
+    "is_target_account": ("on sales' target-account list", "not on sales' target-account list"),
+    "free_mail": ("a free-mail address", "a company email address"),
+    "no_account": ("not matched to any account", "matched to an account"),
+    "seniority": "title reads as {text}",
+    "function": "works in {text}",
+    "industry": "industry: {text}",
+    "country": "country: {text}",
+    "match_rule": "matched to the account by {text}",
+    "marketing_points": "marketing points score {n}",
+    "is_mql": ("flagged MQL by marketing", "not flagged MQL by marketing"),
+    "new_mql": ("newly flagged MQL by marketing", "not newly flagged MQL by marketing"),
+    "account_marketing_points": "account's summed marketing points {n}",
+    "account_mql_leads": "{n} MQLs at this account",
+}
+_COMPILED = [(re.compile(f"^{k}$"), v) for k, v in reversed(TEMPLATES.items())]
+
+
+def _number(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _words_for(what: str) -> str:
+    return ACTIVITY_WORDS.get(what, what.replace("_", " "))
+
+
+def describe(feature: str, value: object) -> str:
+    """One feature and its value as a short sentence."""
+    missing = value is None or (isinstance(value, float) and np.isnan(value))
+    for pattern, template in _COMPILED:
+        found = pattern.match(feature)
+        if not found:
+            continue
+        groups = found.groupdict()
+        if "what" in groups and groups["what"] not in ACTIVITY_WORDS:
+            continue
+        if missing:
+            return f"{feature.replace('_', ' ')} unknown"
+        fields = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
+        if isinstance(value, str):
+            return template.format(text=value.replace("_", " "), **fields)
+        number = float(value)
+        if isinstance(template, tuple):
+            return template[0] if number >= 0.5 else template[1]
+        fields |= {
+            "n": "no" if number == 0 and "{n} " in template else _number(number),
+            "pct": f"{number:.0%}",
+            "money": f"{number / 1e6:,.1f}M" if number >= 1e6 else _number(number),
+            "trend": "rising" if number > 0 else "falling" if number < 0 else "flat",
+            "days": "never" if number >= 9999 else f"{_number(number)} days ago",
+        }
+        return template.format(text=str(value), **fields)
+    return f"{feature.replace('_', ' ')} = {value}"
+
+
+def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
+    """Top positive and negative reasons per row, as `reason_up_1..top`, `reason_down_1..top`.
+
+    `contributions` holds per-row SHAP values (columns = features); `values` the same rows'
+    feature values. Blank when fewer than `top` features pushed that way.
+    """
+    features = list(contributions.columns)
+    shap = contributions.to_numpy()
+    rows = np.arange(len(shap))
+    columns = {}
+    for direction, sign in (("up", 1.0), ("down", -1.0)):
+        order = np.argsort(-sign * shap, axis=1, kind="stable")[:, :top]
+        for k in range(order.shape[1]):
+            slot = order[:, k]
+            pushes = sign * shap[rows, slot] > 0
+            texts = np.full(len(shap), "", dtype=object)
+            for i in np.unique(slot[pushes]):
+                chosen = pushes & (slot == i)
+                picked = values[features[i]].to_numpy()[chosen]
+                codes, uniques = pd.factorize(picked, use_na_sentinel=False)
+                words = np.array([describe(features[i], v) for v in uniques], dtype=object)
+                texts[chosen] = words[codes]
+            columns[f"reason_{direction}_{k + 1}"] = texts
+    return pd.DataFrame(columns, index=contributions.index)
+
+
+def check_templates(features: list[str]) -> list[str]:
+    """Features that would be described by the generic fallback (no template)."""
+    return [f for f in features if " = " in describe(f, 1.0)]

@@ -1,0 +1,218 @@
+"""Nightly scoring end to end on the tiny world: rejects, atomic output, same bytes, Spark."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+import yaml
+
+from features.engine import build_snapshots
+from features.matching import match_leads
+from features.snapshots import data_end, snapshot_dates
+from mqlscore import tracking
+from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
+from mqlscore.world import World
+from pipeline import score
+from pipeline.featurize import spec_from
+from pipeline.generate import NIGHTLY_LEADS, write_nightly_export
+from pipeline.train import train_model
+
+OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_params_file: Path):
+    """Lead and account models trained on the tiny world, saved as model folders."""
+    folder = tmp_path_factory.mktemp("models")
+    tables = tiny_world.raw_tables()
+    tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
+    end = data_end(tables)
+    spec = spec_from(
+        load_section(tiny_params_file, "features", FeatureParams),
+        load_section(tiny_params_file, "mql_rule", MqlRule),
+    )
+    snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
+    built = build_snapshots(tables, spec, snaps, end)
+    config = load_section(tiny_params_file, "train", TrainParams)
+    for kind, frame in (("lead", built.leads), ("account", built.accounts)):
+        model, _ = train_model(frame, config)
+        tracking.save_local(model, model.example(frame), folder / kind)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory, tiny_world: World) -> Path:
+    """A nightly export with planted bad rows: file rows 1-4, and a duplicate id at the end."""
+    folder = tmp_path_factory.mktemp("nightly")
+    write_nightly_export(tiny_world.raw_tables(), folder, tiny_world.exported_at)
+    leads = pd.read_csv(folder / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
+    bad = leads.head(4).copy()
+    bad["lead_id"] = ["X-123", "L9000001", "L9000002", "L9000003"]  # the first: bad format
+    bad.loc[1, "email"] = ""
+    bad.loc[2, "created_at"] = "2031-01-01 00:00:00"
+    bad.loc[3, "marketing_score"] = "12abc"
+    duplicate = leads.tail(1)  # the same id again, read after the first copy
+    pd.concat([bad, leads, duplicate], ignore_index=True).to_csv(
+        folder / NIGHTLY_LEADS, index=False
+    )
+    return folder
+
+
+def _score(export: Path, out: Path, models: Path, params: Path, **extra: object) -> dict:
+    score.main(
+        export=export,
+        out=out,
+        model=str(models / "lead"),
+        account_model=str(models / "account"),
+        params=params,
+        **extra,
+    )
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, export: Path, models: Path, tiny_params_file: Path):  # noqa: ANN001, ANN201
+    out = tmp_path_factory.mktemp("scores")
+    return out, _score(export, out, models, tiny_params_file)
+
+
+def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> None:  # noqa: ANN001
+    out, manifest = scored
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False)
+    assert rejects["source_row"].astype(int).tolist() == [1, 2, 3, 4, manifest["rows_in"]]
+    reasons = rejects["reasons"].tolist()
+    assert "lead_id: 'X-123' does not match" in reasons[0]
+    assert reasons[1] == "email: '' is blank"
+    assert reasons[2].startswith("created_at: '2031-01-01 00:00:00' is on or after the run date")
+    assert reasons[3] == "marketing_score: '12abc' is not a number"
+    last = manifest["rows_in"]
+    assert f"repeats row {last - 1}" in reasons[4]
+    leads = pd.read_csv(export / NIGHTLY_LEADS, dtype=str)
+    assert manifest["rows_in"] == len(leads)
+    assert manifest["rows_in"] == manifest["scored"] + manifest["rejected"]
+    assert manifest["rejected"] == 5
+
+
+def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:  # noqa: ANN001
+    out, manifest = scored
+    leads = pd.read_parquet(out / "lead_scores.parquet")
+    assert list(leads.columns) == score.LEAD_COLUMNS
+    assert len(leads) == manifest["scored"] and leads["lead_id"].is_unique
+    assert leads["probability"].between(0, 1).all()
+    assert sorted(leads["rank"]) == list(range(1, len(leads) + 1))
+    qualified = leads[leads["qualified"]]
+    assert not qualified["on_open_opportunity"].any()
+    assert (
+        qualified["probability"].min()
+        >= leads.loc[~leads["qualified"] & ~leads["on_open_opportunity"], "probability"].max()
+    )
+    top = leads.sort_values("rank").iloc[0]
+    assert top["reason_up_1"] and not top["reason_up_1"].startswith("reason")
+    accounts = pd.read_csv(out / "account_scores.csv")
+    assert list(accounts.columns) == score.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
+    assert manifest["drift"]["psi"] and all(v >= 0 for v in manifest["drift"]["psi"].values())
+    text = "".join((out / name).read_text() for name in ("manifest.json",))
+    assert "@" not in text  # no emails in the run record
+
+
+def test_same_inputs_give_the_same_bytes(
+    scored, export, models, tiny_params_file, tmp_path
+) -> None:  # noqa: ANN001
+    first, _ = scored
+    _score(export, tmp_path, models, tiny_params_file)
+    for name in OUTPUTS:
+        assert (first / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_a_crash_while_writing_leaves_the_previous_output(
+    scored,
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    first, _ = scored
+    for name in (*OUTPUTS, "manifest.json"):
+        shutil.copy(first / name, tmp_path / name)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real = score.lead_output
+    calls = []
+
+    def crash_on_second_chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(score, "lead_output", crash_on_second_chunk)
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["score"]["chunk_rows"] = 500
+    small = tmp_path.parent / "small_chunks.yaml"
+    small.write_text(yaml.safe_dump(params))
+    with pytest.raises(KeyboardInterrupt):
+        _score(export, tmp_path, models, small)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after == before  # no half file, no temp file left behind
+
+
+def test_a_missing_column_stops_the_run_naming_file_and_column(
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(export, broken)
+    leads = pd.read_csv(broken / NIGHTLY_LEADS).drop(columns=["created_at"])
+    leads.to_csv(broken / NIGHTLY_LEADS, index=False)
+    with pytest.raises(typer.Exit) as stop:
+        _score(broken, tmp_path / "out", models, tiny_params_file)
+    assert stop.value.exit_code == 2
+    assert not (tmp_path / "out" / "lead_scores.csv").exists()
+
+
+def test_a_column_map_renames_export_columns(
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,
+    scored,  # noqa: ANN001
+) -> None:
+    renamed = tmp_path / "renamed"
+    shutil.copytree(export, renamed)
+    leads = pd.read_csv(renamed / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
+    leads.rename(columns={"lead_id": "Lead ID", "email": "Email Address"}).to_csv(
+        renamed / NIGHTLY_LEADS, index=False
+    )
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump({"leads": {"Lead ID": "lead_id", "Email Address": "email"}}))
+    _score(renamed, tmp_path / "out", models, tiny_params_file, column_map=mapping)
+    assert (tmp_path / "out" / "lead_scores.csv").read_bytes() == (
+        scored[0] / "lead_scores.csv"
+    ).read_bytes()
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
+def test_spark_path_gives_the_local_scores(
+    scored,
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    pytest.importorskip("pyspark")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_MASTER", "local[2]")
+    _score(export, tmp_path, models, tiny_params_file, engine="spark")
+    local = pd.read_parquet(scored[0] / "lead_scores.parquet")
+    spark = pd.read_parquet(tmp_path / "lead_scores.parquet")
+    pd.testing.assert_frame_equal(local, spark)
