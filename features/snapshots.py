@@ -23,7 +23,8 @@ KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
 ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
 # Not features: the newest source timestamps a row used, kept so checks can prove point in time.
 AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
-LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "label_complete")
+# Outcomes in the label window, never features: `worked` = sales touched the lead in it.
+LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "worked", "label_complete")
 # Marketing's own view, kept beside the model's features for comparison.
 MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
 ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")
@@ -210,6 +211,15 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         FROM sales_activities sa
         JOIN snaps s ON sa.occurred_at < s.snapshot_date AND {_recent("sa.occurred_at", longest)}
         GROUP BY sa.lead_id, s.snapshot_date
+    """,
+        ),
+        (
+            "lead_worked",
+            f"""
+        SELECT DISTINCT sa.lead_id, s.snapshot_date
+        FROM sales_activities sa
+        JOIN snaps s ON sa.occurred_at >= s.snapshot_date
+                    AND sa.occurred_at < s.snapshot_date + INTERVAL {spec.label_window_days} DAY
     """,
         ),
         (
@@ -434,6 +444,7 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
                 THEN 1 ELSE 0 END AS DOUBLE) AS new_mql,
            CAST(coalesce(lb.label, 0) AS INTEGER) AS label,
            CAST(coalesce(lb.label_won, 0) AS INTEGER) AS label_won,
+           CAST(CASE WHEN lw.lead_id IS NULL THEN 0 ELSE 1 END AS INTEGER) AS worked,
            CAST(CASE WHEN b.snapshot_date + INTERVAL {spec.label_window_days} DAY <= e.data_end
                 THEN 1 ELSE 0 END AS INTEGER) AS label_complete
     FROM lead_rows b
@@ -442,6 +453,7 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
     LEFT JOIN ev_win w ON w.lead_id = b.lead_id AND w.snapshot_date = b.snapshot_date
     LEFT JOIN sales_win sw ON sw.lead_id = b.lead_id AND sw.snapshot_date = b.snapshot_date
     LEFT JOIN lead_labels lb ON lb.lead_id = b.lead_id AND lb.snapshot_date = b.snapshot_date
+    LEFT JOIN lead_worked lw ON lw.lead_id = b.lead_id AND lw.snapshot_date = b.snapshot_date
     {_account_joins("b")}
     ORDER BY b.snapshot_date, b.lead_id
     """

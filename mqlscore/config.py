@@ -83,6 +83,8 @@ class TrainParams(Section):
     test_snapshots: int = Field(3, ge=1)
     valid_snapshots: int = Field(2, ge=1)
     use_marketing_features: bool = False
+    follow_up_correction: Literal["ipw", "none"] = "none"  # lead model: inverse-propensity
+    propensity_clip: float = Field(0.05, gt=0, le=1)  # weights at most 1 / clip
     min_conversions: int = Field(40, ge=1)  # refuse to train on fewer
     isotonic_min_positives: int = Field(200, ge=1)  # else sigmoid calibration
     num_boost_round: int = Field(600, ge=1)

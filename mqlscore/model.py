@@ -106,13 +106,22 @@ def to_matrix(
 def fit_model(
     split: Split, features: list[str], params: TrainParams
 ) -> tuple[lgb.Booster, dict[str, list[str]]]:
-    """Fit LightGBM on train with early stopping on validation."""
+    """Fit LightGBM on train with early stopping on validation (row weights from a
+    `weight` column when present)."""
     import lightgbm as lgb  # slow import (pulls in scikit-learn): only when training
 
+    def weights(frame: pd.DataFrame) -> np.ndarray | None:
+        return frame["weight"].to_numpy() if "weight" in frame.columns else None
+
     levels = category_levels(split.train, features)
-    train_set = lgb.Dataset(to_matrix(split.train, features, levels), split.train["label"])
+    train_set = lgb.Dataset(
+        to_matrix(split.train, features, levels), split.train["label"], weight=weights(split.train)
+    )
     valid_set = lgb.Dataset(
-        to_matrix(split.valid, features, levels), split.valid["label"], reference=train_set
+        to_matrix(split.valid, features, levels),
+        split.valid["label"],
+        weight=weights(split.valid),
+        reference=train_set,
     )
     booster = lgb.train(
         {
@@ -263,7 +272,27 @@ def score_0_100(probability: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(probability) * 100).astype(int)
 
 
-def fit_logistic_baseline(train: pd.DataFrame, features: list[str]):  # noqa: ANN201
+def follow_up_weighted(split: Split, features: list[str], clip: float) -> Split:
+    """Correct for follow-up bias: keep the leads sales worked in the label window, each
+    weighted by 1 / P(worked) (clipped at `clip`), so the model learns who converts when
+    worked, for leads like those sales usually skips too.
+
+    P(worked) comes from a logistic regression on the features plus marketing's columns
+    (the MQL flag drives follow-up), fitted on the training period.
+    """
+    drivers = features + [c for c in MARKETING_COLUMNS if c in split.train.columns]
+    propensity = fit_logistic_baseline(split.train, drivers, target="worked")
+
+    def weighted(frame: pd.DataFrame) -> pd.DataFrame:
+        worked = frame[frame["worked"] == 1].copy()
+        p = propensity.predict_proba(worked[drivers])[:, 1]
+        worked["weight"] = 1.0 / np.clip(p, clip, 1.0)
+        return worked
+
+    return Split(train=weighted(split.train), valid=weighted(split.valid), test=split.test)
+
+
+def fit_logistic_baseline(train: pd.DataFrame, features: list[str], target: str = "label"):  # noqa: ANN201
     """A plain logistic regression on the same features: the baseline a model must beat.
 
     Numbers: median-imputed, log-scaled (counts and sizes are skewed), standardized;
@@ -296,4 +325,4 @@ def fit_logistic_baseline(train: pd.DataFrame, features: list[str]):  # noqa: AN
         ]
     )
     model = make_pipeline(prepare, LogisticRegression(max_iter=500))
-    return model.fit(train[features], train["label"])
+    return model.fit(train[features], train[target])

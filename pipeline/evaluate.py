@@ -28,6 +28,7 @@ from mqlscore.model import (
     grade,
     time_split,
 )
+from pipeline.train import train_model
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,25 @@ def side_by_side(
     for name, volume in volumes.items():
         table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
     return table
+
+
+def never_worked_check(test: pd.DataFrame, scores: list[str]) -> dict[str, dict[str, float]]:
+    """How well each score ranks the leads sales never worked (no touch before the snapshot
+    nor in the label window), against the truth and the labels."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    rows = test[(test["worked"] == 0) & (test["sales_touches_90d"] == 0)]
+    out = {}
+    for name in scores:
+        out[name] = {
+            "rows": len(rows),
+            "spearman_vs_truth": round(float(spearmanr(rows[name], rows["oracle"]).statistic), 4),
+            "roc_auc": round(float(roc_auc_score(rows["label"], rows[name])), 4)
+            if rows["label"].nunique() == 2
+            else None,
+        }
+    return out
 
 
 def calibration_summary(
@@ -339,9 +359,26 @@ def main(
         raise ValueError("model returned missing probabilities")
 
     table = side_by_side(test, pd.read_parquet(outcomes), spec, getattr(config, spec.capacity))
+    bias = None
+    if kind == "lead":  # the same model with the other follow-up setting, for comparison
+        corrected = train_cfg.follow_up_correction == "ipw"
+        flipped = {"follow_up_correction": "none" if corrected else "ipw"}
+        other, _ = train_model(frame, train_cfg.model_copy(update=flipped))
+        test["naive_model" if corrected else "ipw_model"] = other.raw_score(test)
+        test["ipw_model" if corrected else "naive_model"] = test["model"]
+        bias = never_worked_check(test, ["ipw_model", "naive_model", "oracle"])
     labels = test["label"].to_numpy()
     calibration = calibration_summary(raw, test["model"].to_numpy(), labels, config.grades)
     text = report_markdown(table, test, spec) + calibration_markdown(calibration)
+    if bias:
+        text += (
+            f"\nFollow-up bias: on the {bias['naive_model']['rows']} test rows of leads sales "
+            "never worked, rank correlation with the truth: IPW-corrected model "
+            f"{bias['ipw_model']['spearman_vs_truth']}, naive model "
+            f"{bias['naive_model']['spearman_vs_truth']}; ROC-AUC "
+            f"{bias['ipw_model']['roc_auc']} vs {bias['naive_model']['roc_auc']} "
+            f"(in use: {train_cfg.follow_up_correction}).\n"
+        )
     run = json.loads(run_info.read_text())
     champion = tracking.champion_probabilities(run["registered_model"], test)
     duel = challenge(test, test["model"].to_numpy(), champion[1], config.champion_metric)
@@ -368,7 +405,8 @@ def main(
     }
     for name, curve in curves.items():
         write_text(curve.to_csv(index=False), plots / f"{name}.csv")
-    write_json({**table, "calibration": calibration, "champion": decision}, metrics)
+    extra = {"never_worked": bias} if bias else {}
+    write_json({**table, "calibration": calibration, "champion": decision, **extra}, metrics)
     write_text(text, report)
     flat = {
         f"test_{volume}_{ranker}_{k}": float(v)

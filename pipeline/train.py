@@ -20,6 +20,7 @@ from mqlscore.model import (
     check_enough_conversions,
     feature_columns,
     fit_model,
+    follow_up_weighted,
     time_split,
 )
 
@@ -53,7 +54,9 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     split = time_split(frame, params.test_snapshots, params.valid_snapshots)
     check_enough_conversions(split, params.min_conversions)
     features = feature_columns(frame, params.use_marketing_features)
-    booster, levels = fit_model(split, features, params)
+    corrected = params.follow_up_correction == "ipw" and "worked" in frame.columns
+    fit_split = follow_up_weighted(split, features, params.propensity_clip) if corrected else split
+    booster, levels = fit_model(fit_split, features, params)
     model = Scorer(booster, features, levels, profile=profile(split.train, features))
     raw_valid = model.raw_score(split.valid)
     model.calibrator = Calibrator.fit(
@@ -61,6 +64,8 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     )
     figures = {
         "calibration": model.calibrator.method,
+        "follow_up_correction": "ipw" if corrected else "none",
+        "fit_rows": len(fit_split.train),
         "train_rows": len(split.train),
         "train_positives": int(split.train["label"].sum()),
         "valid_rows": len(split.valid),

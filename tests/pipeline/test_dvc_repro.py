@@ -68,6 +68,8 @@ def test_repro_writes_the_side_by_side_metrics(
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["promoted"] and champion["champion_version"] is None  # first model wins
+    never_worked = table.pop("never_worked", None)
+    assert (never_worked is not None) == (kind == "lead")  # follow-up bias check: leads only
     assert set(table) == {"ranking", volume, "sales_capacity"}
     assert all(set(rows) == rankers for rows in table.values())
     assert 0 <= calibration["ece"] < 0.05 and set(calibration["grades"]) == {"A", "B", "C", "D"}

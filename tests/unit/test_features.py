@@ -41,7 +41,7 @@ def built(tiny_world: World, spec: SnapshotSpec) -> tuple[pd.DataFrame, list]:
 
 
 def _features_only(frame: pd.DataFrame) -> pd.DataFrame:
-    drop = ["label", "label_won", "label_complete"]
+    drop = ["label", "label_won", "worked", "label_complete"]
     return frame.drop(columns=drop).sort_values(["lead_id"]).reset_index(drop=True)
 
 

@@ -9,12 +9,10 @@ from hypothesis import strategies as st
 
 from features.engine import build_snapshots
 from features.matching import match_leads
-from features.snapshots import SnapshotSpec, data_end, snapshot_dates
+from features.snapshots import LABEL_COLUMNS, SnapshotSpec, data_end, snapshot_dates
 from mqlscore.config import MqlRule
 from mqlscore.schema import ACTIVITY_TYPES, SALES_ACTIVITY_TYPES
 from mqlscore.world import World
-
-LABELS = ["label", "label_won", "label_complete"]
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +124,10 @@ def test_later_rows_leave_features_unchanged(setup, events, touches, deals) -> N
     ).drop_duplicates(["opportunity_id", "lead_id"])
     after = build_snapshots(new, spec, [t], end)
     pd.testing.assert_frame_equal(
-        before.leads.drop(columns=LABELS), after.leads.drop(columns=LABELS)
+        before.leads.drop(columns=list(LABEL_COLUMNS)),
+        after.leads.drop(columns=list(LABEL_COLUMNS)),
     )
     pd.testing.assert_frame_equal(
-        before.accounts.drop(columns=LABELS), after.accounts.drop(columns=LABELS)
+        before.accounts.drop(columns=["label", "label_won", "label_complete"]),
+        after.accounts.drop(columns=["label", "label_won", "label_complete"]),
     )

@@ -1,0 +1,118 @@
+"""Reasons in words, PSI drift and nightly row checks on hand-made rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mqlscore.drift import bin_counts, profile, psi
+from mqlscore.intake import RowRules, lead_row_problems, typed_leads
+from mqlscore.reasons import check_templates, describe, top_reasons
+
+
+def test_describe_speaks_plain_words() -> None:
+    assert (
+        describe("account_engaged_contacts_30d", 3.0)
+        == "3 people from this account engaged in 30 days"
+    )
+    assert (
+        describe("pricing_page_visit_30d", 0.0) == "no pricing-page visits by this lead in 30 days"
+    )
+    assert describe("is_target_account", 1.0) == "on sales' target-account list"
+    assert describe("days_since_last_opportunity", 9999.0).endswith("never")
+    assert describe("seniority", "c_level") == "title reads as c level"
+    assert describe("employees", float("nan")) == "employees unknown"
+
+
+def test_every_model_feature_has_a_template() -> None:
+    from features.snapshots import SnapshotSpec, lead_snapshot_sql
+
+    sql = lead_snapshot_sql(SnapshotSpec())
+    names = set(pd.Series(sql.split()).str.extract(r"^(\w+),?$")[0].dropna())
+    features = [n for n in names if n.endswith("d") and n[-2].isdigit()]
+    assert features and check_templates(features) == []
+
+
+def test_top_reasons_pick_the_largest_pushes_each_way() -> None:
+    shap = pd.DataFrame(
+        {"employees": [0.9, -0.1], "is_target_account": [0.5, -0.8], "free_mail": [-0.4, 0.0]}
+    )
+    values = pd.DataFrame(
+        {"employees": [500.0, 20.0], "is_target_account": [1.0, 0.0], "free_mail": [1.0, 0.0]}
+    )
+    reasons = top_reasons(shap, values)
+    assert reasons.loc[0, "reason_up_1"] == "500 employees"
+    assert reasons.loc[0, "reason_up_2"] == "on sales' target-account list"
+    assert reasons.loc[0, "reason_up_3"] == ""  # only two features pushed up
+    assert reasons.loc[0, "reason_down_1"] == "a free-mail address"
+    assert reasons.loc[1, "reason_down_1"] == "not on sales' target-account list"
+    assert reasons.loc[1, "reason_up_1"] == ""
+
+
+def test_psi_is_zero_on_the_same_data_and_grows_with_a_shift() -> None:
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"x": rng.normal(size=5000), "kind": rng.choice(["a", "b"], 5000)})
+    reference = profile(train, ["x", "kind"])
+    assert max(psi(reference, bin_counts(reference, train)).values()) < 1e-9
+    shifted = pd.DataFrame({"x": rng.normal(1.0, size=5000), "kind": ["c"] * 5000})
+    drift = psi(reference, bin_counts(reference, shifted))
+    assert drift["x"] > 0.25 and drift["kind"] > 1.0  # an unseen level is a big shift
+    half = bin_counts(reference, shifted.head(2500))
+    rest = bin_counts(reference, shifted.tail(2500))
+    summed = {k: half[k] + rest[k] for k in half}
+    assert psi(reference, summed) == drift  # chunk counts add up
+
+
+def _chunk(**changes: list[str]) -> pd.DataFrame:
+    rows = {
+        "source_row": [1, 2],
+        "lead_id": ["L1", "L2"],
+        "email": ["a@acme.com", "b@acme.com"],
+        "title": ["CTO", "VP Sales"],
+        "company": ["Acme", "Acme"],
+        "account_id": ["A1", ""],
+        "lead_source": ["web", "web"],
+        "created_at": ["2025-01-01 10:00:00", "2025-02-01"],
+        "marketing_score": ["10", ""],
+        "mql_at": ["", "2025-03-01"],
+    }
+    return pd.DataFrame(rows | changes)
+
+
+RULES = RowRules(pd.Timestamp("2025-06-01"), r"L\d+", frozenset({"A1"}))
+
+
+def test_good_rows_pass_and_are_typed() -> None:
+    chunk = _chunk()
+    assert lead_row_problems(chunk, RULES, {}).tolist() == ["", ""]
+    typed = typed_leads(chunk)
+    assert typed["created_at"].dt.month.tolist() == [1, 2]
+    assert typed["account_id"].tolist() == ["A1", None] and typed["mql_at"].isna().tolist() == [
+        True,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"lead_id": ["L1", "lead-2"]}, "lead_id: 'lead-2' does not match"),
+        ({"lead_id": ["L1", ""]}, "lead_id: '' is blank"),
+        ({"email": ["a@acme.com", "not-an-email"]}, "email: '(hidden)' is not an email address"),
+        ({"created_at": ["2025-01-01", "yesterday"]}, "created_at: 'yesterday' is not a date"),
+        ({"created_at": ["2025-01-01", "2025-06-01"]}, "is on or after the run date 2025-06-01"),
+        ({"marketing_score": ["1", "1e"]}, "marketing_score: '1e' is not a number"),
+        ({"account_id": ["A1", "A404"]}, "account_id: 'A404' is not in the accounts table"),
+    ],
+)
+def test_each_bad_value_is_named_on_its_row(change: dict, reason: str) -> None:
+    problems = lead_row_problems(_chunk(**change), RULES, {})
+    assert problems.iloc[0] == "" and reason in problems.iloc[1]
+
+
+def test_duplicates_across_chunks_keep_the_first_copy() -> None:
+    seen: dict[str, int] = {}
+    lead_row_problems(_chunk(), RULES, seen)
+    later = _chunk(source_row=[3, 4], lead_id=["L9", "L1"])
+    assert lead_row_problems(later, RULES, seen).tolist() == ["", "lead_id: 'L1' repeats row 1"]
