@@ -33,14 +33,18 @@ def configure_logging(quiet: bool = False) -> None:
 
 
 def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a progress bar on a terminal, or a log line per item otherwise."""
-    items = list(items) if total is None else items
-    total = len(items) if total is None else total  # type: ignore[arg-type]
+    """Iterate with a progress bar on a terminal, or a log line per item otherwise.
+
+    Generators are consumed lazily (never held in memory); without `total` their bar
+    counts up without an end.
+    """
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
     if interactive() and log.isEnabledFor(logging.INFO):
         from rich.progress import track
 
         yield from track(items, description=description, total=total, transient=True)
         return
     for i, item in enumerate(items, 1):
-        log.info("%s: %d/%d", description, i, total)
+        log.info("%s: %d/%s", description, i, total if total is not None else "?")
         yield item

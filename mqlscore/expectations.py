@@ -20,6 +20,7 @@ import pandas as pd
 from mqlscore.config import ValidateParams
 from mqlscore.schema import (
     ACTIVITY_TYPES,
+    EMAIL_PATTERN,
     FOREIGN_KEYS,
     PRIMARY_KEYS,
     SALES_ACTIVITY_TYPES,
@@ -32,7 +33,6 @@ from great_expectations import expectations as gxe  # noqa: E402
 
 log = logging.getLogger(__name__)
 EXAMPLES = 5
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 _KIND_TYPES = {
     "id": ["object", "str", "string", "category", "int64", "Int64", "int32"],
     "str": ["object", "str", "string", "category"],

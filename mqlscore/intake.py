@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqlscore.expectations import EMAIL_PATTERN
-from mqlscore.schema import TABLES
+from mqlscore.schema import EMAIL_PATTERN, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
     "leads",

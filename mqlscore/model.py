@@ -98,7 +98,7 @@ def to_matrix(
     for column, cats in levels.items():
         matrix[column] = pd.Categorical(matrix[column].astype("string"), categories=cats)
     for column in features:
-        if column not in levels:
+        if column not in levels and matrix[column].dtype != "float64":
             matrix[column] = pd.to_numeric(matrix[column], errors="raise").astype("float64")
     return matrix
 

@@ -17,6 +17,7 @@ ACTIVITY_TYPES: tuple[str, ...] = (
     "ad_click",
 )
 SALES_ACTIVITY_TYPES: tuple[str, ...] = ("call", "email", "meeting")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"  # a well-formed address
 
 # column -> kind: "id", "str", "int", "float", "bool", "time"
 TABLES: dict[str, dict[str, str]] = {

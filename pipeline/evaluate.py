@@ -58,7 +58,7 @@ KINDS = {
         baseline="mql_flag",
         volume_name="mql_volume",
         capacity="capacity_leads",
-        noun="leads",
+        noun="lead",
     ),
     "account": Kind(
         key="account_id",
@@ -72,7 +72,7 @@ KINDS = {
         baseline="target_accounts",
         volume_name="target_volume",
         capacity="capacity_accounts",
-        noun="accounts",
+        noun="account",
     ),
 }
 
@@ -238,7 +238,7 @@ def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> s
         picked = table[volume][kind.baseline]["selected"]
         lines += [
             "",
-            f"At {volume.replace('_', ' ')}: {picked} {kind.noun} handed to sales over the "
+            f"At {volume.replace('_', ' ')}: {picked} {kind.noun}s handed to sales over the "
             "test snapshots.",
             "",
             "| ranker | " + " | ".join(c.replace("_", " ") for c in cols) + " |",

@@ -193,7 +193,7 @@ def read_inputs(
     rules = replace(rules, known_accounts=frozenset(tables["accounts"]["account_id"]))
     good, bad, seen, rows_in = [], [], {}, 0
     chunks = lead_chunks(files["leads"], mapping.get("leads", {}), config.chunk_rows)
-    for chunk in progress(chunks, "checking leads", total=None):
+    for chunk in progress(chunks, "checking leads"):
         rows_in += len(chunk)
         problems = lead_row_problems(chunk, rules, seen)
         rejected = problems != ""
@@ -231,11 +231,18 @@ def build_features(
     return targets
 
 
-def _batches(path: Path, rows: int):  # noqa: ANN202
+def _batches(path: Path, rows: int, columns: list[str]) -> tuple[int, Any]:
+    """How many chunks, and a generator of them (only `columns`)."""
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-        yield batch.to_pandas()
+    source = pq.ParquetFile(path)
+    count = -(-source.metadata.num_rows // rows)
+    chunks = (b.to_pandas() for b in source.iter_batches(batch_size=rows, columns=columns))
+    return count, chunks
+
+
+def _unique(columns: list[str]) -> list[str]:
+    return list(dict.fromkeys(columns))
 
 
 def _lead_schema():  # noqa: ANN202
@@ -270,57 +277,49 @@ def score_leads(
     lead's id, account, probability, rank and score, and the drift bin counts.
     """
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
+    keys = ["lead_id", "account_id", "on_open_opportunity"]
+    shown = ["match_rule", "is_mql", "marketing_points"]
     parts, counts = [], {}
-    for chunk in progress(_batches(features, config.chunk_rows), "scoring", total=None):
+    total, chunks = _batches(features, config.chunk_rows, _unique(keys + scorer.features))
+    for chunk in progress(chunks, "scoring", total=total):
         if probabilities is None:
             p = scorer.probability(chunk)
         else:
             p = probabilities.reindex(chunk["lead_id"]).to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "lead_id": chunk["lead_id"].to_numpy(),
-                    "account_id": chunk["account_id"].to_numpy(),
-                    "probability": p,
-                    "open": chunk["on_open_opportunity"].to_numpy(),
-                }
-            )
-        )
+        parts.append(chunk[keys].assign(probability=p))
         for column, part in bin_counts(scorer.profile, chunk).items():
             counts[column] = counts.get(column, 0) + part
-    scored = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame({"lead_id": [], "account_id": [], "probability": [], "open": []})
-    )
+    empty = pd.DataFrame({k: [] for k in [*keys, "probability"]})
+    scored = pd.concat(parts, ignore_index=True) if parts else empty
     p_all = scored["probability"].to_numpy(dtype=float)
     rank, qualified = qualify(
-        p_all, scored["lead_id"].to_numpy(), scored["open"].to_numpy(), config
+        p_all, scored["lead_id"].to_numpy(), scored["on_open_opportunity"].to_numpy(), config
     )
     scored["rank"], scored["score"], scored["qualified"] = rank, score_0_100(p_all), qualified
     schema = _lead_schema()
+    wanted = _unique(keys + shown + (scorer.features if explain else []))
+    total, chunks = _batches(features, config.chunk_rows, wanted)
     with (
         atomic_path(stem.with_suffix(".parquet")) as parquet_tmp,
         atomic_path(stem.with_suffix(".csv")) as csv_tmp,
-        pq.ParquetWriter(parquet_tmp, schema) as writer,
-        open(csv_tmp, "w", newline="") as csv,
+        pq.ParquetWriter(parquet_tmp, schema) as parquet,
+        pcsv.CSVWriter(str(csv_tmp), schema) as csv,
     ):
         start = 0
-        chunks = _batches(features, config.chunk_rows)
         if not parts:
-            chunks = iter([])
-            pd.DataFrame(columns=LEAD_COLUMNS).to_csv(csv, index=False)
-            writer.write_table(schema.empty_table())
-        for i, chunk in enumerate(progress(chunks, "explaining", total=None)):
+            parquet.write_table(schema.empty_table())
+        for chunk in progress(chunks, "explaining" if explain else "writing", total=total):
             stop = start + len(chunk)
             why = scorer.reasons(chunk) if explain else None
             rows = lead_output(
                 chunk, p_all[start:stop], rank[start:stop], qualified[start:stop], why, cuts
             )
-            writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
-            rows.to_csv(csv, index=False, header=i == 0)
+            table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
+            parquet.write_table(table)
+            csv.write_table(table)
             start = stop
     return scored, counts
 
@@ -442,8 +441,13 @@ def main(
 
 
 def write_table(frame: pd.DataFrame, stem: Path) -> None:
-    """The same table as CSV and Parquet, each written atomically."""
+    """The same table as CSV and Parquet (one writer: same spelling), each atomically."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     with atomic_path(stem.with_suffix(".parquet")) as tmp:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
     with atomic_path(stem.with_suffix(".csv")) as tmp:
-        frame.to_csv(tmp, index=False)
+        pcsv.write_csv(table, tmp)
