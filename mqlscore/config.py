@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -97,7 +97,16 @@ class TrainParams(Section):
     bagging_fraction: float = Field(0.9, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
     seed: int = 7
-    model_prefix: str = "mqlscore"  # MLflow experiment and registered model: <prefix>-<kind>
+    search_trials: int = Field(0, ge=0)  # >0: random search on validation PR-AUC
+    search_space: dict[str, tuple[int | float, ...]] = Field(default_factory=dict)
+    model_prefix: str = "mqlscore"
+
+    @model_validator(mode="after")
+    def _searchable(self) -> TrainParams:
+        unknown = sorted(set(self.search_space) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"search_space names unknown train params: {', '.join(unknown)}")
+        return self  # MLflow experiment and registered model: <prefix>-<kind>
 
 
 class EvaluateParams(Section):

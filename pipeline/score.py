@@ -47,6 +47,7 @@ from mqlscore.intake import (
 )
 from mqlscore.io import atomic_path, file_md5, read_export_time, write_json, write_text
 from mqlscore.model import grade, score_0_100
+from mqlscore.schema import TABLES
 from pipeline.featurize import spec_from
 
 log = logging.getLogger(__name__)
@@ -180,25 +181,64 @@ def load_scorer(uri: str) -> Any:
         raise ExportError(f"cannot load model {uri}: {err}") from err
 
 
+def _lead_tables_schema():  # noqa: ANN202
+    import pyarrow as pa
+
+    kinds = {"time": pa.timestamp("us"), "int": pa.float64(), "float": pa.float64()}
+    leads = pa.schema([(c, kinds.get(k, pa.string())) for c, k in TABLES["leads"].items()])
+    matches = pa.schema(
+        [
+            ("lead_id", pa.string()),
+            ("account_id", pa.string()),
+            ("match_rule", pa.string()),
+            ("personal_email", pa.bool_()),
+        ]
+    )
+    return leads, matches
+
+
 def read_inputs(
-    export: Path, rules: RowRules, mapping: dict[str, dict[str, str]], config: ScoreParams
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int, dict[str, Path]]:
-    """Tables to score from, the rejected lead rows and the lead rows read."""
+    export: Path,
+    rules: RowRules,
+    mapping: dict[str, dict[str, str]],
+    config: ScoreParams,
+    work: Path,
+) -> tuple[dict[str, pd.DataFrame | Path], pd.DataFrame, int, dict[str, Path]]:
+    """Tables to score from, the rejected lead rows and the lead rows read.
+
+    Leads are checked, typed and matched to accounts chunk by chunk, and the good ones
+    streamed to Parquet in `work`, so memory follows the chunk size, not the export.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     files = {table: find_file(export, table) for table in SCORING_TABLES}
-    tables = {
+    tables: dict[str, pd.DataFrame | Path] = {
         table: read_table(path, table, mapping.get(table, {}))
         for table, path in files.items()
         if table != "leads"
     }
-    rules = replace(rules, known_accounts=frozenset(tables["accounts"]["account_id"]))
-    good, bad, seen, rows_in = [], [], {}, 0
+    accounts = tables["accounts"]
+    rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
+    bad, seen, rows_in = [], {}, 0
+    lead_schema, match_schema = _lead_tables_schema()
+    tables["leads"], tables["lead_accounts"] = work / "leads_in.parquet", work / "matches.parquet"
     chunks = lead_chunks(files["leads"], mapping.get("leads", {}), config.chunk_rows)
-    for chunk in progress(chunks, "checking leads"):
-        rows_in += len(chunk)
-        problems = lead_row_problems(chunk, rules, seen)
-        rejected = problems != ""
-        bad.append(chunk[rejected].assign(reasons=problems[rejected]))
-        good.append(typed_leads(chunk[~rejected]))
+    with (
+        pq.ParquetWriter(tables["leads"], lead_schema) as leads_out,
+        pq.ParquetWriter(tables["lead_accounts"], match_schema) as matches_out,
+    ):
+        for chunk in progress(chunks, "checking leads"):
+            rows_in += len(chunk)
+            problems = lead_row_problems(chunk, rules, seen)
+            rejected = problems != ""
+            bad.append(chunk[rejected].assign(reasons=problems[rejected]))
+            good = typed_leads(chunk[~rejected])
+            leads_out.write_table(pa.Table.from_pandas(good, lead_schema, preserve_index=False))
+            matches = match_leads(good, accounts)
+            matches_out.write_table(
+                pa.Table.from_pandas(matches, match_schema, preserve_index=False)
+            )
     if rows_in == 0:
         raise ExportError(f"{files['leads']}: the lead export has no rows")
     rejects = pd.concat(bad, ignore_index=True)
@@ -208,13 +248,15 @@ def read_inputs(
             f"{config.max_reject_share:.0%}); the export looks broken. First: row "
             f"{rejects['source_row'].iloc[0]}: {rejects['reasons'].iloc[0]}"
         )
-    tables["leads"] = pd.concat(good, ignore_index=True)
-    tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
     return tables, rejects, rows_in, files
 
 
 def build_features(
-    tables: dict[str, pd.DataFrame], spec: Any, run_date: pd.Timestamp, engine: str, work: Path
+    tables: dict[str, pd.DataFrame | Path],
+    spec: Any,
+    run_date: pd.Timestamp,
+    engine: str,
+    work: Path,
 ) -> dict[str, Path]:
     """Lead and account features as of the run date, as Parquet files in `work`."""
     from features.engine import build_snapshots_spark, write_snapshots
@@ -223,7 +265,12 @@ def build_features(
     if engine == "spark":
         from pipeline.featurize import spark_session
 
-        products = build_snapshots_spark(spark_session(), tables, spec, [run_date], run_date)
+        spark = spark_session()
+        tables = {
+            name: spark.read.parquet(str(t.resolve())) if isinstance(t, Path) else t
+            for name, t in tables.items()
+        }
+        products = build_snapshots_spark(spark, tables, spec, [run_date], run_date)
         for name, target in targets.items():
             getattr(products, name).to_parquet(target, index=False)
     else:
@@ -378,19 +425,18 @@ def main(
     when = pd.Timestamp(run_date) if run_date else read_export_time(export)
     model_uri = model or config.model
     account_uri = account_model or config.account_model
-    try:
-        scorer = load_scorer(model_uri)
-        account_scorer = None if account_uri == "none" else load_scorer(account_uri)
-        rules = RowRules(run_date=when, lead_id_pattern=config.lead_id_pattern)
-        tables, rejects, rows_in, files = read_inputs(
-            export, rules, load_column_map(column_map), config
-        )
-    except (ExportError, FileNotFoundError) as err:
-        log.error("score: %s", err)
-        raise typer.Exit(2) from err
-
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".score.", dir=out) as tmp:
+        try:
+            scorer = load_scorer(model_uri)
+            account_scorer = None if account_uri == "none" else load_scorer(account_uri)
+            rules = RowRules(run_date=when, lead_id_pattern=config.lead_id_pattern)
+            tables, rejects, rows_in, files = read_inputs(
+                export, rules, load_column_map(column_map), config, Path(tmp)
+            )
+        except (ExportError, FileNotFoundError) as err:
+            log.error("score: %s", err)
+            raise typer.Exit(2) from err
         paths = build_features(tables, spec, when, engine, Path(tmp))
         from_spark = None
         if engine == "spark":

@@ -12,16 +12,19 @@ import pandas as pd
 import typer
 
 from mqlscore.config import TrainParams, load_section
+from mqlscore.console import progress
 from mqlscore.drift import profile
 from mqlscore.io import write_json
 from mqlscore.model import (
     Calibrator,
     Scorer,
+    Split,
     check_enough_conversions,
     feature_columns,
     fit_model,
     follow_up_weighted,
     time_split,
+    to_matrix,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,9 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     features = feature_columns(frame, params.use_marketing_features)
     corrected = params.follow_up_correction == "ipw" and "worked" in frame.columns
     fit_split = follow_up_weighted(split, features, params.propensity_clip) if corrected else split
+    trials = []
+    if params.search_trials:
+        params, trials = search(fit_split, features, params)
     booster, levels = fit_model(fit_split, features, params)
     model = Scorer(booster, features, levels, profile=profile(split.train, features))
     raw_valid = model.raw_score(split.valid)
@@ -77,7 +83,37 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
         "train_end": str(split.train["snapshot_date"].max().date()),
         "test_start": str(split.test["snapshot_date"].min().date()),
     }
+    if trials:
+        figures["search"] = trials
+        figures |= {f"best_{k}": getattr(params, k) for k in params.search_space}
     return model, figures
+
+
+def search(split: Split, features: list[str], params: TrainParams) -> tuple[TrainParams, list]:
+    """Random search over `search_space` (`search_trials` draws, seeded), judged by PR-AUC
+    on the validation period; the current params are the first candidate. Returns the best
+    params and every trial."""
+    from sklearn.metrics import average_precision_score
+    from sklearn.model_selection import ParameterSampler
+
+    draws = ParameterSampler(
+        {k: list(v) for k, v in params.search_space.items()},
+        n_iter=params.search_trials,
+        random_state=params.seed,
+    )
+    candidates = [params] + [params.model_copy(update=d) for d in draws]
+    trials, best, best_score = [], params, -1.0
+    for candidate in progress(candidates, "hyperparameter search"):
+        booster, levels = fit_model(split, features, candidate)
+        raw = booster.predict(
+            to_matrix(split.valid, features, levels), num_iteration=booster.best_iteration
+        )
+        score = float(average_precision_score(split.valid["label"], raw))
+        trials.append({**{k: getattr(candidate, k) for k in params.search_space}, "pr_auc": score})
+        if score > best_score:
+            best, best_score = candidate, score
+    log.info("search: best validation PR-AUC %.4f of %d trials", best_score, len(trials))
+    return best, trials
 
 
 def main(

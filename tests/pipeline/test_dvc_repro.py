@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,36 @@ def test_registered_models_serve_probabilities(
     assert {"plots/gains.png", "plots/calibration.png", "plots/precision_at_k.png"} <= plots
     experiment = mlflow.get_experiment(mlflow.get_run(run["run_id"]).info.experiment_id)
     assert experiment.name == f"mqlscore-{kind}"  # one experiment per model
+
+
+def test_no_email_or_name_reaches_an_mlflow_artifact(
+    project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    work, env = project
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    leads = pd.read_parquet(work / "data/raw/leads.parquet")
+    accounts = pd.read_parquet(work / "data/raw/accounts.parquet")
+    secrets = [*leads["email"].dropna(), *accounts["name"].dropna()]
+    local_parts = {e.split("@")[0] for e in leads["email"].dropna()}
+    for kind in ("lead", "account"):
+        run = json.loads((work / f"models/{kind}_run.json").read_text())
+        folder = Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=run["run_id"], dst_path=str(tmp_path / kind)
+            )
+        )
+        texts = [
+            f.read_text(errors="ignore")
+            for f in folder.rglob("*")
+            if f.is_file() and f.suffix in {".csv", ".json", ".md", ".txt", ".yaml", ".lock", ""}
+        ]
+        assert texts, kind
+        blob = "\n".join(texts)
+        assert not re.search(r"[\w.+-]+@[\w-]+\.[A-Za-z]{2,}", blob)  # no address at all
+        assert not [s for s in secrets if s in blob]
+        assert not [p for p in local_parts if len(p) > 6 and p in blob]
+        params = mlflow.get_run(run["run_id"]).data.params
+        assert not [v for v in params.values() if re.search(r"\w@\w+\.", str(v))]
 
 
 def test_second_repro_is_a_no_op(project: tuple[Path, dict[str, str]]) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -161,6 +164,38 @@ def test_a_crash_while_writing_leaves_the_previous_output(
         _score(export, tmp_path, models, small)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before  # no half file, no temp file left behind
+
+
+def test_sigkill_while_writing_leaves_the_previous_output(
+    scored,
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    first, _ = scored
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (*OUTPUTS, "manifest.json"):
+        shutil.copy(first / name, out / name)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    params = yaml.safe_load(tiny_params_file.read_text())
+    params["score"]["chunk_rows"] = 50  # many small chunks: a long write to interrupt
+    small = tmp_path / "params.yaml"
+    small.write_text(yaml.safe_dump(params))
+    args = [sys.executable, "-m", "mqlscore", "-q", "score", "--export", str(export)]
+    args += ["--out", str(out), "--params", str(small), "--model", str(models / "lead")]
+    args += ["--account-model", str(models / "account")]
+    job = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".lead_scores.*.tmp")) and job.poll() is None:
+        assert time.monotonic() < deadline, "scoring never started writing"
+        time.sleep(0.005)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert job.returncode == -signal.SIGKILL  # killed mid-write, not finished
+    after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+    assert after == before
 
 
 def test_a_missing_column_stops_the_run_naming_file_and_column(

@@ -69,3 +69,25 @@ def test_importance_ranks_the_real_signal_first() -> None:
     table = importance_table(model, frame)
     assert table["feature"].iloc[0] == "signal"
     assert (table["mean_abs_shap"] >= 0).all() and len(table) == len(model.features)
+
+
+def test_search_is_off_by_default_and_keeps_the_best_validation_draw() -> None:
+    frame = _frame()
+    base = TrainParams(min_conversions=5, isotonic_min_positives=10_000)
+    _, figures = train_model(frame, base)
+    assert "search" not in figures  # off by default
+    space = {"num_leaves": (2, 8), "learning_rate": (0.05, 0.2)}
+    searched = base.model_copy(update={"search_trials": 3, "search_space": space})
+    _, figures = train_model(frame, searched)
+    trials = figures["search"]
+    assert len(trials) == 4  # the current params, then 3 draws
+    best = max(trials, key=lambda t: t["pr_auc"])
+    assert (figures["best_num_leaves"], figures["best_learning_rate"]) == (
+        best["num_leaves"],
+        best["learning_rate"],
+    )
+
+
+def test_search_space_rejects_unknown_params() -> None:
+    with pytest.raises(ValueError, match="unknown train params: num_trees"):
+        TrainParams(search_space={"num_trees": (10, 20)})
