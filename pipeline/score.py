@@ -278,6 +278,17 @@ def build_features(
     return targets
 
 
+def check_every_lead_has_features(features: Path, good_rows: int) -> None:
+    """Before anything is published: one feature row per good lead, or stop."""
+    import pyarrow.parquet as pq
+
+    built = pq.ParquetFile(features).metadata.num_rows
+    if built != good_rows:
+        raise RuntimeError(
+            f"{good_rows} leads passed the checks but {built} got features; nothing written"
+        )
+
+
 def _batches(path: Path, rows: int, columns: list[str]) -> tuple[int, Any]:
     """How many chunks, and a generator of them (only `columns`)."""
     import pyarrow.parquet as pq
@@ -438,6 +449,7 @@ def main(
             log.error("score: %s", err)
             raise typer.Exit(2) from err
         paths = build_features(tables, spec, when, engine, Path(tmp))
+        check_every_lead_has_features(paths["leads"], rows_in - len(rejects))
         from_spark = None
         if engine == "spark":
             from_spark = spark_probabilities(model_uri, paths["leads"], scorer)

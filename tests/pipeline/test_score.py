@@ -251,3 +251,11 @@ def test_spark_path_gives_the_local_scores(
     local = pd.read_parquet(scored[0] / "lead_scores.parquet")
     spark = pd.read_parquet(tmp_path / "lead_scores.parquet")
     pd.testing.assert_frame_equal(local, spark)
+
+
+def test_a_lead_without_features_stops_before_anything_is_written(tmp_path: Path) -> None:
+    features = tmp_path / "features.parquet"
+    pd.DataFrame({"lead_id": ["L1", "L2", "L3"]}).to_parquet(features)
+    score.check_every_lead_has_features(features, 3)  # one row per good lead: fine
+    with pytest.raises(RuntimeError, match="4 leads passed the checks but 3 got features"):
+        score.check_every_lead_has_features(features, 4)
