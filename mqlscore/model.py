@@ -162,30 +162,43 @@ class Calibrator:
     """Maps raw model scores to probabilities that match observed conversion rates.
 
     Isotonic when validation holds enough conversions, else sigmoid (Platt) scaling.
+    Isotonic steps at the ends rest on a handful of rows (one converted top lead makes a
+    step of 1.0, a quiet bottom one of 0.0), so its output is bounded by the observed
+    rate of the top `EDGE_ROWS` rows and of the bottom fifth (never below half a
+    conversion in it).
     """
 
-    def __init__(self, method: str, fitted: object):
+    EDGE_ROWS = 100
+
+    def __init__(self, method: str, fitted: object, bounds: tuple[float, float] = (0.0, 1.0)):
         self.method = method
         self.fitted = fitted
+        self.bounds = bounds
 
     @classmethod
     def fit(cls, raw: np.ndarray, labels: np.ndarray, isotonic_min_positives: int) -> Calibrator:
         from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
 
+        raw, labels = np.asarray(raw, dtype=float), np.asarray(labels, dtype=float)
         if int(labels.sum()) >= isotonic_min_positives:
             model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
             model.fit(raw, labels)
-            return cls("isotonic", model)
+            ordered = labels[np.argsort(raw, kind="stable")]
+            bottom = ordered[: max(len(ordered) // 5, 1)]
+            low = max(float(bottom.mean()), 0.5 / len(bottom))
+            high = float(ordered[-min(cls.EDGE_ROWS, len(ordered)) :].mean())
+            return cls("isotonic", model, (low, max(high, low)))
         model = LogisticRegression()
         model.fit(_logit(raw)[:, None], labels)
         return cls("sigmoid", model)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
+            low, high = getattr(self, "bounds", (0.0, 1.0))  # models saved before bounds
             # Isotonic steps tie many scores; a negligible share of the raw score breaks
             # the ties in the model's own order, so calibration does not cost ranking.
-            return np.clip(self.fitted.predict(raw) + 1e-9 * raw, 0.0, 1.0)
+            return np.clip(self.fitted.predict(raw), low, high) + 1e-9 * raw
         return self.fitted.predict_proba(_logit(raw)[:, None])[:, 1]
 
 

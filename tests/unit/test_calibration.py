@@ -53,3 +53,17 @@ def test_isotonic_calibration_keeps_the_raw_ranking() -> None:
     labels = (rng.random(5000) < raw / 4).astype(int)
     calibrated = Calibrator.fit(raw, labels, isotonic_min_positives=1)(raw)
     assert (np.argsort(calibrated, kind="stable") == np.argsort(raw, kind="stable")).all()
+
+
+def test_isotonic_never_promises_certainty_from_a_few_edge_rows() -> None:
+    rng = np.random.default_rng(2)
+    raw = rng.random(20_000)
+    labels = (rng.random(20_000) < raw**4 / 3).astype(int)
+    labels[np.argmax(raw)] = 1  # the single top row converted: a raw isotonic step of 1.0
+    labels[np.argsort(raw)[:5000]] = 0  # a quiet bottom: a raw step of 0.0
+    calibrator = Calibrator.fit(raw, labels, isotonic_min_positives=1)
+    p = calibrator(raw)
+    top = labels[np.argsort(raw)[-Calibrator.EDGE_ROWS :]].mean()
+    assert p.max() <= top + 1e-6 and p.max() < 0.5
+    assert p.min() > 0  # half a conversion over the bottom fifth, not zero
+    assert (np.diff(p[np.argsort(raw)]) >= 0).all()  # the bounds keep the order
