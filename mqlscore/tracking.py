@@ -139,6 +139,25 @@ def _importance_figure(importance: pd.DataFrame, top: int = 20):  # noqa: ANN202
     return figure
 
 
+def model_version(uri: str) -> dict[str, str]:
+    """Registered name and version behind a `models:/` URI (or the folder for a path)."""
+    if not uri.startswith("models:/"):
+        return {"uri": uri, "name": Path(uri).name, "version": "local"}
+    use_store()
+    name, _, alias = uri.removeprefix("models:/").partition("@")
+    if alias:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+    else:
+        name, _, version = name.partition("/")
+    return {"uri": uri, "name": name, "version": str(version)}
+
+
+def spark_probability_udf(spark, uri: str):  # noqa: ANN001, ANN201
+    """A Spark UDF returning the model's probability (MLflow's `spark_udf`)."""
+    use_store()
+    return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+
+
 def load_model(uri: str) -> mlflow.pyfunc.PyFuncModel:
     """Load a model by folder or `models:/` URI from the configured store."""
     use_store()

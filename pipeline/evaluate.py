@@ -78,16 +78,14 @@ KINDS = {
 
 
 def marketing_columns(test: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Marketing's own rankers (and the volume they hand sales) as score columns."""
+    """Marketing's own rankers as score columns (the baseline's picks set the volume)."""
     test = test.copy()
     if kind == "lead":
         test["mql_flag"] = test["new_mql"].astype(float)
         test["mql_points"] = test["marketing_points"].astype(float)
-        test["baseline_pick"] = test["new_mql"].astype(float)
     else:
         test["target_accounts"] = test["is_target_account"].astype(float)
         test["marketing_points_sum"] = test["account_marketing_points"].astype(float)
-        test["baseline_pick"] = test["is_target_account"].astype(float)
     return test
 
 
@@ -158,7 +156,7 @@ def side_by_side(
     rankers = list(kind.rankers)
     dates = test["snapshot_date"].unique()
     volumes = {
-        kind.volume_name: test.groupby("snapshot_date")["baseline_pick"].sum(),
+        kind.volume_name: test.groupby("snapshot_date")[kind.baseline].sum(),
         "sales_capacity": pd.Series(capacity, index=dates),
     }
     table = {"ranking": ranking_metrics(test, rankers)}

@@ -45,7 +45,14 @@ from mqlscore.intake import (
     read_table,
     typed_leads,
 )
-from mqlscore.io import atomic_path, file_md5, read_export_time, write_json, write_text
+from mqlscore.io import (
+    atomic_path,
+    file_md5,
+    read_export_time,
+    write_json,
+    write_parquet,
+    write_text,
+)
 from mqlscore.model import grade, score_0_100
 from mqlscore.schema import TABLES
 from pipeline.featurize import spec_from
@@ -154,21 +161,6 @@ def account_output(
     out["best_lead_id"] = out["account_id"].map(best["lead_id"])
     out["best_lead_score"] = out["account_id"].map(best["score"]).astype("Int64")
     return out[ACCOUNT_COLUMNS]
-
-
-def model_version(uri: str) -> dict[str, str]:
-    """Registered name and version behind a `models:/` URI (or the folder for a path)."""
-    if not uri.startswith("models:/"):
-        return {"uri": uri, "name": Path(uri).name, "version": "local"}
-    import mlflow
-
-    name, _, ref = uri.removeprefix("models:/").partition("@")
-    client = mlflow.MlflowClient()
-    if ref:
-        version = client.get_model_version_by_alias(name, ref).version
-    else:
-        name, _, version = uri.removeprefix("models:/").partition("/")
-    return {"uri": uri, "name": name, "version": str(version)}
 
 
 def load_scorer(uri: str) -> Any:
@@ -384,16 +376,14 @@ def score_leads(
 
 def spark_probabilities(uri: str, features: Path, scorer: Any) -> pd.DataFrame:
     """Lead probabilities computed on Spark with MLflow's `spark_udf`."""
-    import mlflow
     from pyspark.sql import functions as F
 
     from mqlscore import tracking
     from pipeline.featurize import spark_session
 
-    tracking.use_store()
     spark = spark_session()
     frame = spark.read.parquet(str(features.resolve()))
-    predict = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    predict = tracking.spark_probability_udf(spark, uri)
     scored = frame.select(
         "lead_id", predict(F.struct(*[F.col(c) for c in scorer.features])).alias("probability")
     )
@@ -464,6 +454,8 @@ def main(
         )
         write_table(account_scores, out / "account_scores")
     write_text(rejects.to_csv(index=False), out / "rejects.csv")
+    from mqlscore import tracking
+
     drift = psi(scorer.profile, counts) if counts else {}
     drifting = {k: v for k, v in sorted(drift.items()) if v > config.drift_warn_psi}
     for column, value in drifting.items():
@@ -473,8 +465,8 @@ def main(
     manifest = {
         "run_date": str(when),
         "engine": engine,
-        "model": model_version(model_uri),
-        "account_model": None if account_scorer is None else model_version(account_uri),
+        "model": tracking.model_version(model_uri),
+        "account_model": None if account_scorer is None else tracking.model_version(account_uri),
         "inputs": {path.name: file_md5(path) for path in files.values()},
         "rows_in": rows_in,
         "scored": len(scored),
@@ -502,10 +494,7 @@ def write_table(frame: pd.DataFrame, stem: Path) -> None:
     """The same table as CSV and Parquet (one writer: same spelling), each atomically."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with atomic_path(stem.with_suffix(".parquet")) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet(frame, stem.with_suffix(".parquet"))
     with atomic_path(stem.with_suffix(".csv")) as tmp:
-        pcsv.write_csv(table, tmp)
+        pcsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp)
