@@ -14,12 +14,39 @@ from typing import Any
 import pandas as pd
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_orphans(target: Path) -> list[Path]:
+    """Delete temporary files left beside `target` by writers that died (killed mid-write).
+
+    Temporary names carry their writer's PID; files of live writers are left alone.
+    """
+    removed = []
+    for path in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
+        pid = path.name[len(Path(target).name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; move it into place only on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_orphans(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

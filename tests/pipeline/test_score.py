@@ -196,6 +196,9 @@ def test_sigkill_while_writing_leaves_the_previous_output(
     assert job.returncode == -signal.SIGKILL  # killed mid-write, not finished
     after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
     assert after == before
+    assert list(out.glob(".*.tmp"))  # the killed run's temporary is still there...
+    _score(export, out, models, tiny_params_file)
+    assert not list(out.glob(".*.tmp"))  # ...until the next run sweeps it
 
 
 def test_a_missing_column_stops_the_run_naming_file_and_column(

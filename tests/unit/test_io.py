@@ -1,0 +1,47 @@
+"""Atomic writes: the target is whole or untouched, and a dead writer's leftovers go."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mqlscore.io import atomic_path, remove_orphans, write_text
+
+
+def _dead_pid() -> int:
+    job = subprocess.Popen([sys.executable, "-c", "pass"])
+    job.wait()
+    return job.pid
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    write_text("old\n", target)
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+
+
+def test_orphans_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    dead = tmp_path / f".scores.csv.{_dead_pid()}.abc123.tmp"
+    live = tmp_path / f".scores.csv.{os.getpid()}.def456.tmp"
+    other = tmp_path / f".other.csv.{_dead_pid()}.ghi789.tmp"
+    for path in (dead, live, other):
+        path.write_text("partial")
+    assert remove_orphans(target) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_the_next_write_sweeps_a_killed_writers_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "scores.csv"
+    dead = tmp_path / f".scores.csv.{_dead_pid()}.abc123.tmp"
+    dead.write_text("partial")
+    write_text("new\n", target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
