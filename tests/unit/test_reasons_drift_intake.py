@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.intake import RowRules, lead_row_problems, typed_leads
+from mqlscore.intake import ExportError, RowRules, lead_row_problems, read_table, typed_leads
 from mqlscore.reasons import check_templates, describe, top_reasons
 
 
@@ -116,3 +118,29 @@ def test_duplicates_across_chunks_keep_the_first_copy() -> None:
     lead_row_problems(_chunk(), RULES, seen)
     later = _chunk(source_row=[3, 4], lead_id=["L9", "L1"])
     assert lead_row_problems(later, RULES, seen).tolist() == ["", "lead_id: 'L1' repeats row 1"]
+
+
+def test_a_bad_cell_in_another_table_names_file_column_value_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "engagement.csv"
+    path.write_text(
+        "Event,lead_id,occurred_at,activity_type,campaign_id\n"
+        "1,L1,2026-01-02 10:00:00,email_open,C1\n"
+        "2,L1,yesterday,web_visit,C1\n"
+        "3,L2,2026-01-03 09:00:00,form_fill,C2\n"
+    )
+    with pytest.raises(ExportError) as error:
+        read_table(path, "engagement", {"Event": "event_id"})
+    message = str(error.value)
+    assert str(path) in message and "occurred_at" in message
+    assert "row 2" in message and "'yesterday'" in message
+
+
+def test_a_good_table_is_renamed_and_typed(tmp_path: Path) -> None:
+    path = tmp_path / "engagement.csv"
+    path.write_text(
+        "Event,lead_id,occurred_at,activity_type,campaign_id\n"
+        "1,L1,2026-01-02 10:00:00,email_open,C1\n"
+    )
+    frame = read_table(path, "engagement", {"Event": "event_id"})
+    assert list(frame.columns[:3]) == ["event_id", "lead_id", "occurred_at"]
+    assert frame["occurred_at"].iloc[0] == pd.Timestamp("2026-01-02 10:00:00")
