@@ -31,7 +31,14 @@ LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "worked", "label_complet
 # Marketing's own view, kept beside the model's features for comparison.
 MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
 ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")
-TEXT_FEATURES: tuple[str, ...] = ("seniority", "function", "industry", "country", "match_rule")
+TEXT_FEATURES: tuple[str, ...] = (
+    "seniority",
+    "function",
+    "industry",
+    "country",
+    "match_rule",
+    "last_opportunity_outcome",
+)
 LABELS: tuple[str, ...] = ("opportunity_created", "closed_won")
 
 
@@ -286,9 +293,25 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
                {_count("o.closed_at IS NULL OR o.closed_at >= s.snapshot_date")}
                    AS account_open_opportunities,
                min({_days("o.created_at", "s.snapshot_date")})
-                   AS days_since_last_opportunity
+                   AS days_since_last_opportunity,
+               max(o.created_at) AS last_opportunity_at
         FROM opportunities o JOIN intervals s ON o.created_at < s.snapshot_date
         GROUP BY o.account_id, s.snap_key
+    """,
+        ),
+        (
+            # The newest opportunity's state at the snapshot: 1 open, 2 lost, 3 won
+            # (opportunities created the same moment: the best state counts).
+            "acc_last",
+            """
+        SELECT h.account_id, h.snap_key,
+               max(CASE WHEN o.closed_at IS NULL OR o.closed_at >= s.snapshot_date THEN 1
+                        WHEN o.is_won THEN 3 ELSE 2 END) AS last_state
+        FROM acc_history h
+        JOIN intervals s ON s.snap_key = h.snap_key
+        JOIN opportunities o ON o.account_id = h.account_id
+                            AND o.created_at = h.last_opportunity_at
+        GROUP BY h.account_id, h.snap_key
     """,
         ),
         (
@@ -410,6 +433,10 @@ def _account_select(spec: SnapshotSpec) -> str:
         "CAST(coalesce(ah.days_since_last_opportunity, 9999) AS DOUBLE)"
         " AS days_since_last_opportunity"
     )
+    cols.append(
+        "CASE al.last_state WHEN 1 THEN 'open' WHEN 2 THEN 'lost' WHEN 3 THEN 'won'"
+        " ELSE 'none' END AS last_opportunity_outcome"
+    )
     return ",\n           ".join(cols)
 
 
@@ -420,7 +447,8 @@ def _account_joins(key: str) -> str:
     LEFT JOIN acc_sales asl ON asl.account_id = {key}.account_id
                            AND asl.snap_key = {key}.snap_key
     LEFT JOIN acc_history ah ON ah.account_id = {key}.account_id
-                            AND ah.snap_key = {key}.snap_key"""
+                            AND ah.snap_key = {key}.snap_key
+    LEFT JOIN acc_last al ON al.account_id = {key}.account_id AND al.snap_key = {key}.snap_key"""
 
 
 def _firmographics() -> str:

@@ -50,6 +50,7 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     "decayed_engagement": "recent engagement weight {n}",
     "days_since_last_event": "last marketing touch: {days}",
     "days_since_last_opportunity": "last opportunity with this account: {days}",
+    "last_opportunity_outcome": "the last opportunity with this account: {text}",
     "account_prior_opportunities": "{n} earlier opportunities with this account",
     "account_prior_won": "{n} earlier deals won with this account",
     "account_prior_lost": "{n} earlier deals lost with this account",

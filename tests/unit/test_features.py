@@ -155,6 +155,24 @@ def test_snapshot_features_count_only_the_past(spec: SnapshotSpec) -> None:
     assert row["seniority"] == "c_level" and row["free_mail"] == 0
 
 
+def test_last_opportunity_outcome_is_its_state_at_each_snapshot(rule: MqlRule) -> None:
+    world = _one_deal_world(pd.Timestamp("2024-01-10"))  # O1: won on 2024-01-20
+    second = world["opportunities"].assign(
+        opportunity_id="O2",
+        created_at=pd.Timestamp("2024-02-05"),
+        closed_at=pd.Timestamp("2024-03-15"),
+        is_won=False,
+    )
+    world["opportunities"] = pd.concat([world["opportunities"], second], ignore_index=True)
+    spec = SnapshotSpec(
+        title_points=rule.title_points, activity_points=rule.activity_points, scoring=True
+    )
+    snaps = [pd.Timestamp(f"2024-0{m}-01") for m in (1, 2, 3, 4)]
+    accounts = build_snapshots(with_matches(world), spec, snaps, pd.Timestamp("2025-01-01"))
+    outcome = accounts.accounts.set_index("snapshot_date")["last_opportunity_outcome"]
+    assert outcome.tolist() == ["none", "won", "open", "lost"]
+
+
 @pytest.mark.parametrize(
     ("title", "seniority", "function"),
     [
