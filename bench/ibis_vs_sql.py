@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.features import EVENTS_AT_SCALE_1  # noqa: E402
-from features.snapshots import HIGH_INTENT, SnapshotSpec, _count, _days, _in, _recent  # noqa: E402
+from features.snapshots import HIGH_INTENT, SnapshotSpec, _recent, window_aggregates  # noqa: E402
 from mqlscore.schema import ACTIVITY_TYPES  # noqa: E402
 
 SPEC = SnapshotSpec()
@@ -45,26 +45,12 @@ def snapshots(path: Path) -> list[pd.Timestamp]:
 
 
 def sql_query(path: Path) -> str:
-    """Our spelling (as in features/snapshots.py, keyed by the text lead id)."""
-    windows = SPEC.windows_days
-    counts = []
-    for w in windows:
-        recent = _recent("e.occurred_at", w)
-        counts.append(f"{_count(recent)} AS events_{w}d")
-        counts += [
-            f"{_count(f'{recent} AND e.activity_type = {a!r}')} AS {a}_{w}d"
-            for a in ACTIVITY_TYPES
-        ]
-        counts.append(
-            f"{_count(f'{recent} AND e.activity_type IN {_in(HIGH_INTENT)}')} AS high_intent_{w}d"
-        )
-    age = f"CAST({_days('e.occurred_at', 's.snapshot_date')} AS DOUBLE)"
+    """Our spelling: the aggregates of features/snapshots.py, keyed by the text lead id."""
     return f"""
-        SELECT e.lead_id, s.snapshot_date, {", ".join(counts)},
-               sum(power(CAST(0.5 AS DOUBLE), {age} / {SPEC.half_life_days})) AS decayed_engagement
+        SELECT e.lead_id, s.snapshot_date, {", ".join(window_aggregates(SPEC))}
         FROM read_parquet('{path}') e
         JOIN snaps s ON e.occurred_at < s.snapshot_date
-                    AND {_recent("e.occurred_at", max(windows))}
+                    AND {_recent("e.occurred_at", max(SPEC.windows_days))}
         GROUP BY e.lead_id, s.snapshot_date
     """
 

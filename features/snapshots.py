@@ -130,12 +130,11 @@ def _event_columns(windows: tuple[int, ...]) -> list[str]:
     return cols
 
 
-def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]]:
-    """Intermediate tables both snapshot tables read, in dependency order (name, SELECT)."""
-    windows = tuple(sorted(spec.windows_days))
-    longest = windows[-1]
+def window_aggregates(spec: SnapshotSpec) -> list[str]:
+    """The per-(lead, snapshot) aggregates over events `e` joined to snapshots `s`:
+    counts per activity type and window, high-intent counts, decayed engagement."""
     counts = []
-    for w in windows:
+    for w in sorted(spec.windows_days):
         recent = _recent("e.occurred_at", w)
         counts.append(f"{_count(recent)} AS events_{w}d")
         counts += [
@@ -147,6 +146,13 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         )
     age = f"CAST({_days('e.occurred_at', 's.snapshot_date')} AS DOUBLE)"
     decay = f"power(CAST(0.5 AS DOUBLE), {age} / {float(spec.half_life_days)})"
+    return [*counts, f"sum({decay}) AS decayed_engagement"]
+
+
+def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]]:
+    """Intermediate tables both snapshot tables read, in dependency order (name, SELECT)."""
+    windows = tuple(sorted(spec.windows_days))
+    longest = windows[-1]
     slots = []
     for role in spec.buying_group:
         conditions = []
@@ -224,8 +230,7 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
             "ev_win",
             f"""
         SELECT e.lead_key, s.snap_key,
-               {(", " + chr(10) + "               ").join(counts)},
-               sum({decay}) AS decayed_engagement
+               {(", " + chr(10) + "               ").join(window_aggregates(spec))}
         FROM events e
         JOIN intervals s ON e.occurred_at < s.snapshot_date
                         AND {_recent("e.occurred_at", longest)}
@@ -485,7 +490,8 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
            CAST(coalesce({_days("h.last_event_at", "b.snapshot_date")}, 9999) AS DOUBLE)
                AS days_since_last_event,
            {_merged("w", _event_columns(windows))},
-           CAST(coalesce(w.decayed_engagement, 0) AS DOUBLE) AS decayed_engagement,
+           -- rounded: a parallel float sum differs in its last bits from run to run
+           CAST(round(coalesce(w.decayed_engagement, 0), 9) AS DOUBLE) AS decayed_engagement,
            CAST(coalesce(w.events_{mid}d, 0) - (coalesce(w.events_{longest}d, 0)
                - coalesce(w.events_{mid}d, 0)) * CAST({mid / (longest - mid)} AS DOUBLE) AS DOUBLE)
                AS engagement_trend,
