@@ -70,51 +70,81 @@ def load_column_map(path: Path | None) -> dict[str, dict[str, str]]:
     return {table: dict(columns or {}) for table, columns in data.items()}
 
 
-def _check_columns(frame: pd.DataFrame, path: Path, table: str) -> None:
+def _check_columns(columns: list[str], path: Path, table: str) -> None:
     optional = OPTIONAL_LEAD_COLUMNS if table == "leads" else ()
     required = [c for c in TABLES[table] if c not in optional]
-    missing = [c for c in required if c not in frame.columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise ExportError(
             f"{path}: missing column(s) {', '.join(missing)} for {table} "
-            f"(found {', '.join(map(str, frame.columns)) or 'none'}); "
+            f"(found {', '.join(map(str, columns)) or 'none'}); "
             "map export names with --column-map"
         )
 
 
-def read_table(path: Path, table: str, mapping: dict[str, str]) -> pd.DataFrame:
-    """A whole (non-lead) table with canonical column names, typed; bad cells raise with
-    the file, column, value and row."""
-    frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-    frame = frame.rename(columns=mapping)
-    _check_columns(frame, path, table)
-    frame = frame[[c for c in TABLES[table] if c in frame.columns]]
+# How DuckDB types each kind of column, and what a cell that fails is not.
+_CASTS: dict[str, tuple[str, str]] = {
+    "time": ("TIMESTAMPTZ", "a timestamp"),  # offsets honoured; naive times read as UTC
+    "int": ("BIGINT", "a number"),
+    "float": ("DOUBLE", "a number"),
+    "bool": ("BOOLEAN", "true or false"),
+}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -> Path:
+    """Check and type a (non-lead) table in DuckDB and write it to `target` as Parquet with
+    canonical names, so memory stays bounded however many rows it has. A cell that does
+    not parse raises `ExportError` naming the file, column, value and row."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    source = (
+        f"read_csv('{path}', all_varchar = true)"
+        if path.suffix == ".csv"
+        else f"read_parquet('{path}')"
+    )
+    found = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    names = {mapping.get(c, c): c for c in found}  # canonical -> as exported
+    _check_columns(list(names), path, table)
+    selects, checks = [], []
     for column, kind in TABLES[table].items():
-        if column not in frame.columns:
+        if column not in names:
             continue
-        if kind == "time":
-            parsed = pd.to_datetime(frame[column], errors="coerce")
-            bad = parsed.isna() & frame[column].notna()
-            _raise_on(bad, frame[column], path, column, "a timestamp")
-            frame[column] = parsed.astype("datetime64[us]")
-        elif kind in ("int", "float"):
-            parsed = pd.to_numeric(frame[column], errors="coerce")
-            _raise_on(
-                parsed.isna() & frame[column].notna(), frame[column], path, column, "a number"
+        raw = _quoted(names[column])
+        if kind in _CASTS:
+            typed = f"TRY_CAST({raw} AS {_CASTS[kind][0]})"
+            checks.append((column, raw, f"{raw} IS NOT NULL AND {typed} IS NULL", kind))
+            selects.append(
+                f"CAST({typed} AS TIMESTAMP) AS {column}"
+                if kind == "time"
+                else f"{typed} AS {column}"
             )
-            frame[column] = parsed
-        elif kind == "id":
-            frame[column] = frame[column].astype("string").astype(object)
-    return frame
-
-
-def _raise_on(bad: pd.Series, values: pd.Series, path: Path, column: str, what: str) -> None:
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ExportError(
-            f"{path}: column {column}, row {row + 1}: {values.iloc[row]!r} is not {what} "
-            f"({int(bad.sum())} row(s) like it)"
-        )
+        else:
+            selects.append(f"CAST({raw} AS VARCHAR) AS {column}")
+    if checks:
+        counts = con.execute(
+            "SELECT "
+            + ", ".join(f"count(*) FILTER (WHERE {bad})" for *_, bad, _ in checks)
+            + f" FROM {source}"
+        ).fetchall()[0]
+        for (column, raw, bad, kind), count in zip(checks, counts, strict=True):
+            if count:
+                row, value = con.execute(
+                    f"SELECT rn, value FROM (SELECT row_number() OVER () AS rn, {raw} AS value,"
+                    f" {bad} AS bad FROM {source}) WHERE bad ORDER BY rn LIMIT 1"
+                ).fetchall()[0]
+                raise ExportError(
+                    f"{path}: column {column}, row {row}: {str(value)!r} is not "
+                    f"{_CASTS[kind][1]} ({count} row(s) like it)"
+                )
+    con.execute(f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{target}' (FORMAT parquet)")
+    con.close()
+    return target
 
 
 def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
@@ -132,7 +162,7 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
     start = 1
     for chunk in reader:
         chunk = chunk.rename(columns=mapping)
-        _check_columns(chunk, path, "leads")
+        _check_columns(list(chunk.columns), path, "leads")
         for column in OPTIONAL_LEAD_COLUMNS:
             if column not in chunk.columns:
                 chunk[column] = ""

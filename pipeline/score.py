@@ -42,7 +42,7 @@ from mqlscore.intake import (
     lead_chunks,
     lead_row_problems,
     load_column_map,
-    read_table,
+    stage_table,
     typed_leads,
 )
 from mqlscore.io import (
@@ -198,19 +198,22 @@ def read_inputs(
 ) -> tuple[dict[str, pd.DataFrame | Path], pd.DataFrame, int, dict[str, Path]]:
     """Tables to score from, the rejected lead rows and the lead rows read.
 
-    Leads are checked, typed and matched to accounts chunk by chunk, and the good ones
-    streamed to Parquet in `work`, so memory follows the chunk size, not the export.
+    The other tables are checked and typed by DuckDB into Parquet in `work`; leads are
+    checked, typed and matched to accounts chunk by chunk, and the good ones streamed to
+    Parquet there too, so memory follows the chunk size, not the export.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = {table: find_file(export, table) for table in SCORING_TABLES}
+    staged = work / "tables"
+    staged.mkdir()
+    others = [(table, path) for table, path in files.items() if table != "leads"]
     tables: dict[str, pd.DataFrame | Path] = {
-        table: read_table(path, table, mapping.get(table, {}))
-        for table, path in files.items()
-        if table != "leads"
+        table: stage_table(path, table, mapping.get(table, {}), staged / f"{table}.parquet")
+        for table, path in progress(others, "checking tables")
     }
-    accounts = tables["accounts"]
+    accounts = pd.read_parquet(tables["accounts"])
     rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
     bad, seen, rows_in = [], {}, 0
     lead_schema, match_schema = _lead_tables_schema()

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.intake import ExportError, RowRules, lead_row_problems, read_table, typed_leads
+from mqlscore.intake import ExportError, RowRules, lead_row_problems, stage_table, typed_leads
 from mqlscore.reasons import check_templates, describe, top_reasons
+from mqlscore.schema import TABLES
 
 
 def test_describe_speaks_plain_words() -> None:
@@ -129,7 +130,7 @@ def test_a_bad_cell_in_another_table_names_file_column_value_and_row(tmp_path: P
         "3,L2,2026-01-03 09:00:00,form_fill,C2\n"
     )
     with pytest.raises(ExportError) as error:
-        read_table(path, "engagement", {"Event": "event_id"})
+        stage_table(path, "engagement", {"Event": "event_id"}, tmp_path / "out.parquet")
     message = str(error.value)
     assert str(path) in message and "occurred_at" in message
     assert "row 2" in message and "'yesterday'" in message
@@ -139,8 +140,15 @@ def test_a_good_table_is_renamed_and_typed(tmp_path: Path) -> None:
     path = tmp_path / "engagement.csv"
     path.write_text(
         "Event,lead_id,occurred_at,activity_type,campaign_id\n"
-        "1,L1,2026-01-02 10:00:00,email_open,C1\n"
+        "007,L1,2026-01-02 10:00:00,email_open,C1\n"
+        "8,L2,2026-01-02T10:00:00+02:00,web_visit,\n"
     )
-    frame = read_table(path, "engagement", {"Event": "event_id"})
-    assert list(frame.columns[:3]) == ["event_id", "lead_id", "occurred_at"]
-    assert frame["occurred_at"].iloc[0] == pd.Timestamp("2026-01-02 10:00:00")
+    frame = pd.read_parquet(
+        stage_table(path, "engagement", {"Event": "event_id"}, tmp_path / "out.parquet")
+    )
+    assert list(frame.columns) == list(TABLES["engagement"])
+    assert frame["occurred_at"].tolist() == [
+        pd.Timestamp("2026-01-02 10:00:00"),
+        pd.Timestamp("2026-01-02 08:00:00"),  # +02:00 read as UTC
+    ]
+    assert frame["event_id"].tolist() == ["007", "8"]  # ids stay text, zeros kept
