@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,55 +96,74 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@dataclass(frozen=True)
+class _Check:
+    column: str
+    raw: str  # the exported column, quoted
+    bad: str  # SQL condition: a value is there but does not parse
+    kind: str
+
+
+def _typed_columns(table: str, names: dict[str, str]) -> tuple[list[str], list[_Check]]:
+    """SELECT expressions typing each canonical column, and the parse checks they need."""
+    selects, checks = [], []
+    for column, kind in TABLES[table].items():
+        if column not in names:
+            continue
+        raw = _quoted(names[column])
+        if kind not in _CASTS:
+            selects.append(f"CAST({raw} AS VARCHAR) AS {column}")
+            continue
+        typed = f"TRY_CAST({raw} AS {_CASTS[kind][0]})"
+        checks.append(_Check(column, raw, f"{raw} IS NOT NULL AND {typed} IS NULL", kind))
+        if kind == "time":
+            typed = f"CAST({typed} AS TIMESTAMP)"
+        selects.append(f"{typed} AS {column}")
+    return selects, checks
+
+
+def _raise_on_bad_cells(con: Any, source: str, checks: list[_Check], path: Path) -> None:
+    """One pass counts unparseable cells per column; the first one found is reported."""
+    if not checks:
+        return
+    sql = ", ".join(f"count(*) FILTER (WHERE {c.bad})" for c in checks)
+    counts = con.execute(f"SELECT {sql} FROM {source}").fetchall()[0]
+    for check, count in zip(checks, counts, strict=True):
+        if count:
+            row, value = con.execute(
+                f"SELECT rn, value FROM (SELECT row_number() OVER () AS rn, "
+                f"{check.raw} AS value, {check.bad} AS bad FROM {source}) "
+                "WHERE bad ORDER BY rn LIMIT 1"
+            ).fetchall()[0]
+            raise ExportError(
+                f"{path}: column {check.column}, row {row}: {str(value)!r} is not "
+                f"{_CASTS[check.kind][1]} ({count} row(s) like it)"
+            )
+
+
 def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -> Path:
     """Check and type a (non-lead) table in DuckDB and write it to `target` as Parquet with
     canonical names, so memory stays bounded however many rows it has. A cell that does
     not parse raises `ExportError` naming the file, column, value and row."""
     import duckdb
 
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    quoted_path = str(path).replace("'", "''")
     source = (
-        f"read_csv('{path}', all_varchar = true)"
+        f"read_csv('{quoted_path}', all_varchar = true)"
         if path.suffix == ".csv"
-        else f"read_parquet('{path}')"
+        else f"read_parquet('{quoted_path}')"
     )
-    found = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-    names = {mapping.get(c, c): c for c in found}  # canonical -> as exported
-    _check_columns(list(names), path, table)
-    selects, checks = [], []
-    for column, kind in TABLES[table].items():
-        if column not in names:
-            continue
-        raw = _quoted(names[column])
-        if kind in _CASTS:
-            typed = f"TRY_CAST({raw} AS {_CASTS[kind][0]})"
-            checks.append((column, raw, f"{raw} IS NOT NULL AND {typed} IS NULL", kind))
-            selects.append(
-                f"CAST({typed} AS TIMESTAMP) AS {column}"
-                if kind == "time"
-                else f"{typed} AS {column}"
-            )
-        else:
-            selects.append(f"CAST({raw} AS VARCHAR) AS {column}")
-    if checks:
-        counts = con.execute(
-            "SELECT "
-            + ", ".join(f"count(*) FILTER (WHERE {bad})" for *_, bad, _ in checks)
-            + f" FROM {source}"
-        ).fetchall()[0]
-        for (column, raw, bad, kind), count in zip(checks, counts, strict=True):
-            if count:
-                row, value = con.execute(
-                    f"SELECT rn, value FROM (SELECT row_number() OVER () AS rn, {raw} AS value,"
-                    f" {bad} AS bad FROM {source}) WHERE bad ORDER BY rn LIMIT 1"
-                ).fetchall()[0]
-                raise ExportError(
-                    f"{path}: column {column}, row {row}: {str(value)!r} is not "
-                    f"{_CASTS[kind][1]} ({count} row(s) like it)"
-                )
-    con.execute(f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{target}' (FORMAT parquet)")
-    con.close()
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        found = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        names = {mapping.get(c, c): c for c in found}  # canonical -> as exported
+        _check_columns(list(names), path, table)
+        selects, checks = _typed_columns(table, names)
+        _raise_on_bad_cells(con, source, checks, path)
+        out = str(target).replace("'", "''")
+        con.execute(
+            f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
+        )
     return target
 
 

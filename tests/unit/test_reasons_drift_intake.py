@@ -152,3 +152,11 @@ def test_a_good_table_is_renamed_and_typed(tmp_path: Path) -> None:
         pd.Timestamp("2026-01-02 08:00:00"),  # +02:00 read as UTC
     ]
     assert frame["event_id"].tolist() == ["007", "8"]  # ids stay text, zeros kept
+
+
+def test_a_missing_column_in_another_table_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "engagement.csv"
+    path.write_text("event_id,lead_id,activity_type,campaign_id\n1,L1,email_open,C1\n")
+    with pytest.raises(ExportError, match=r"missing column\(s\) occurred_at for engagement"):
+        stage_table(path, "engagement", {}, tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()
