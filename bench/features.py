@@ -41,25 +41,41 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float]:
     return float(seconds), int(kb) / 1024**2
 
 
-def run(millions: float, work: Path) -> dict[str, float]:
-    scale = millions * 1e6 / EVENTS_AT_SCALE_1
-    exe = [sys.executable, "-m", "mqlscore", "-q"]
-    raw, truth = work / "raw", work / "truth"
+def generate_world(millions: float, work: Path) -> Path:
+    """A synthetic world of about `millions` engagement events; returns its raw folder."""
+    raw = work / "raw"
     subprocess.run(
         [
-            *exe,
+            sys.executable,
+            "-m",
+            "mqlscore",
+            "-q",
             "generate",
             "--raw",
             str(raw),
             "--truth",
-            str(truth),
+            str(work / "truth"),
             "--scale",
-            f"{scale:.4f}",
+            f"{millions * 1e6 / EVENTS_AT_SCALE_1:.4f}",
             "--params",
             str(ROOT / "params.yaml"),
         ],
         check=True,
     )
+    return raw
+
+
+def save_table(lines: list[str], out: Path) -> None:
+    """Write a Markdown table to `out` and print it."""
+    table = "\n".join(lines) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table)
+    print(table)
+
+
+def run(millions: float, work: Path) -> dict[str, float]:
+    exe = [sys.executable, "-m", "mqlscore", "-q"]
+    raw = generate_world(millions, work)
     events = int(
         subprocess.run(
             [
@@ -164,10 +180,7 @@ def main() -> None:
             f"{r['build_s'] / r['floor_s']:.1f}x | {r['rewrite_s']:.1f} | "
             f"{r['rewrite_s'] / r['floor_s']:.1f}x | {r['build_s'] / (r['events'] / 1e6):.2f} |"
         )
-    table = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table)
-    print(table)
+    save_table(lines, args.out)
 
 
 if __name__ == "__main__":

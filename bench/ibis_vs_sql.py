@@ -16,7 +16,6 @@ Writes a Markdown table to bench/results/ibis_vs_sql.md (and prints it).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,20 +27,25 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.features import EVENTS_AT_SCALE_1  # noqa: E402
-from features.snapshots import HIGH_INTENT, SnapshotSpec, _recent, window_aggregates  # noqa: E402
+from bench.features import generate_world, save_table  # noqa: E402
+from features.snapshots import (  # noqa: E402
+    HIGH_INTENT,
+    SnapshotSpec,
+    _recent,
+    snapshot_dates,
+    window_aggregates,
+)
 from mqlscore.schema import ACTIVITY_TYPES  # noqa: E402
 
 SPEC = SnapshotSpec()
 
 
 def snapshots(path: Path) -> list[pd.Timestamp]:
-    """Month starts from the third month of the data to its end."""
+    """Monthly snapshots from the third month of the events to their end."""
     first, last = duckdb.sql(
         f"SELECT min(occurred_at), max(occurred_at) FROM read_parquet('{path}')"
     ).fetchall()[0]
-    start = pd.Timestamp(first).to_period("M").to_timestamp() + pd.DateOffset(months=3)
-    return list(pd.date_range(start, pd.Timestamp(last), freq="MS"))
+    return snapshot_dates(pd.Timestamp(first), pd.Timestamp(last), first_month=3)
 
 
 def sql_query(path: Path) -> str:
@@ -95,26 +99,7 @@ def run(millions: float, repeat: int) -> dict[str, float]:
     import ibis
 
     with tempfile.TemporaryDirectory(prefix="mqlscore-ibis-") as tmp:
-        raw = Path(tmp) / "raw"
-        scale = millions * 1e6 / EVENTS_AT_SCALE_1
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mqlscore",
-                "-q",
-                "generate",
-                "--raw",
-                str(raw),
-                "--truth",
-                str(Path(tmp) / "truth"),
-                "--scale",
-                f"{scale:.4f}",
-                "--params",
-                str(ROOT / "params.yaml"),
-            ],
-            check=True,
-        )
+        raw = generate_world(millions, Path(tmp))
         path = raw / "engagement.parquet"
         snaps = snapshots(path)
         sql_con = duckdb.connect()
@@ -164,10 +149,7 @@ def main() -> None:
             f"| {r['events']:,} | {r['rows']:,} | {r['sql_s']:.2f} | {r['ibis_s']:.2f} | "
             f"{r['ibis_s'] / r['sql_s']:.2f}x |"
         )
-    table = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table)
-    print(table)
+    save_table(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,9 @@ def remove_orphans(target: Path) -> list[Path]:
 
     Temporary names carry their writer's PID; files of live writers are left alone.
     """
-    removed = []
-    for path in Path(target).parent.glob(f".{Path(target).name}.*.tmp"):
-        pid = path.name[len(Path(target).name) + 2 :].split(".", 1)[0]
+    name, removed = Path(target).name, []
+    for path in Path(target).parent.glob(f".{name}.*.tmp"):
+        pid = path.name[len(name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             path.unlink(missing_ok=True)
             removed.append(path)
