@@ -74,7 +74,7 @@ def save_table(lines: list[str], out: Path) -> None:
 
 
 def run(millions: float, work: Path) -> dict[str, float]:
-    exe = [sys.executable, "-m", "mqlscore", "-q"]
+    exe = [sys.executable, "-m", "pipeline", "-q"]
     raw = generate_world(millions, work)
     events = int(
         subprocess.run(

@@ -30,14 +30,18 @@ sys.path.insert(0, str(ROOT))
 from bench.features import generate_world, save_table  # noqa: E402
 from features.snapshots import (  # noqa: E402
     HIGH_INTENT,
-    SnapshotSpec,
     _recent,
     snapshot_dates,
+    spec_from,
     window_aggregates,
 )
+from mqlscore.config import FeatureParams, MqlRule, load_section  # noqa: E402
 from mqlscore.schema import ACTIVITY_TYPES  # noqa: E402
 
-SPEC = SnapshotSpec()
+PARAMS = ROOT / "params.yaml"
+SPEC = spec_from(
+    load_section(PARAMS, "features", FeatureParams), load_section(PARAMS, "mql_rule", MqlRule)
+)
 
 
 def snapshots(path: Path) -> list[pd.Timestamp]:

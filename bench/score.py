@@ -55,7 +55,8 @@ def make_features(rows: int, target: Path) -> None:
 def worker(features: Path, out: Path, explain: bool) -> None:
     """Score one feature file (the measured process); print the scoring seconds."""
     from mqlscore.config import EvaluateParams, ScoreParams, load_section
-    from pipeline.score import load_scorer, score_leads
+    from mqlscore.scoring import score_leads
+    from mqlscore.tracking import load_scorer
 
     params = ROOT / "params.yaml"
     scorer = load_scorer(str(ROOT / "models/lead"))
@@ -102,7 +103,7 @@ def main() -> None:
             )
             print(lines[-1], flush=True)
         export, out = work / "nightly", work / "scores"
-        exe = [sys.executable, "-m", "mqlscore", "-q"]
+        exe = [sys.executable, "-m", "pipeline", "-q"]
         subprocess.run([*exe, "generate", "--export", "nightly", "--out", str(export)], check=True)
         seconds, gb = timed(
             [*exe, "score", "--export", str(export), "--out", str(out), "--model",

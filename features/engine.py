@@ -6,6 +6,7 @@ translates its spelling. Both return the same pandas frames.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ import duckdb
 import pandas as pd
 
 from features.snapshots import (
-    AUDIT_COLUMNS,
     SnapshotSpec,
     account_outcomes_sql,
     account_snapshot_sql,
@@ -23,6 +23,7 @@ from features.snapshots import (
     shared_tables,
 )
 from mqlscore.io import atomic_path
+from mqlscore.schema import AUDIT_COLUMNS
 
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 INPUT_TABLES: tuple[str, ...] = (
@@ -166,3 +167,16 @@ def build_snapshots_spark(
         for name, sql in queries(spec).items()
     }
     return Snapshots(**frames)
+
+
+def spark_session():  # noqa: ANN201
+    """The Spark session for the feature queries (SPARK_MASTER, default local[*]; UTC)."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        .appName("mqlscore-features")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )

@@ -14,23 +14,18 @@ snapshot_date and their order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from features.persona import function_sql, seniority_sql
-from mqlscore.schema import ACTIVITY_TYPES
+from mqlscore.config import FeatureParams, MqlRule
+from mqlscore.schema import (
+    ACCOUNT_MARKETING_COLUMNS,
+    ACTIVITY_TYPES,
+)
 
 HIGH_INTENT: tuple[str, ...] = ("pricing_page_visit", "form_fill")
-KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
-ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
-# Not features: the newest source timestamps a row used, kept so checks can prove point in time.
-AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
-# Outcomes in the label window, never features: `worked` = sales touched the lead in it.
-LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "worked", "label_complete")
-# Marketing's own view, kept beside the model's features for comparison.
-MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
-ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")
 TEXT_FEATURES: tuple[str, ...] = (
     "seniority",
     "function",
@@ -51,26 +46,17 @@ class BuyingRole:
     functions: tuple[str, ...] = ()
 
 
-DEFAULT_BUYING_GROUP: tuple[BuyingRole, ...] = (
-    BuyingRole("executive", seniorities=("c_level", "vp")),
-    BuyingRole("champion", seniorities=("director",)),
-    BuyingRole("evaluator", functions=("it", "operations")),
-    BuyingRole("finance", functions=("finance",)),
-    BuyingRole("procurement", functions=("procurement",)),
-)
-
-
 @dataclass(frozen=True)
 class SnapshotSpec:
-    """Everything the snapshot queries need besides the data."""
+    """Everything the snapshot queries need besides the data (built by `spec_from`)."""
 
-    windows_days: tuple[int, ...] = (7, 30, 90)
-    label_window_days: int = 90
-    label: str = "opportunity_created"
-    half_life_days: float = 14.0
-    title_points: dict[str, int] = field(default_factory=dict)
-    activity_points: dict[str, int] = field(default_factory=dict)
-    buying_group: tuple[BuyingRole, ...] = DEFAULT_BUYING_GROUP
+    windows_days: tuple[int, ...]
+    label_window_days: int
+    label: str
+    half_life_days: float
+    title_points: dict[str, int]
+    activity_points: dict[str, int]
+    buying_group: tuple[BuyingRole, ...]
     # Scoring keeps leads and accounts already on an open opportunity (flagged, not dropped).
     scoring: bool = False
 
@@ -79,6 +65,20 @@ class SnapshotSpec:
             raise ValueError(f"label must be one of {', '.join(LABELS)}, not {self.label!r}")
         if len(self.windows_days) < 2:
             raise ValueError("windows_days needs at least two windows")
+
+
+def spec_from(config: FeatureParams, rule: MqlRule, scoring: bool = False) -> SnapshotSpec:
+    """The snapshot spec from the `features` and `mql_rule` params."""
+    return SnapshotSpec(
+        windows_days=tuple(config.windows_days),
+        label_window_days=config.label_window_days,
+        label=config.label,
+        half_life_days=config.half_life_days,
+        title_points=rule.title_points,
+        activity_points=rule.activity_points,
+        buying_group=tuple(BuyingRole(**role.model_dump()) for role in config.buying_group),
+        scoring=scoring,
+    )
 
 
 def snapshot_dates(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,20 @@ def remove_orphans(target: Path) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+@contextmanager
+def staging_folder(out: Path, prefix: str) -> Iterator[Path]:
+    """A hidden work folder inside `out` (`.<prefix>.<pid>.*`), removed on exit; folders
+    left by killed runs (their process gone) are removed first, so no copy of an export
+    stays behind for good."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in out.glob(f".{prefix}.*"):
+        pid = path.name[len(prefix) + 2 :].split(".", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{prefix}.{os.getpid()}.", dir=out) as tmp:
+        yield Path(tmp)
 
 
 @contextmanager
@@ -109,3 +124,14 @@ def file_md5(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def publish(staged: list[Path], out: Path, drop: tuple[str, ...] = ()) -> None:
+    """Move finished files into `out` (same file system: each move is atomic), the last
+    one last (the manifest, which says the run is complete); first delete the files named
+    in `drop` that this run does not replace, so no earlier run's output stays beside it."""
+    for name in drop:
+        if not any(path.name == name for path in staged):
+            (out / name).unlink(missing_ok=True)
+    for path in staged:
+        os.replace(path, out / path.name)

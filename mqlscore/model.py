@@ -5,20 +5,19 @@ No MLflow here (see `tracking`); the same code fits the lead and the account mod
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from features.snapshots import (
-    ACCOUNT_MARKETING_COLUMNS,
-    AUDIT_COLUMNS,
-    KEY_COLUMNS,
-    LABEL_COLUMNS,
+from mqlscore.config import TrainParams
+from mqlscore.packaged import BOOSTER_FILE, SPEC_FILE, calibrate, read_folder, to_matrix
+from mqlscore.schema import (
     MARKETING_COLUMNS,
 )
-from mqlscore.config import TrainParams
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -35,14 +34,6 @@ class Split:
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
-
-
-def feature_columns(frame: pd.DataFrame, use_marketing: bool) -> list[str]:
-    """Model inputs: everything but keys and labels; marketing's columns only if allowed."""
-    excluded = set(KEY_COLUMNS) | set(LABEL_COLUMNS) | set(AUDIT_COLUMNS)
-    if not use_marketing:
-        excluded |= set(MARKETING_COLUMNS) | set(ACCOUNT_MARKETING_COLUMNS)
-    return [c for c in frame.columns if c not in excluded]
 
 
 def time_split(frame: pd.DataFrame, test_snapshots: int, valid_snapshots: int) -> Split:
@@ -85,22 +76,6 @@ def input_frame(
         else:
             out[column] = pd.to_numeric(out[column], errors="raise").astype("float64")
     return out
-
-
-def to_matrix(
-    frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]
-) -> pd.DataFrame:
-    """The model's input matrix: feature columns in order, text as fixed categories."""
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise KeyError(f"input lacks feature column(s): {', '.join(missing)}")
-    matrix = frame[features].copy()
-    for column, cats in levels.items():
-        matrix[column] = pd.Categorical(matrix[column].astype("string"), categories=cats)
-    for column in features:
-        if column not in levels and matrix[column].dtype != "float64":
-            matrix[column] = pd.to_numeric(matrix[column], errors="raise").astype("float64")
-    return matrix
 
 
 def fit_model(
@@ -165,15 +140,14 @@ class Calibrator:
     Isotonic steps at the ends rest on a handful of rows (one converted top lead makes a
     step of 1.0, a quiet bottom one of 0.0), so its output is bounded by the observed
     rate of the top `EDGE_ROWS` rows and of the bottom fifth (never below half a
-    conversion in it).
+    conversion in it). Kept as plain JSON (`spec`), applied by `packaged.calibrate`.
     """
 
     EDGE_ROWS = 100
 
-    def __init__(self, method: str, fitted: object, bounds: tuple[float, float] = (0.0, 1.0)):
-        self.method = method
-        self.fitted = fitted
-        self.bounds = bounds
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.method = spec["method"]
 
     @classmethod
     def fit(cls, raw: np.ndarray, labels: np.ndarray, isotonic_min_positives: int) -> Calibrator:
@@ -188,23 +162,21 @@ class Calibrator:
             bottom = ordered[: max(len(ordered) // 5, 1)]
             low = max(float(bottom.mean()), 0.5 / len(bottom))
             high = float(ordered[-min(cls.EDGE_ROWS, len(ordered)) :].mean())
-            return cls("isotonic", model, (low, max(high, low)))
-        model = LogisticRegression()
-        model.fit(_logit(raw)[:, None], labels)
-        return cls("sigmoid", model)
+            return cls(
+                {
+                    "method": "isotonic",
+                    "x": model.X_thresholds_.tolist(),
+                    "y": model.y_thresholds_.tolist(),
+                    "bounds": [low, max(high, low)],
+                }
+            )
+        clip = np.clip(raw, 1e-6, 1 - 1e-6)
+        model = LogisticRegression().fit(np.log(clip / (1 - clip))[:, None], labels)
+        spec = {"coef": float(model.coef_[0, 0]), "intercept": float(model.intercept_[0])}
+        return cls({"method": "sigmoid", **spec})
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        if self.method == "isotonic":
-            low, high = getattr(self, "bounds", (0.0, 1.0))  # models saved before bounds
-            # Isotonic steps tie many scores; a negligible share of the raw score breaks
-            # the ties in the model's own order, so calibration does not cost ranking.
-            return np.clip(self.fitted.predict(raw), low, high) + 1e-9 * raw
-        return self.fitted.predict_proba(_logit(raw)[:, None])[:, 1]
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+        return calibrate(raw, self.spec)
 
 
 def brier(p: np.ndarray, y: np.ndarray) -> float:
@@ -226,7 +198,8 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
 class Scorer:
     """Conversion probabilities (not class labels) from snapshot feature rows, with reasons.
 
-    `profile` holds the training distribution of each feature, for drift checks.
+    `profile` holds the training distribution of each feature, for drift checks. Saved as
+    LightGBM's text model plus JSON (`save`, `load`): loading runs no code.
     """
 
     def __init__(
@@ -242,6 +215,27 @@ class Scorer:
         self.levels = levels
         self.calibrator = calibrator
         self.profile = profile or {}
+
+    def save(self, folder: Path) -> None:
+        """Write `booster.txt` (the best iteration's trees) and `model.json`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(
+            str(folder / BOOSTER_FILE), num_iteration=self.booster.best_iteration
+        )
+        spec = {
+            "features": self.features,
+            "levels": self.levels,
+            "calibrator": self.calibrator.spec if self.calibrator else None,
+            "profile": self.profile,
+        }
+        (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
+
+    @classmethod
+    def load(cls, folder: Path) -> Scorer:
+        """A scorer from a folder written by `save` (text and JSON only)."""
+        booster, spec = read_folder(folder)
+        calibrator = Calibrator(spec["calibrator"]) if spec["calibrator"] else None
+        return cls(booster, spec["features"], spec["levels"], calibrator, spec["profile"])
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
         """A small input example (features only, no ids) for the model signature."""

@@ -5,6 +5,8 @@ Real exports are mapped onto these; the synthetic world writes them directly.
 
 from __future__ import annotations
 
+import pandas as pd
+
 ACTIVITY_TYPES: tuple[str, ...] = (
     "email_open",
     "email_click",
@@ -82,3 +84,22 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("opportunity_contacts", "lead_id"): ("leads", "lead_id"),
 }
 RAW_TABLES: tuple[str, ...] = tuple(TABLES)
+
+# Roles of the snapshot tables' columns (features/snapshots.py builds them).
+KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
+ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
+# Not features: the newest source timestamps a row used, kept so checks can prove point in time.
+AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
+# Outcomes in the label window, never features: `worked` = sales touched the lead in it.
+LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "worked", "label_complete")
+# Marketing's own view, kept beside the model's features for comparison.
+MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
+ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")
+
+
+def feature_columns(frame: pd.DataFrame, use_marketing: bool) -> list[str]:
+    """Model inputs: everything but keys and labels; marketing's columns only if allowed."""
+    excluded = set(KEY_COLUMNS) | set(LABEL_COLUMNS) | set(AUDIT_COLUMNS)
+    if not use_marketing:
+        excluded |= set(MARKETING_COLUMNS) | set(ACCOUNT_MARKETING_COLUMNS)
+    return [c for c in frame.columns if c not in excluded]

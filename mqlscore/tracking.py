@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from mqlscore import packaged
 from mqlscore.io import file_md5
 from mqlscore.model import Scorer
 
@@ -31,24 +34,53 @@ PIP_REQUIREMENTS = [
 ]
 
 
-class ProbabilityModel(mlflow.pyfunc.PythonModel):
-    """The MLflow face of a scorer: `predict` returns a `probability` column."""
-
-    def __init__(self, scorer: Scorer):
-        self.scorer = scorer
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
-        probability = self.scorer.probability(model_input)
-        return pd.DataFrame({"probability": probability}, index=model_input.index)
-
-
 def use_store(root: Path = Path(".")) -> None:
     """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded SQLite store under `root`."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        uri = f"sqlite:///{(root / 'mlruns.db').resolve()}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    if uri:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        return
+    db = (root / "mlruns.db").resolve()
+    if db.exists():
+        relocate_store(db)
+    mlflow.set_tracking_uri(f"sqlite:///{db}")
+    mlflow.set_registry_uri(f"sqlite:///{db}")
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # MLflow sets them: the
+        os.environ.pop(name, None)  # store stays embedded, never mistaken for the user's
+
+
+# Where MLflow's SQLite store keeps absolute artifact paths.
+_PATH_COLUMNS = {
+    "experiments": ("artifact_location",),
+    "runs": ("artifact_uri",),
+    "logged_models": ("artifact_location",),
+    "model_versions": ("source", "storage_location"),
+}
+
+
+def relocate_store(db: Path) -> None:
+    """Follow a moved project folder: MLflow stores artifact paths as absolute paths, so
+    rewrite those under the folder the store was made in to the folder it is in now."""
+    here = str(db.parent)
+    with sqlite3.connect(db) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "experiments" not in tables:
+            return
+        rows = con.execute(
+            "SELECT artifact_location FROM experiments WHERE artifact_location LIKE ?",
+            ("%/mlartifacts",),
+        ).fetchall()
+        roots = {Path(r[0].removeprefix("file://")).parent.as_posix() for r in rows}
+        for old in roots - {here}:
+            for table, columns in _PATH_COLUMNS.items():
+                for column in columns if table in tables else ():
+                    con.execute(
+                        f"UPDATE {table} SET {column} = replace({column}, ?, ?) "
+                        f"WHERE {column} LIKE ?",
+                        (old + "/", here + "/", f"%{old}/%"),
+                    )
+            log.info("MLflow store moved from %s to %s: artifact paths updated", old, here)
 
 
 def _experiment(name: str, root: Path) -> str:
@@ -71,19 +103,24 @@ def git_commit(root: Path = Path(".")) -> str:
         return "unknown"
 
 
-def _signature(scorer: Scorer, example: pd.DataFrame):  # noqa: ANN202
-    return infer_signature(example, ProbabilityModel(scorer).predict(None, example))
+def _model_kwargs(scorer: Scorer, example: pd.DataFrame, folder: Path) -> dict[str, Any]:
+    """What `save_model` and `log_model` need: the model code file, the scorer's files
+    (text and JSON) and every requirement, so the model loads without mqlscore."""
+    scorer.save(folder)
+    output = pd.DataFrame({"probability": scorer.probability(example)})
+    return {
+        "python_model": str(Path(packaged.__file__)),
+        "artifacts": {"model": str(folder)},
+        "signature": infer_signature(example, output),
+        "input_example": example,
+        "pip_requirements": PIP_REQUIREMENTS,
+    }
 
 
 def save_local(scorer: Scorer, example: pd.DataFrame, path: Path) -> None:
     """Save the pyfunc model to a folder (the DVC output)."""
-    mlflow.pyfunc.save_model(
-        str(path),
-        python_model=ProbabilityModel(scorer),
-        signature=_signature(scorer, example),
-        input_example=example,
-        pip_requirements=PIP_REQUIREMENTS,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.pyfunc.save_model(str(path), **_model_kwargs(scorer, example, Path(tmp) / "model"))
 
 
 def log_training_run(
@@ -110,14 +147,12 @@ def log_training_run(
         mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
         if (root / "dvc.lock").exists():
             mlflow.log_artifact(str(root / "dvc.lock"))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=ProbabilityModel(model),
-            signature=_signature(model, example),
-            input_example=example,
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=registered_model,
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                registered_model_name=registered_model,
+                **_model_kwargs(model, example, Path(tmp) / "model"),
+            )
     version = str(info.registered_model_version)
     log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
     return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
@@ -158,10 +193,14 @@ def spark_probability_udf(spark, uri: str):  # noqa: ANN001, ANN201
     return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
 
 
-def load_model(uri: str) -> mlflow.pyfunc.PyFuncModel:
-    """Load a model by folder or `models:/` URI from the configured store."""
-    use_store()
-    return mlflow.pyfunc.load_model(uri)
+def load_scorer(uri: str) -> Scorer:
+    """The scorer of a model folder or `models:/` URI, read from its text and JSON files
+    (no code from the model folder runs)."""
+    folder = Path(uri)
+    if uri.startswith("models:/"):
+        use_store()
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    return Scorer.load(folder / "artifacts" / "model")
 
 
 def _curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN202
@@ -259,8 +298,8 @@ def champion_probabilities(name: str, frame: pd.DataFrame) -> tuple[str | None, 
     if version is None:
         return None, None
     try:
-        model = load_model(f"models:/{name}@{CHAMPION}")
-    except Exception as err:  # an old model whose code no longer loads cannot defend its title
+        scorer = load_scorer(f"models:/{name}@{CHAMPION}")
+    except Exception as err:  # an old model format cannot defend its title
         log.warning(
             "champion v%s of %s cannot be loaded (%s); the challenger takes over",
             version,
@@ -268,10 +307,8 @@ def champion_probabilities(name: str, frame: pd.DataFrame) -> tuple[str | None, 
             err,
         )
         return version, None
-    schema = model.metadata.get_input_schema()
-    inputs = schema.input_names() if schema else list(frame.columns)
-    missing = [c for c in inputs if c not in frame.columns]
+    missing = [c for c in scorer.features if c not in frame.columns]
     if missing:
         log.warning("champion v%s cannot score these features (lacks %s)", version, missing[:3])
         return version, None
-    return version, model.predict(frame[inputs])["probability"].to_numpy()
+    return version, scorer.probability(frame)

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from features.engine import build_snapshots_spark, write_snapshots
-from features.snapshots import BuyingRole, SnapshotSpec, data_end, snapshot_dates
+from features.engine import build_snapshots_spark, spark_session, write_snapshots
+from features.snapshots import data_end, snapshot_dates, spec_from
 from mqlscore.config import FeatureParams, MqlRule, load_section
 from mqlscore.io import read_tables, write_json, write_parquet
 from mqlscore.schema import RAW_TABLES
 
 log = logging.getLogger(__name__)
-
-
-def spec_from(config: FeatureParams, rule: MqlRule) -> SnapshotSpec:
-    """The snapshot spec from params."""
-    return SnapshotSpec(
-        windows_days=tuple(config.windows_days),
-        label_window_days=config.label_window_days,
-        label=config.label,
-        half_life_days=config.half_life_days,
-        title_points=rule.title_points,
-        activity_points=rule.activity_points,
-        buying_group=tuple(BuyingRole(**role.model_dump()) for role in config.buying_group),
-    )
 
 
 def summarize(
@@ -52,18 +38,6 @@ def summarize(
         "rows_excluded_open_deal": alive_rows - len(frame),
         "leads_without_any_row": int((~leads["lead_id"].isin(frame["lead_id"])).sum()),
     }
-
-
-def spark_session():  # noqa: ANN202
-    from pyspark.sql import SparkSession
-
-    return (
-        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
-        .appName("mqlscore-features")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
 
 
 def main(

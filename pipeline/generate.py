@@ -6,33 +6,15 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.console import progress
-from mqlscore.io import EXPORT_FILE, write_json, write_parquet, write_text
-from mqlscore.world import generate_world
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from sources.exports import write_nightly_export
+from sources.world import generate_world
 
 log = logging.getLogger(__name__)
-
-
-NIGHTLY_LEADS = "leads.csv"
-
-
-def write_nightly_export(
-    tables: dict[str, pd.DataFrame], out: Path, exported_at: pd.Timestamp
-) -> None:
-    """A nightly export as marketing ops hands it over: the lead export as CSV, the tables
-    scoring needs (engagement, accounts, sales activities, opportunities) as Parquet."""
-    for name, frame in progress(list(tables.items()), "writing nightly export"):
-        if name == "leads":
-            write_text(
-                frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S"), out / NIGHTLY_LEADS
-            )
-        else:
-            write_parquet(frame, out / f"{name}.parquet")
-    write_json({"exported_at": exported_at.isoformat()}, out / EXPORT_FILE)
 
 
 def main(

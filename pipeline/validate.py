@@ -69,7 +69,7 @@ def features_main(
 ) -> None:
     """Validate the model table: nulls, label rate, one row per key, point in time."""
     from mqlscore.expectations import model_table_suite, run_suites, summarize
-    from mqlscore.model import feature_columns
+    from mqlscore.schema import feature_columns
 
     config = load_section(params, "validate", ValidateParams)
     frame = pd.read_parquet(snapshots)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import yaml
 
-from mqlscore.config import MqlRule, WorldParams, load_section
-from mqlscore.world import World, generate_world
+from features.snapshots import SnapshotSpec, spec_from
+from mqlscore.config import FeatureParams, MqlRule, Section, WorldParams, load_section
+from sources.world import World, generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
+S = TypeVar("S", bound=Section)
 TINY_WORLD = {"accounts": 250, "months": 14, "seed": 11}
 
 
@@ -18,7 +21,6 @@ def tiny_params_dict() -> dict:
     """The project's params with a world small enough for tests."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["world"].update(TINY_WORLD)
-    params["evaluate"]["require_beats_mql"] = False
     params["train"]["min_conversions"] = 10  # the tiny world's account table converts little
     return params
 
@@ -43,3 +45,18 @@ def world_params(tiny_params_file: Path) -> WorldParams:
 @pytest.fixture(scope="session")
 def tiny_world(world_params: WorldParams, rule: MqlRule) -> World:
     return generate_world(world_params, rule)
+
+
+def project_params(section: str, model: type[S], **overrides: object) -> S:
+    """A params.yaml section (the project's own defaults), with overrides."""
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())[section] | overrides
+    return model.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def spec(tiny_params_file: Path) -> SnapshotSpec:
+    """The snapshot spec the pipeline builds from params.yaml."""
+    return spec_from(
+        load_section(tiny_params_file, "features", FeatureParams),
+        load_section(tiny_params_file, "mql_rule", MqlRule),
+    )

@@ -14,8 +14,9 @@ import typer
 from mqlscore.config import ValidateParams
 from mqlscore.expectations import model_table_suite, run_suites
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
-from mqlscore.world import World
 from pipeline import validate
+from sources.world import World
+from tests.conftest import project_params
 
 Tables = dict[str, pd.DataFrame]
 
@@ -174,7 +175,7 @@ def test_malformed_emails_below_the_share_are_row_level_rejects(tiny_world: Worl
 
     tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
     tables["leads"].loc[tables["leads"].index[[2, 9]], "email"] = "not-an-email"
-    suites = raw_suites(tables, ValidateParams(), tiny_world.exported_at)
+    suites = raw_suites(tables, project_params("validate", ValidateParams), tiny_world.exported_at)
     checks, rows = run_suites({"leads": tables["leads"]}, {"leads": suites["leads"]})
     assert all(c.passed for c in checks)  # 2 bad rows are within the allowed share
     assert rows["leads"]["row"].tolist() == [2, 9]
@@ -195,7 +196,9 @@ def test_model_table_catches_future_features_and_empty_columns() -> None:
             "employees": [None, None, None, 10.0],
         }
     )
-    suite = model_table_suite(ValidateParams(), ["web_visit_30d", "employees"])
+    suite = model_table_suite(
+        project_params("validate", ValidateParams), ["web_visit_30d", "employees"]
+    )
     checks, _ = run_suites({"snap": frame}, {"snap": suite})
     failed = {(c.column, c.failed_rows) for c in checks if not c.passed}
     assert ("snapshot_date,last_event_at", 1) in failed  # the event on the snapshot date

@@ -29,7 +29,7 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     work = tmp_path_factory.mktemp("project")
-    for folder in ("mqlscore", "pipeline", "features"):
+    for folder in ("mqlscore", "pipeline", "features", "sources"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")
     (work / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict()))
@@ -68,7 +68,10 @@ def test_repro_writes_the_side_by_side_metrics(
     table = json.loads((work / f"reports/evaluate_{kind}.json").read_text())
     calibration = table.pop("calibration")
     champion = table.pop("champion")
-    assert champion["promoted"] and champion["champion_version"] is None  # first model wins
+    assert champion["better"] and champion["champion_version"] is None  # first model wins
+    assert table.pop("gate") == {"passed": True, "failed": []}
+    promotion = json.loads((work / "reports/promotion.json").read_text())
+    assert promotion[f"evaluate_{kind}"]["promoted"]
     never_worked = table.pop("never_worked", None)
     assert (never_worked is not None) == (kind == "lead")  # follow-up bias check: leads only
     assert set(table) == {"ranking", volume, "sales_capacity"}
@@ -154,3 +157,138 @@ def test_second_repro_is_a_no_op(project: tuple[Path, dict[str, str]]) -> None:
     out = _run([sys.executable, "-m", "dvc", "repro"], work, env)
     assert "Running stage" not in out
     assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], work, env)
+
+
+def _champion(env: dict[str, str], name: str) -> str:
+    mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
+    return str(mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version)
+
+
+def _mqlscore(args: list[str], work: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pipeline", *args]
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+
+
+def test_a_failing_gate_exits_1_and_crowns_nothing(
+    project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    work, env = project
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["evaluate"]["min_roc_auc"] = 0.999  # a bar no model reaches
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    before = _champion(env, "mqlscore-lead")
+    evaluated = tmp_path / "evaluate_lead.json"
+    done = _mqlscore(
+        [
+            "evaluate",
+            "--kind=lead",
+            "--snapshots=data/processed/lead_snapshots.parquet",
+            "--outcomes=data/processed/lead_outcomes.parquet",
+            "--truth=data/truth/leads.parquet",
+            "--model-dir=models/lead",
+            "--run-info=models/lead_run.json",
+            f"--metrics={evaluated}",
+            f"--report={tmp_path / 'evaluate.md'}",
+            f"--plots={tmp_path / 'plots'}",
+            f"--params={tmp_path / 'params.yaml'}",
+        ],
+        work,
+        env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "below evaluate.min_roc_auc" in done.stderr
+    result = json.loads(evaluated.read_text())
+    assert not result["gate"]["passed"]
+    done = _mqlscore(
+        ["promote", f"--evaluation={evaluated}", f"--summary={tmp_path / 'p.json'}"], work, env
+    )
+    assert done.returncode == 1
+    assert not json.loads((tmp_path / "p.json").read_text())["evaluate_lead"]["promoted"]
+    assert _champion(env, "mqlscore-lead") == before
+
+
+def test_an_experiment_registers_but_never_crowns(
+    project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    work, env = project
+    run = tmp_path / "run.json"
+    trained = _mqlscore(
+        [
+            "train",
+            "--kind=lead",
+            "--snapshots=data/processed/lead_snapshots.parquet",
+            f"--model-dir={tmp_path / 'model'}",
+            f"--metrics={tmp_path / 'train.json'}",
+            f"--run-info={run}",
+        ],
+        work,
+        env,
+    )
+    assert trained.returncode == 0, trained.stderr
+    version = json.loads(run.read_text())["version"]
+    before = _champion(env, "mqlscore-lead")
+    assert version != before
+    result = json.loads((work / "reports/evaluate_lead.json").read_text())
+    result["champion"] |= {"version": version, "better": True}  # a challenger that won
+    evaluated = tmp_path / "evaluate_lead.json"
+    evaluated.write_text(json.dumps(result))
+    promote = ["promote", f"--evaluation={evaluated}", f"--summary={tmp_path / 'p.json'}"]
+    done = _mqlscore(promote, work, {**env, "DVC_EXP_NAME": "curious-cat"})
+    assert done.returncode == 0, done.stderr
+    assert _champion(env, "mqlscore-lead") == before
+    assert "experiment" in json.loads((tmp_path / "p.json").read_text())["evaluate_lead"]["reason"]
+    done = _mqlscore(promote, work, env)  # the same decision on the main line crowns it
+    assert done.returncode == 0, done.stderr
+    assert _champion(env, "mqlscore-lead") == version
+    assert _mqlscore(["models", "rollback", "--name=mqlscore-lead"], work, env).returncode == 0
+    assert _champion(env, "mqlscore-lead") == before
+
+
+LOAD_WITHOUT_PROJECT = """
+import importlib.abc, json, sys
+import pandas as pd
+
+class NoProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("mqlscore", "pipeline", "features", "sources", "sklearn"):
+            raise ImportError(f"model tried to import {name}")
+
+sys.path = [p for p in sys.path if p.rstrip("/") != sys.argv[1]]
+sys.meta_path.insert(0, NoProject())
+import mlflow
+model = mlflow.pyfunc.load_model(sys.argv[2])
+rows = pd.read_parquet(sys.argv[3])
+print(json.dumps(model.predict(rows)["probability"].tolist()))
+"""
+
+
+@pytest.mark.parametrize("kind", ["lead", "account"])
+def test_the_registered_model_loads_without_project_code(
+    project: tuple[Path, dict[str, str]], tmp_path: Path, kind: str
+) -> None:
+    from mqlscore import tracking
+
+    work, env = project
+    scorer = tracking.load_scorer(str(work / f"models/{kind}"))
+    rows = pd.read_parquet(work / f"data/processed/{kind}_snapshots.parquet").tail(300)
+    rows[scorer.features].to_parquet(tmp_path / "rows.parquet")
+    script = tmp_path / "load.py"
+    script.write_text(LOAD_WITHOUT_PROJECT)
+    uri = f"models:/mqlscore-{kind}@champion"
+    env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(ROOT), uri, str(tmp_path / "rows.parquet")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == pytest.approx(scorer.probability(rows).tolist(), abs=1e-12)
+    model_folder = work / f"models/{kind}"
+    assert not list(model_folder.rglob("*.pkl"))  # no pickle anywhere in the model
+    requirements = (model_folder / "requirements.txt").read_text()
+    assert {"lightgbm", "pandas", "numpy", "mlflow"} <= {
+        line.split("==")[0] for line in requirements.split()
+    }

@@ -16,16 +16,16 @@ import pytest
 import typer
 import yaml
 
+from features import nightly
 from features.engine import build_snapshots
 from features.matching import match_leads
-from features.snapshots import data_end, snapshot_dates
-from mqlscore import tracking
+from features.snapshots import data_end, snapshot_dates, spec_from
+from mqlscore import scoring, tracking
 from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
-from mqlscore.world import World
+from mqlscore.training import train_model
 from pipeline import score
-from pipeline.featurize import spec_from
-from pipeline.generate import NIGHTLY_LEADS, write_nightly_export
-from pipeline.train import train_model
+from sources.exports import NIGHTLY_LEADS, write_nightly_export
+from sources.world import World
 
 OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
 
@@ -106,7 +106,7 @@ def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> 
 def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:  # noqa: ANN001
     out, manifest = scored
     leads = pd.read_parquet(out / "lead_scores.parquet")
-    assert list(leads.columns) == score.LEAD_COLUMNS
+    assert list(leads.columns) == scoring.LEAD_COLUMNS
     assert len(leads) == manifest["scored"] and leads["lead_id"].is_unique
     assert leads["probability"].between(0, 1).all()
     assert sorted(leads["rank"]) == list(range(1, len(leads) + 1))
@@ -119,7 +119,7 @@ def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
     top = leads.sort_values("rank").iloc[0]
     assert top["reason_up_1"] and not top["reason_up_1"].startswith("reason")
     accounts = pd.read_csv(out / "account_scores.csv")
-    assert list(accounts.columns) == score.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
+    assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
     assert manifest["drift"]["psi"] and all(v >= 0 for v in manifest["drift"]["psi"].values())
     text = "".join((out / name).read_text() for name in ("manifest.json",))
     assert "@" not in text  # no emails in the run record
@@ -146,7 +146,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
     for name in (*OUTPUTS, "manifest.json"):
         shutil.copy(first / name, tmp_path / name)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real = score.lead_output
+    real = scoring.lead_output
     calls = []
 
     def crash_on_second_chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -155,7 +155,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
             raise KeyboardInterrupt("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(score, "lead_output", crash_on_second_chunk)
+    monkeypatch.setattr(scoring, "lead_output", crash_on_second_chunk)
     params = yaml.safe_load(tiny_params_file.read_text())
     params["score"]["chunk_rows"] = 500
     small = tmp_path.parent / "small_chunks.yaml"
@@ -183,12 +183,12 @@ def test_sigkill_while_writing_leaves_the_previous_output(
     params["score"]["chunk_rows"] = 50  # many small chunks: a long write to interrupt
     small = tmp_path / "params.yaml"
     small.write_text(yaml.safe_dump(params))
-    args = [sys.executable, "-m", "mqlscore", "-q", "score", "--export", str(export)]
+    args = [sys.executable, "-m", "pipeline", "-q", "score", "--export", str(export)]
     args += ["--out", str(out), "--params", str(small), "--model", str(models / "lead")]
     args += ["--account-model", str(models / "account")]
     job = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list(out.glob(".lead_scores.*.tmp")) and job.poll() is None:
+    while not list(out.glob(".score.*/out/.lead_scores.*.tmp")) and job.poll() is None:
         assert time.monotonic() < deadline, "scoring never started writing"
         time.sleep(0.005)
     job.send_signal(signal.SIGKILL)
@@ -196,9 +196,9 @@ def test_sigkill_while_writing_leaves_the_previous_output(
     assert job.returncode == -signal.SIGKILL  # killed mid-write, not finished
     after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
     assert after == before
-    assert list(out.glob(".*.tmp"))  # the killed run's temporary is still there...
+    assert list(out.glob(".score.*"))  # the killed run's staging folder is still there...
     _score(export, out, models, tiny_params_file)
-    assert not list(out.glob(".*.tmp"))  # ...until the next run sweeps it
+    assert not list(out.glob(".*"))  # ...until the next run sweeps it
 
 
 def test_a_missing_column_stops_the_run_naming_file_and_column(
@@ -259,6 +259,6 @@ def test_spark_path_gives_the_local_scores(
 def test_a_lead_without_features_stops_before_anything_is_written(tmp_path: Path) -> None:
     features = tmp_path / "features.parquet"
     pd.DataFrame({"lead_id": ["L1", "L2", "L3"]}).to_parquet(features)
-    score.check_every_lead_has_features(features, 3)  # one row per good lead: fine
+    nightly.check_every_lead_has_features(features, 3)  # one row per good lead: fine
     with pytest.raises(RuntimeError, match="4 leads passed the checks but 3 got features"):
-        score.check_every_lead_has_features(features, 4)
+        nightly.check_every_lead_has_features(features, 4)

@@ -12,8 +12,7 @@ import pytest
 from features.engine import build_snapshots, build_snapshots_spark
 from features.matching import match_leads
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
-from mqlscore.config import MqlRule
-from mqlscore.world import World
+from sources.world import World
 
 pytestmark = [
     pytest.mark.spark,
@@ -43,12 +42,13 @@ def spark():  # noqa: ANN201
     session.stop()
 
 
-def test_spark_features_equal_duckdb_features(spark, tiny_world: World, rule: MqlRule) -> None:
+def test_spark_features_equal_duckdb_features(
+    spark, tiny_world: World, spec: SnapshotSpec
+) -> None:
     tables = tiny_world.raw_tables()
     tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
     end = data_end(tables)
     snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
-    spec = SnapshotSpec(title_points=rule.title_points, activity_points=rule.activity_points)
     local = build_snapshots(tables, spec, snaps, end)
     distributed = build_snapshots_spark(spark, tables, spec, snaps, end)
     for name, keys in KEYS.items():

@@ -4,40 +4,50 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 from mqlscore import tracking
-from pipeline.evaluate import challenge, should_promote
+from mqlscore.evaluation import challenge, should_promote
+from mqlscore.model import Calibrator, Scorer
 
 NAME = "mqlscore-test"
 
 
-class Constant(mlflow.pyfunc.PythonModel):
-    def __init__(self, value: float):
-        self.value = value
+def _scorer(seed: int) -> Scorer:
+    """A tiny real model (LightGBM text + JSON calibrator), different per seed."""
+    import lightgbm as lgb
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
-        return pd.DataFrame({"probability": self.value + 0 * model_input["x"]})
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"x": rng.normal(size=400)})
+    y = (rng.random(400) < 1 / (1 + np.exp(-x["x"]))).astype(int)
+    booster = lgb.train({"verbose": -1, "objective": "binary"}, lgb.Dataset(x, y), 5)
+    return Scorer(booster, ["x"], {}, Calibrator.fit(booster.predict(x), y.to_numpy(), 1))
+
+
+FRAME = pd.DataFrame({"x": [-1.0, 0.5, 2.0]})
 
 
 @pytest.fixture()
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
-    tracking.use_store()
     versions = []
-    for value in (0.1, 0.2, 0.3):
-        with mlflow.start_run():
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=Constant(value),
-                registered_model_name=NAME,
-                pip_requirements=["pandas"],
-            )
-        versions.append(str(info.registered_model_version))
+    for seed in (1, 2, 3):
+        scorer = _scorer(seed)
+        info = tracking.log_training_run(
+            experiment=NAME,
+            registered_model=NAME,
+            model=scorer,
+            example=FRAME,
+            params={},
+            metrics={},
+            inputs={},
+            importance=pd.DataFrame({"feature": ["x"], "mean_abs_shap": [1.0]}),
+            root=tmp_path,
+        )
+        versions.append(info["version"])
     return versions
 
 
@@ -67,6 +77,32 @@ def test_promote_then_rollback_restores_the_previous_version(registry: list[str]
     assert tracking.champion_version(NAME) == v1
     with pytest.raises(ValueError, match="no earlier champion"):
         tracking.rollback_champion(NAME)
-    version, probabilities = tracking.champion_probabilities(NAME, pd.DataFrame({"x": [1, 2]}))
-    assert version == v1 and probabilities.tolist() == [0.1, 0.1]
+    version, probabilities = tracking.champion_probabilities(NAME, FRAME)
+    assert version == v1
+    np.testing.assert_allclose(probabilities, _scorer(1).probability(FRAME))
     assert v2 != tracking.champion_version(NAME)
+
+
+def test_the_embedded_store_follows_a_moved_project_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    first = tmp_path / "first"
+    first.mkdir()
+    monkeypatch.chdir(first)
+    info = tracking.log_training_run(
+        experiment=NAME,
+        registered_model=NAME,
+        model=_scorer(1),
+        example=FRAME,
+        params={},
+        metrics={},
+        inputs={},
+        importance=pd.DataFrame({"feature": ["x"], "mean_abs_shap": [1.0]}),
+    )
+    tracking.set_champion(NAME, info["version"])
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    monkeypatch.chdir(moved)
+    scorer = tracking.load_scorer(f"models:/{NAME}@champion")
+    np.testing.assert_allclose(scorer.probability(FRAME), _scorer(1).probability(FRAME))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.evaluate import KINDS, gains_curve, precision_at_k, side_by_side, top_k_per_snapshot
+from mqlscore.evaluation import (
+    KINDS,
+    gains_curve,
+    precision_at_k,
+    side_by_side,
+    top_k_per_snapshot,
+)
 
 T1, T2 = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")
 

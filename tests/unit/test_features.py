@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +14,8 @@ from features.engine import build_snapshots
 from features.matching import match_leads
 from features.persona import function_of, seniority_of
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
-from mqlscore.config import MqlRule
-from mqlscore.world import World
+from sources.world import World
 from tests.conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def spec(rule: MqlRule) -> SnapshotSpec:
-    return SnapshotSpec(title_points=rule.title_points, activity_points=rule.activity_points)
 
 
 def with_matches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -155,7 +150,7 @@ def test_snapshot_features_count_only_the_past(spec: SnapshotSpec) -> None:
     assert row["seniority"] == "c_level" and row["free_mail"] == 0
 
 
-def test_last_opportunity_outcome_is_its_state_at_each_snapshot(rule: MqlRule) -> None:
+def test_last_opportunity_outcome_is_its_state_at_each_snapshot(spec: SnapshotSpec) -> None:
     world = _one_deal_world(pd.Timestamp("2024-01-10"))  # O1: won on 2024-01-20
     second = world["opportunities"].assign(
         opportunity_id="O2",
@@ -164,9 +159,7 @@ def test_last_opportunity_outcome_is_its_state_at_each_snapshot(rule: MqlRule) -
         is_won=False,
     )
     world["opportunities"] = pd.concat([world["opportunities"], second], ignore_index=True)
-    spec = SnapshotSpec(
-        title_points=rule.title_points, activity_points=rule.activity_points, scoring=True
-    )
+    spec = replace(spec, scoring=True)
     snaps = [pd.Timestamp(f"2024-0{m}-01") for m in (1, 2, 3, 4)]
     accounts = build_snapshots(with_matches(world), spec, snaps, pd.Timestamp("2025-01-01"))
     outcome = accounts.accounts.set_index("snapshot_date")["last_opportunity_outcome"]

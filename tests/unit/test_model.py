@@ -8,7 +8,8 @@ import pytest
 
 from mqlscore.config import TrainParams
 from mqlscore.model import NotEnoughData, time_split
-from pipeline.train import train_model
+from mqlscore.training import train_model
+from tests.conftest import project_params
 
 
 def _frame(n_snapshots: int = 8, rows: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -49,7 +50,9 @@ def test_split_refuses_too_few_snapshots() -> None:
 
 def test_model_returns_probabilities_that_follow_the_signal() -> None:
     frame = _frame()
-    params = TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20)
+    params = project_params(
+        "train", TrainParams, test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20
+    )
     model, figures = train_model(frame, params)
     assert "marketing_points" not in model.features and "label" not in model.features
     p = pd.Series(model.probability(frame.drop(columns=["label"])))
@@ -59,12 +62,19 @@ def test_model_returns_probabilities_that_follow_the_signal() -> None:
 
 
 def test_importance_ranks_the_real_signal_first() -> None:
-    from pipeline.train import importance_table
+    from mqlscore.training import importance_table
 
     frame = _frame()
     model, _ = train_model(
         frame,
-        TrainParams(test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20, min_conversions=10),
+        project_params(
+            "train",
+            TrainParams,
+            test_snapshots=2,
+            valid_snapshots=2,
+            min_data_in_leaf=20,
+            min_conversions=10,
+        ),
     )
     table = importance_table(model, frame)
     assert table["feature"].iloc[0] == "signal"
@@ -73,7 +83,7 @@ def test_importance_ranks_the_real_signal_first() -> None:
 
 def test_search_is_off_by_default_and_keeps_the_best_validation_draw() -> None:
     frame = _frame()
-    base = TrainParams(min_conversions=5, isotonic_min_positives=10_000)
+    base = project_params("train", TrainParams, min_conversions=5, isotonic_min_positives=10_000)
     _, figures = train_model(frame, base)
     assert "search" not in figures  # off by default
     space = {"num_leaves": (2, 8), "learning_rate": (0.05, 0.2)}
@@ -90,4 +100,4 @@ def test_search_is_off_by_default_and_keeps_the_best_validation_draw() -> None:
 
 def test_search_space_rejects_unknown_params() -> None:
     with pytest.raises(ValueError, match="unknown train params: num_trees"):
-        TrainParams(search_space={"num_trees": (10, 20)})
+        project_params("train", TrainParams, search_space={"num_trees": (10, 20)})

@@ -9,20 +9,18 @@ from hypothesis import strategies as st
 
 from features.engine import build_snapshots
 from features.matching import match_leads
-from features.snapshots import LABEL_COLUMNS, SnapshotSpec, data_end, snapshot_dates
-from mqlscore.config import MqlRule
-from mqlscore.schema import ACTIVITY_TYPES, SALES_ACTIVITY_TYPES
-from mqlscore.world import World
+from features.snapshots import SnapshotSpec, data_end, snapshot_dates
+from mqlscore.schema import ACTIVITY_TYPES, LABEL_COLUMNS, SALES_ACTIVITY_TYPES
+from sources.world import World
 
 
 @pytest.fixture(scope="module")
-def setup(tiny_world: World, rule: MqlRule) -> tuple:
+def setup(tiny_world: World, spec: SnapshotSpec) -> tuple:
     tables = tiny_world.raw_tables()
     tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
     end = data_end(tables)
     snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
     t = snaps[len(snaps) // 2]
-    spec = SnapshotSpec(title_points=rule.title_points, activity_points=rule.activity_points)
     before = build_snapshots(tables, spec, [t], end)
     return tables, spec, t, end, before
 

@@ -28,10 +28,10 @@ def test_describe_speaks_plain_words() -> None:
     assert describe("employees", float("nan")) == "employees unknown"
 
 
-def test_every_model_feature_has_a_template() -> None:
-    from features.snapshots import SnapshotSpec, lead_snapshot_sql
+def test_every_model_feature_has_a_template(spec) -> None:  # noqa: ANN001
+    from features.snapshots import lead_snapshot_sql
 
-    sql = lead_snapshot_sql(SnapshotSpec())
+    sql = lead_snapshot_sql(spec)
     names = set(pd.Series(sql.split()).str.extract(r"^(\w+),?$")[0].dropna())
     features = [n for n in names if n.endswith("d") and n[-2].isdigit()]
     assert features and check_templates(features) == []

@@ -6,7 +6,7 @@ import pandas as pd
 
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.schema import FOREIGN_KEYS, PRIMARY_KEYS, TABLES
-from mqlscore.world import World, generate_world, month_starts, title_points
+from sources.world import World, generate_world, month_starts, title_points
 from tests.conftest import ROOT
 
 

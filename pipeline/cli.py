@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mqlscore.console import configure_logging
-from pipeline import evaluate, featurize, generate, join, score, train, validate
+from pipeline import evaluate, featurize, generate, join, promote, score, train, validate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -29,6 +29,7 @@ app.command("join")(join.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
+app.command("promote")(promote.main)
 app.command("score")(score.main)
 
 models = typer.Typer(no_args_is_help=True, help="Move the champion alias by hand.")

@@ -1,3 +1,0 @@
-from mqlscore.cli import app
-
-app(prog_name="mqlscore")

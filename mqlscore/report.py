@@ -1,0 +1,91 @@
+"""The evaluation as Markdown: the side-by-side tables, calibration and grades."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mqlscore.evaluation import Kind
+
+
+def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> str:
+    """The side-by-side tables as Markdown."""
+    dates = test["snapshot_date"]
+    lines = [
+        f"Test period: {dates.nunique()} monthly snapshots {dates.min():%Y-%m-%d} to "
+        f"{dates.max():%Y-%m-%d}, {len(test)} {kind.noun} rows, {int(test['label'].sum())} "
+        "converted (on a new opportunity within the label window).",
+        "",
+        "| ranker | ROC-AUC | PR-AUC | lift at top 10% |",
+        "|---|---|---|---|",
+    ]
+    for name in table["ranking"]:
+        label = kind.rankers[name]
+        row = table["ranking"][name]
+        lines.append(f"| {label} | {row['roc_auc']} | {row['pr_auc']} | {row['lift_at_10pct']} |")
+    cols = [
+        "precision",
+        "recall",
+        "deals_reached",
+        "won_deals",
+        "won_revenue",
+        "won_revenue_share",
+        "worked_per_won_deal",
+    ]
+    for volume in table:
+        if volume == "ranking":
+            continue
+        picked = table[volume][kind.baseline]["selected"]
+        lines += [
+            "",
+            f"At {volume.replace('_', ' ')}: {picked} {kind.noun}s handed to sales over the "
+            "test snapshots.",
+            "",
+            "| ranker | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
+            "|---" * (len(cols) + 1) + "|",
+        ]
+        for name, row in table[volume].items():
+            label = kind.rankers[name]
+            cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(calibration: dict) -> str:
+    """Calibration and grades as Markdown."""
+    lines = [
+        "",
+        f"Calibration on the test period: Brier {calibration['brier']} "
+        f"(uncalibrated {calibration['brier_raw']}), expected calibration error "
+        f"{calibration['ece']} (uncalibrated {calibration['ece_raw']}).",
+        "",
+        "| grade | rows | mean probability | conversion rate |",
+        "|---|---|---|---|",
+    ]
+    for name, row in calibration["grades"].items():
+        lines.append(
+            f"| {name} | {row['rows']} | {row['mean_probability']} | {row['conversion_rate']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def follow_up_markdown(bias: dict, in_use: str) -> str:
+    """The follow-up-bias comparison in one paragraph."""
+    ipw, naive = bias["ipw_model"], bias["naive_model"]
+    return (
+        f"\nFollow-up bias: on the {naive['rows']} test rows of leads sales never worked, "
+        f"rank correlation with the truth: IPW-corrected model {ipw['spearman_vs_truth']}, "
+        f"naive model {naive['spearman_vs_truth']}; ROC-AUC {ipw['roc_auc']} vs "
+        f"{naive['roc_auc']} (in use: {in_use}).\n"
+    )
+
+
+def champion_markdown(decision: dict, gate: dict) -> str:
+    """The champion check and the quality gate in words."""
+    verdict = "better than the champion" if decision["better"] else "champion stays better"
+    bars = "passed" if gate["passed"] else "FAILED: " + "; ".join(gate["failed"])
+    return (
+        f"\nChampion check ({decision['metric']} on these test rows): version "
+        f"{decision['version']} {decision['challenger']} vs champion "
+        f"{decision['champion_version'] or 'none'} {decision['champion']}: {verdict}. "
+        f"Quality gate: {bars}. The promote stage moves the alias.\n"
+    )

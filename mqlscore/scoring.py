@@ -1,0 +1,270 @@
+"""Scoring: rank, qualify, grade and explain feature rows, and shape the published
+lead and account tables (names and order are stable, documented in the README)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mqlscore.config import ScoreParams
+from mqlscore.console import progress
+from mqlscore.drift import bin_counts
+from mqlscore.io import atomic_path, write_parquet
+from mqlscore.model import grade, score_0_100
+
+log = logging.getLogger(__name__)
+
+REASON_COLUMNS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
+# The published output: names and order are stable (documented in the README).
+LEAD_COLUMNS = [
+    "lead_id",
+    "account_id",
+    "match_rule",
+    "probability",
+    "score",
+    "grade",
+    "rank",
+    "qualified",
+    "on_open_opportunity",
+    "marketing_mql",
+    "marketing_points",
+    *REASON_COLUMNS,
+]
+ACCOUNT_COLUMNS = [
+    "account_id",
+    "probability",
+    "score",
+    "grade",
+    "rank",
+    "on_open_opportunity",
+    "engaged_buying_group_members",
+    "buying_group_coverage",
+    "leads_scored",
+    "best_lead_id",
+    "best_lead_score",
+]
+
+
+def qualify(
+    probability: np.ndarray, lead_ids: np.ndarray, open_deal: np.ndarray, config: ScoreParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = best; ties by lead id) and the qualified decision: the top `capacity`
+    leads, or all at `threshold` and above. Leads already on an open deal never qualify."""
+    order = np.lexsort((lead_ids, -probability))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    eligible = open_deal == 0
+    if config.qualify == "threshold":
+        return rank, eligible & (probability >= config.threshold)
+    eligible_rank = np.empty(len(order), dtype=np.int64)
+    eligible_rank[order] = np.cumsum(eligible[order])
+    return rank, eligible & (eligible_rank <= config.capacity)
+
+
+def lead_output(
+    features: pd.DataFrame,
+    probability: np.ndarray,
+    rank: np.ndarray,
+    qualified: np.ndarray,
+    reasons: pd.DataFrame | None,
+    cuts: dict[str, float],
+) -> pd.DataFrame:
+    """The published lead rows for one chunk."""
+    out = pd.DataFrame(
+        {
+            "lead_id": features["lead_id"].to_numpy(),
+            "account_id": features["account_id"].to_numpy(),
+            "match_rule": features["match_rule"].to_numpy(),
+            "probability": np.round(probability, 6),
+            "score": score_0_100(probability),
+            "grade": grade(probability, cuts),
+            "rank": rank,
+            "qualified": qualified.astype(bool),
+            "on_open_opportunity": features["on_open_opportunity"].astype(bool).to_numpy(),
+            "marketing_mql": features["is_mql"].astype(bool).to_numpy(),
+            "marketing_points": features["marketing_points"].astype("int64").to_numpy(),
+        }
+    )
+    for column in REASON_COLUMNS:
+        out[column] = "" if reasons is None else reasons[column].to_numpy()
+    return out[LEAD_COLUMNS]
+
+
+def account_output(
+    accounts: pd.DataFrame, probability: np.ndarray, leads: pd.DataFrame, cuts: dict[str, float]
+) -> pd.DataFrame:
+    """One row per account: its score and rank, buying-group engagement, its best lead."""
+    out = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"].to_numpy(),
+            "probability": np.round(probability, 6),
+            "score": score_0_100(probability),
+            "grade": grade(probability, cuts),
+            "on_open_opportunity": accounts["on_open_opportunity"].astype(bool).to_numpy(),
+            "engaged_buying_group_members": accounts["account_engaged_contacts_90d"]
+            .astype("int64")
+            .to_numpy(),
+            "buying_group_coverage": accounts["buying_group_coverage"].round(3).to_numpy(),
+        }
+    )
+    order = np.lexsort((out["account_id"].to_numpy(), -out["probability"].to_numpy()))
+    out.loc[out.index[order], "rank"] = np.arange(1, len(out) + 1)
+    out["rank"] = out["rank"].astype("int64")
+    matched = leads.dropna(subset=["account_id"]).sort_values(["rank"])
+    best = matched.drop_duplicates("account_id").set_index("account_id")
+    counts = matched.groupby("account_id").size()
+    out["leads_scored"] = out["account_id"].map(counts).fillna(0).astype("int64")
+    out["best_lead_id"] = out["account_id"].map(best["lead_id"])
+    out["best_lead_score"] = out["account_id"].map(best["score"]).astype("Int64")
+    return out[ACCOUNT_COLUMNS]
+
+
+def _batches(path: Path, rows: int, columns: list[str]) -> tuple[int, Any]:
+    """How many chunks, and a generator of them (only `columns`)."""
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    count = -(-source.metadata.num_rows // rows)
+    chunks = (b.to_pandas() for b in source.iter_batches(batch_size=rows, columns=columns))
+    return count, chunks
+
+
+def _unique(columns: list[str]) -> list[str]:
+    return list(dict.fromkeys(columns))
+
+
+def _lead_schema():  # noqa: ANN202
+    import pyarrow as pa
+
+    kinds = {
+        "probability": pa.float64(),
+        "score": pa.int64(),
+        "rank": pa.int64(),
+        "qualified": pa.bool_(),
+        "on_open_opportunity": pa.bool_(),
+        "marketing_mql": pa.bool_(),
+        "marketing_points": pa.int64(),
+    }
+    return pa.schema([(c, kinds.get(c, pa.string())) for c in LEAD_COLUMNS])
+
+
+def score_leads(
+    features: Path,
+    scorer: Any,
+    config: ScoreParams,
+    cuts: dict[str, float],
+    explain: bool,
+    stem: Path,
+    probabilities: pd.Series | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Score the lead features in chunks and stream the published rows to
+    `<stem>.parquet` and `<stem>.csv` (atomically). Two passes: probabilities and drift
+    counts first (the rank needs them all), then reasons and writing.
+
+    `probabilities` (by lead id) replaces the local model, e.g. from Spark. Returns each
+    lead's id, account, probability, rank and score, and the drift bin counts.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    keys = ["lead_id", "account_id", "on_open_opportunity"]
+    shown = ["match_rule", "is_mql", "marketing_points"]
+    parts, counts = [], {}
+    total, chunks = _batches(features, config.chunk_rows, _unique(keys + scorer.features))
+    for chunk in progress(chunks, "scoring", total=total):
+        if probabilities is None:
+            p = scorer.probability(chunk)
+        else:
+            p = probabilities.reindex(chunk["lead_id"]).to_numpy()
+        parts.append(chunk[keys].assign(probability=p))
+        for column, part in bin_counts(scorer.profile, chunk).items():
+            counts[column] = counts.get(column, 0) + part
+    empty = pd.DataFrame({k: [] for k in [*keys, "probability"]})
+    scored = pd.concat(parts, ignore_index=True) if parts else empty
+    p_all = scored["probability"].to_numpy(dtype=float)
+    rank, qualified = qualify(
+        p_all, scored["lead_id"].to_numpy(), scored["on_open_opportunity"].to_numpy(), config
+    )
+    scored["rank"], scored["score"], scored["qualified"] = rank, score_0_100(p_all), qualified
+    schema = _lead_schema()
+    wanted = _unique(keys + shown + (scorer.features if explain else []))
+    total, chunks = _batches(features, config.chunk_rows, wanted)
+    with (
+        atomic_path(stem.with_suffix(".parquet")) as parquet_tmp,
+        atomic_path(stem.with_suffix(".csv")) as csv_tmp,
+        pq.ParquetWriter(parquet_tmp, schema) as parquet,
+        pcsv.CSVWriter(str(csv_tmp), schema) as csv,
+    ):
+        start = 0
+        if not parts:
+            parquet.write_table(schema.empty_table())
+        for chunk in progress(chunks, "explaining" if explain else "writing", total=total):
+            stop = start + len(chunk)
+            why = scorer.reasons(chunk) if explain else None
+            rows = lead_output(
+                chunk, p_all[start:stop], rank[start:stop], qualified[start:stop], why, cuts
+            )
+            table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
+            parquet.write_table(table)
+            csv.write_table(table)
+            start = stop
+    return scored, counts
+
+
+def write_table(frame: pd.DataFrame, stem: Path) -> None:
+    """The same table as CSV and Parquet (one writer: same spelling), each atomically."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    write_parquet(frame, stem.with_suffix(".parquet"))
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        pcsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+
+
+def run_manifest(
+    *,
+    run_date: pd.Timestamp,
+    engine: str,
+    models: dict[str, dict | None],
+    inputs: dict[str, str],
+    rows_in: int,
+    scored: pd.DataFrame,
+    rejected: int,
+    accounts_scored: int,
+    reasons: bool,
+    drift: dict,
+) -> dict:
+    """What a scoring run did; refuses when rows in != scored + rejected (nothing lost)."""
+    if rows_in != len(scored) + rejected:
+        raise RuntimeError(
+            f"row count mismatch: {rows_in} rows in, {len(scored)} scored, {rejected} rejected"
+        )
+    return {
+        "run_date": str(run_date),
+        "engine": engine,
+        **models,
+        "inputs": inputs,
+        "rows_in": rows_in,
+        "scored": len(scored),
+        "rejected": rejected,
+        "qualified": int(scored["qualified"].sum()),
+        "accounts_scored": accounts_scored,
+        "reasons": reasons,
+        "drift": drift,
+    }
+
+
+def drift_summary(profile: dict, counts: dict, warn_above: float) -> dict:
+    """PSI of every feature against training, and those above `warn_above`."""
+    from mqlscore.drift import psi
+
+    values = psi(profile, counts) if counts else {}
+    drifting = {k: v for k, v in sorted(values.items()) if v > warn_above}
+    for column, value in drifting.items():
+        log.warning("drift: %s PSI %.3f vs training (above %.2f)", column, value, warn_above)
+    return {"psi": values, "warn_above": warn_above, "drifting": drifting}

@@ -1,0 +1,1 @@
+"""Sources: what a team has, turned into the canonical raw tables (the synthetic world is one)."""
