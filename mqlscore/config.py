@@ -97,6 +97,7 @@ class TrainParams(Section):
     feature_fraction: float = Field(gt=0, le=1)
     bagging_fraction: float = Field(gt=0, le=1)
     lambda_l2: float = Field(ge=0)
+    monotone_increasing: tuple[str, ...]  # feature-name prefixes that may only raise a score
     seed: int
     search_trials: int = Field(ge=0)  # >0: random search on validation PR-AUC
     search_space: dict[str, tuple[int | float, ...]]

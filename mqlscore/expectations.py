@@ -224,24 +224,25 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
     return rules
 
 
-def model_table_suite(params: ValidateParams, features: list[str]) -> list[Any]:
-    """Expectations on the lead snapshot table the model learns from."""
+def model_table_suite(
+    params: ValidateParams, features: list[str], key: str = "lead_id", audit: tuple[str, ...] = ()
+) -> list[Any]:
+    """Expectations on a snapshot table a model learns from (lead or account rows):
+    one row per key and snapshot, the audit timestamps before it, the label rate in its
+    band, no feature mostly missing."""
     exps: list[Any] = [
         gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=["lead_id", "snapshot_date"],
-            meta=_meta("one row per lead and snapshot"),
+            column_list=[key, "snapshot_date"],
+            meta=_meta(f"one row per {key.removesuffix('_id')} and snapshot"),
         ),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="snapshot_date",
-            column_B="last_event_at",
-            ignore_row_if="either_value_is_missing",
-            meta=_meta("features built only from events before the snapshot date"),
-        ),
-        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="snapshot_date",
-            column_B="last_sales_touch_at",
-            ignore_row_if="either_value_is_missing",
-            meta=_meta("features built only from sales touches before the snapshot date"),
+        *(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="snapshot_date",
+                column_B=column,
+                ignore_row_if="either_value_is_missing",
+                meta=_meta(f"features built only from rows before the snapshot ({column})"),
+            )
+            for column in audit
         ),
         gxe.ExpectColumnMeanToBeBetween(
             column="label",

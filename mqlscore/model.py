@@ -109,6 +109,7 @@ def fit_model(
             "bagging_fraction": params.bagging_fraction,
             "bagging_freq": 1,
             "lambda_l2": params.lambda_l2,
+            "monotone_constraints": monotone(features, params.monotone_increasing),
             "seed": params.seed,
             "deterministic": True,
             "num_threads": 2,
@@ -120,6 +121,12 @@ def fit_model(
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
     return booster, levels
+
+
+def monotone(features: list[str], increasing: tuple[str, ...]) -> list[int]:
+    """LightGBM's constraints: +1 for features starting with one of `increasing` (more
+    intent never lowers a score), 0 for the rest."""
+    return [int(f.startswith(tuple(increasing))) for f in features]
 
 
 def check_enough_conversions(split: Split, minimum: int) -> None:

@@ -63,18 +63,30 @@ def main(
 
 def features_main(
     snapshots: Annotated[Path, typer.Option(help="Lead snapshot table to check.")],
+    account_snapshots: Annotated[Path, typer.Option(help="Account snapshot table to check.")],
     summary: Annotated[Path, typer.Option(help="JSON summary to write (DVC metrics).")],
     docs: Annotated[Path | None, typer.Option(help="Folder for the Data Docs HTML.")] = None,
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Validate the model table: nulls, label rate, one row per key, point in time."""
+    """Validate the model tables: nulls, label rate, one row per key, point in time."""
     from mqlscore.expectations import model_table_suite, run_suites, summarize
-    from mqlscore.schema import feature_columns
+    from mqlscore.schema import AUDIT_COLUMNS, feature_columns
 
     config = load_section(params, "validate", ValidateParams)
-    frame = pd.read_parquet(snapshots)
-    suite = model_table_suite(config, feature_columns(frame, use_marketing=True))
-    checks, _ = run_suites({"lead_snapshots": frame}, {"lead_snapshots": suite}, docs)
+    tables = {
+        "lead_snapshots": pd.read_parquet(snapshots),
+        "account_snapshots": pd.read_parquet(account_snapshots),
+    }
+    suites = {
+        name: model_table_suite(
+            config,
+            feature_columns(frame, use_marketing=True),
+            key="lead_id" if name == "lead_snapshots" else "account_id",
+            audit=tuple(c for c in AUDIT_COLUMNS if c in frame.columns),
+        )
+        for name, frame in tables.items()
+    }
+    checks, _ = run_suites(tables, suites, docs)
     result = summarize(checks)
     write_json(result, summary)
-    _report(result, f"validate {snapshots}")
+    _report(result, f"validate {snapshots.parent}")

@@ -197,10 +197,31 @@ def test_model_table_catches_future_features_and_empty_columns() -> None:
         }
     )
     suite = model_table_suite(
-        project_params("validate", ValidateParams), ["web_visit_30d", "employees"]
+        project_params("validate", ValidateParams),
+        ["web_visit_30d", "employees"],
+        audit=("last_event_at", "last_sales_touch_at"),
     )
     checks, _ = run_suites({"snap": frame}, {"snap": suite})
     failed = {(c.column, c.failed_rows) for c in checks if not c.passed}
     assert ("snapshot_date,last_event_at", 1) in failed  # the event on the snapshot date
     assert ("employees", 3) in failed  # 75% missing > 50% allowed
     assert any(c.column == "label" and not c.passed for c in checks)  # 25% > 20% band
+
+
+def test_account_table_checks_one_row_per_account_and_snapshot() -> None:
+    t = pd.Timestamp("2025-01-01")
+    frame = pd.DataFrame(
+        {
+            "account_id": ["A1", "A1", "A2"],
+            "snapshot_date": [t, t, t],
+            "label": [0, 0, 0],
+            "label_complete": [1, 1, 1],
+            "employees": [10.0, 10.0, 20.0],
+        }
+    )
+    suite = model_table_suite(
+        project_params("validate", ValidateParams), ["employees"], key="account_id"
+    )
+    checks, _ = run_suites({"accounts": frame}, {"accounts": suite})
+    failed = {c.column for c in checks if not c.passed}
+    assert failed == {"account_id,snapshot_date", "label"}  # a repeated row; no conversion

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import typer
@@ -21,7 +22,7 @@ from features.engine import build_snapshots
 from features.matching import match_leads
 from features.snapshots import data_end, snapshot_dates, spec_from
 from mqlscore import scoring, tracking
-from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
+from mqlscore.config import FeatureParams, MqlRule, ScoreParams, TrainParams, load_section
 from mqlscore.training import train_model
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
@@ -262,3 +263,22 @@ def test_a_lead_without_features_stops_before_anything_is_written(tmp_path: Path
     nightly.check_every_lead_has_features(features, 3)  # one row per good lead: fine
     with pytest.raises(RuntimeError, match="4 leads passed the checks but 3 got features"):
         nightly.check_every_lead_has_features(features, 4)
+
+
+def test_threshold_qualification_takes_every_eligible_lead_above_it() -> None:
+    from tests.conftest import project_params
+
+    config = project_params("score", ScoreParams, qualify="threshold", threshold=0.3)
+    p = np.array([0.9, 0.5, 0.3, 0.29, 0.8])
+    ids = np.array(["a", "b", "c", "d", "e"])
+    rank, qualified = scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), config)
+    assert rank.tolist() == [1, 3, 4, 5, 2]
+    assert qualified.tolist() == [True, True, True, False, False]  # "e" is on an open deal
+    top = project_params("score", ScoreParams, qualify="top_n", capacity=2)
+    assert scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), top)[1].tolist() == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]

@@ -67,3 +67,21 @@ def test_isotonic_never_promises_certainty_from_a_few_edge_rows() -> None:
     assert p.max() <= top + 1e-6 and p.max() < 0.5
     assert p.min() > 0  # half a conversion over the bottom fifth, not zero
     assert (np.diff(p[np.argsort(raw)]) >= 0).all()  # the bounds keep the order
+
+
+def test_ipw_keeps_worked_rows_weighted_by_inverse_propensity() -> None:
+    from mqlscore.model import follow_up_weighted
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    x = rng.normal(size=n)
+    worked = (rng.random(n) < 1 / (1 + np.exp(-2 * x))).astype(int)
+    frame = pd.DataFrame({"x": x, "worked": worked, "label": worked & (rng.random(n) < 0.3)})
+    split = Split(train=frame, valid=frame, test=frame)
+    weighted = follow_up_weighted(split, ["x"], clip=0.2)
+    assert (weighted.train["worked"] == 1).all() and len(weighted.train) == worked.sum()
+    assert weighted.train["weight"].between(1.0, 5.0).all()  # 1 / P, P clipped at 0.2
+    low, high = weighted.train["x"].nsmallest(50).index, weighted.train["x"].nlargest(50).index
+    # rarely-worked leads (low x) stand for many like them: they weigh more
+    assert weighted.train.loc[low, "weight"].mean() > 2 * weighted.train.loc[high, "weight"].mean()
+    assert weighted.test is frame  # the test period is never reweighted

@@ -210,3 +210,29 @@ def test_truth_ranks_real_conversions(tiny_world: World, built: tuple[pd.DataFra
     )
     top = rows["p_opportunity"] >= rows["p_opportunity"].quantile(0.9)
     assert rows.loc[top, "label"].mean() > 4 * rows["label"].mean()
+
+
+@pytest.mark.parametrize(("won", "expected"), [(True, 1), (False, 0)])
+def test_closed_won_label_counts_only_won_deals(
+    spec: SnapshotSpec, won: bool, expected: int
+) -> None:
+    t = pd.Timestamp("2024-03-01")
+    world = _one_deal_world(t + pd.Timedelta(days=5))
+    world["opportunities"]["is_won"] = won
+    frame = build_leads(world, replace(spec, label="closed_won"), [t], pd.Timestamp("2025-01-01"))
+    assert frame["label"].tolist() == [expected]
+
+
+def test_non_default_windows_name_and_count_their_columns(spec: SnapshotSpec) -> None:
+    t = pd.Timestamp("2024-03-01")
+    world = _one_deal_world(t + pd.Timedelta(days=5))  # one web visit on 2024-01-04
+    frame = build_leads(world, replace(spec, windows_days=(14, 60, 120)), [t], t)
+    assert {"web_visit_14d", "web_visit_60d", "web_visit_120d"} <= set(frame.columns)
+    assert "web_visit_30d" not in frame.columns
+    row = frame.iloc[0]
+    assert (row["web_visit_14d"], row["web_visit_60d"], row["web_visit_120d"]) == (0, 1, 1)
+
+
+def test_snapshots_every_second_month() -> None:
+    dates = snapshot_dates(pd.Timestamp("2024-01-15"), pd.Timestamp("2024-12-31"), 2, 2)
+    assert [d.month for d in dates] == [3, 5, 7, 9, 11]
