@@ -6,6 +6,7 @@ translates its spelling. Both return the same pandas frames.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,12 @@ from features.snapshots import (
     lead_outcomes_sql,
     lead_snapshot_sql,
     shared_tables,
+    unsupported_features,
 )
 from mqlscore.io import atomic_path
 from mqlscore.schema import AUDIT_COLUMNS
 
+log = logging.getLogger(__name__)
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 INPUT_TABLES: tuple[str, ...] = (
     "accounts",
@@ -180,3 +183,24 @@ def spark_session():  # noqa: ANN201
         .config("spark.ui.enabled", "false")
         .getOrCreate()
     )
+
+
+def drop_unsupported(targets: dict[str, Path], missing: list[str]) -> dict[str, list[str]]:
+    """Remove from the snapshot tables the features a missing table cannot support, and
+    say which (per table)."""
+    import pyarrow.parquet as pq
+
+    from mqlscore.io import write_parquet
+
+    named: dict[str, set[str]] = {}
+    for name in ("leads", "accounts"):
+        columns = pq.ParquetFile(targets[name]).schema_arrow.names
+        unsupported = unsupported_features(columns, missing)
+        gone = [c for cols in unsupported.values() for c in cols]
+        if gone:
+            write_parquet(pd.read_parquet(targets[name]).drop(columns=gone), targets[name])
+        for table, cols in unsupported.items():
+            named.setdefault(table, set()).update(cols)
+        if gone:
+            log.warning("%s: dropped %d features the source cannot support", name, len(gone))
+    return {table: sorted(cols) for table, cols in named.items()}

@@ -19,6 +19,7 @@ from mqlscore.intake import (
     RowRules,
     find_file,
     lead_chunks,
+    lead_extras,
     lead_row_problems,
     stage_table,
     typed_leads,
@@ -26,11 +27,12 @@ from mqlscore.intake import (
 from mqlscore.schema import TABLES
 
 
-def _lead_tables_schema():  # noqa: ANN202
+def _lead_tables_schema(extras: list[str]):  # noqa: ANN202
     import pyarrow as pa
 
     kinds = {"time": pa.timestamp("us"), "int": pa.float64(), "float": pa.float64()}
-    leads = pa.schema([(c, kinds.get(k, pa.string())) for c, k in TABLES["leads"].items()])
+    columns = [(c, kinds.get(k, pa.string())) for c, k in TABLES["leads"].items()]
+    leads = pa.schema(columns + [(c, pa.string()) for c in extras])
     matches = pa.schema(
         [
             ("lead_id", pa.string()),
@@ -69,7 +71,7 @@ def read_inputs(
     accounts = pd.read_parquet(tables["accounts"])
     rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
     bad, seen, rows_in = [], {}, 0
-    lead_schema, match_schema = _lead_tables_schema()
+    lead_schema, match_schema = _lead_tables_schema(lead_extras(files["leads"]))
     tables["leads"], tables["lead_accounts"] = work / "leads_in.parquet", work / "matches.parquet"
     chunks = lead_chunks(files["leads"], mapping.get("leads", {}), config.chunk_rows)
     with (

@@ -32,8 +32,40 @@ TEXT_FEATURES: tuple[str, ...] = (
     "industry",
     "country",
     "match_rule",
+    "lead_source",
     "last_opportunity_outcome",
 )
+ROWS: tuple[str, ...] = ("all", "arrival")
+# Features a source without the table cannot support (they would all read zero): by
+# name prefix, exact name or suffix. Dropped and named, never zero-filled.
+NEEDS_TABLE: dict[str, tuple[str, ...]] = {
+    "engagement": (
+        "days_since_last_event",
+        "events_",
+        *(f"{a}_" for a in ACTIVITY_TYPES),
+        "high_intent_",
+        "decayed_engagement",
+        "engagement_trend",
+        "account_engaged_",
+        "buying_group_coverage",
+        "account_events_",
+        "account_high_intent_",
+        "account_velocity",
+    ),
+    "sales_activities": ("sales_touches_", "account_sales_touches_"),
+    "accounts": ("employees", "annual_revenue", "is_target_account", "industry", "country"),
+}
+
+
+def unsupported_features(columns: list[str], missing_tables: list[str]) -> dict[str, list[str]]:
+    """Per missing table, the feature columns it would have fed."""
+    return {
+        table: [c for c in columns if c.startswith(NEEDS_TABLE.get(table, ()))]
+        for table in missing_tables
+        if table in NEEDS_TABLE
+    }
+
+
 LABELS: tuple[str, ...] = ("opportunity_created", "closed_won")
 
 
@@ -57,18 +89,26 @@ class SnapshotSpec:
     title_points: dict[str, int]
     activity_points: dict[str, int]
     buying_group: tuple[BuyingRole, ...]
+    # all: a row per snapshot while the lead lives; arrival: only its first snapshot
+    rows: str = "all"
+    extra_lead_columns: tuple[str, ...] = ()  # a mapping's pass-through columns (x_...)
     # Scoring keeps leads and accounts already on an open opportunity (flagged, not dropped).
     scoring: bool = False
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
             raise ValueError(f"label must be one of {', '.join(LABELS)}, not {self.label!r}")
+        if self.rows not in ROWS:
+            raise ValueError(f"rows must be one of {', '.join(ROWS)}, not {self.rows!r}")
         if len(self.windows_days) < 2:
             raise ValueError("windows_days needs at least two windows")
 
 
-def spec_from(config: FeatureParams, rule: MqlRule, scoring: bool = False) -> SnapshotSpec:
-    """The snapshot spec from the `features` and `mql_rule` params."""
+def spec_from(
+    config: FeatureParams, rule: MqlRule, scoring: bool = False, extra: tuple[str, ...] = ()
+) -> SnapshotSpec:
+    """The snapshot spec from the `features` and `mql_rule` params (and the lead columns
+    a mapping passes through, from `export.json`)."""
     return SnapshotSpec(
         windows_days=tuple(config.windows_days),
         label_window_days=config.label_window_days,
@@ -78,25 +118,50 @@ def spec_from(config: FeatureParams, rule: MqlRule, scoring: bool = False) -> Sn
         activity_points=rule.activity_points,
         buying_group=tuple(BuyingRole(**role.model_dump()) for role in config.buying_group),
         scoring=scoring,
+        rows=config.rows,
+        extra_lead_columns=tuple(extra),
     )
 
 
 def snapshot_dates(
-    data_start: pd.Timestamp, data_end: pd.Timestamp, first_month: int, cadence_months: int = 1
+    data_start: pd.Timestamp,
+    data_end: pd.Timestamp,
+    first_month: int,
+    cadence_months: int = 1,
+    cadence_days: int = 0,
 ) -> list[pd.Timestamp]:
-    """Month starts every `cadence_months`, from `first_month` months into the data."""
+    """Month starts every `cadence_months`, from `first_month` months into the data; or,
+    with `cadence_days`, midnights every that many days from then (from the day after
+    the data starts when `first_month` is 0), for leads that convert within weeks."""
     first = data_start.to_period("M").to_timestamp() + pd.DateOffset(months=first_month)
     last = data_end - pd.Timedelta(seconds=1)
-    return list(pd.date_range(first, last, freq=f"{cadence_months}MS"))
+    if not cadence_days:
+        return list(pd.date_range(first, last, freq=f"{cadence_months}MS"))
+    if not first_month:
+        first = data_start.floor("D") + pd.Timedelta(days=1)
+    return list(pd.date_range(first, last, freq=f"{cadence_days}D"))
+
+
+def data_start(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    """The first marketing touch, or the first lead when the source has no touches."""
+    first_touch = tables["engagement"]["occurred_at"].min()
+    return pd.Timestamp(
+        first_touch if pd.notna(first_touch) else tables["leads"]["created_at"].min()
+    )
 
 
 def data_end(tables: dict[str, pd.DataFrame]) -> pd.Timestamp:
-    """The export moment: midnight after the newest timestamp in the activity tables."""
-    newest = max(
-        tables["engagement"]["occurred_at"].max(),
-        tables["sales_activities"]["occurred_at"].max(),
-        tables["opportunities"]["created_at"].max(),
-    )
+    """The export moment: midnight after the newest timestamp in the activity tables
+    (tables a source lacks are empty and skipped)."""
+    newest = pd.Series(
+        [
+            tables["engagement"]["occurred_at"].max(),
+            tables["sales_activities"]["occurred_at"].max(),
+            tables["opportunities"]["created_at"].max(),
+            tables["opportunities"]["closed_at"].max(),
+            tables["leads"]["created_at"].max(),
+        ]
+    ).max()
     return pd.Timestamp(newest).floor("D") + pd.Timedelta(days=1)
 
 
@@ -167,7 +232,8 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
             "lead_acc",
             f"""
         SELECT CAST(row_number() OVER (ORDER BY l.lead_id) AS INTEGER) AS lead_key,
-               l.lead_id, l.created_at, l.mql_at, m.account_id, m.match_rule,
+               l.lead_id, l.created_at, l.mql_at, m.account_id, m.match_rule, l.lead_source,
+               {"".join(f"l.{c}, " for c in spec.extra_lead_columns)}
                CAST(m.personal_email AS INTEGER) AS free_mail,
                {seniority_sql("l.title")} AS seniority,
                {function_sql("l.title")} AS function
@@ -373,16 +439,29 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         SELECT la.*, s.snapshot_date, s.snap_key,
                CASE WHEN od.lead_key IS NULL THEN 0 ELSE 1 END AS on_open_opportunity
         FROM lead_acc la
-        JOIN intervals s ON la.created_at < s.snapshot_date
+        JOIN intervals s ON la.created_at < s.snapshot_date{_arrival("la.created_at", spec)}
         LEFT JOIN lead_open_deal od ON od.lead_key = la.lead_key AND od.snap_key = s.snap_key
         {"" if spec.scoring else "WHERE od.lead_key IS NULL"}
     """,
         ),
         ("label_end", f"SELECT TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}' AS data_end"),
         (
+            "account_first",  # an account enters the grid at its first record
+            """
+        SELECT account_id, min(t) AS first_seen FROM (
+            SELECT account_id, created_at AS t FROM lead_acc WHERE account_id IS NOT NULL
+            UNION ALL
+            SELECT account_id, created_at AS t FROM opportunities
+        ) GROUP BY account_id
+    """,
+        ),
+        (
             "account_rows",
-            "SELECT a.account_id, s.snapshot_date, s.snap_key"
-            " FROM accounts a CROSS JOIN intervals s",
+            f"""
+        SELECT a.account_id, s.snapshot_date, s.snap_key
+        FROM accounts a JOIN account_first f ON f.account_id = a.account_id
+        JOIN intervals s ON f.first_seen < s.snapshot_date{_arrival("f.first_seen", spec)}
+    """,
         ),
         (
             "account_marketing",
@@ -467,6 +546,14 @@ def _merged(alias: str, columns: list[str]) -> str:
     return ", ".join(f"CAST(coalesce({alias}.{c}, 0) AS DOUBLE) AS {c}" for c in columns)
 
 
+def _arrival(column: str, spec: SnapshotSpec) -> str:
+    """With `rows: arrival`, a join condition keeping only the first snapshot after
+    `column` (each lead or account scored once, when it arrives)."""
+    if spec.rows == "all":
+        return ""
+    return f" AND (s.prev_date IS NULL OR {column} >= s.prev_date)"
+
+
 def _open_flag(expression: str, spec: SnapshotSpec) -> str:
     """When scoring: an `on_open_opportunity` column (rows already with sales are kept)."""
     return (
@@ -482,7 +569,8 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
     mid, longest = windows[1], windows[-1]
     return f"""
     SELECT b.lead_id, b.account_id, b.snapshot_date,{_open_flag("b.on_open_opportunity", spec)}
-           b.seniority, b.function, b.match_rule,
+           b.seniority, b.function, b.match_rule, b.lead_source,
+           {"".join(f"b.{c}, " for c in spec.extra_lead_columns)}
            CAST(b.free_mail AS DOUBLE) AS free_mail,
            CAST(CASE WHEN b.account_id IS NULL THEN 1 ELSE 0 END AS DOUBLE) AS no_account,
            CAST({_days("b.created_at", "b.snapshot_date")} AS DOUBLE) AS lead_age_days,
@@ -562,3 +650,29 @@ def lead_outcomes_sql() -> str:
     JOIN lead_rows b ON b.lead_key = o.lead_key AND b.snap_key = o.snap_key
     ORDER BY o.snapshot_date, o.lead_id, o.opportunity_id
     """
+
+
+def summarize(
+    lead_rows: pd.DataFrame,
+    account_rows: pd.DataFrame,
+    leads: pd.DataFrame,
+    snapshots: list,
+    rows: str = "all",
+) -> dict:
+    """Row counts, label rates and what was left out (and why)."""
+    frame = lead_rows
+    complete = frame[frame["label_complete"] == 1]
+    accounts = account_rows[account_rows["label_complete"] == 1]
+    created = leads["created_at"]
+    alive_rows = sum(int((created < t).sum()) for t in snapshots) if rows == "all" else 0
+    return {
+        "snapshots": len(snapshots),
+        "complete_snapshots": int(complete["snapshot_date"].nunique()),
+        "lead_rows": len(frame),
+        "lead_label_rate": round(float(complete["label"].mean()), 5) if len(complete) else 0.0,
+        "account_rows": len(account_rows),
+        "account_label_rate": round(float(accounts["label"].mean()), 5) if len(accounts) else 0.0,
+        # Leads already on an open opportunity get no row at that snapshot: counted here.
+        "rows_excluded_open_deal": alive_rows - len(frame) if rows == "all" else None,
+        "leads_without_any_row": int((~leads["lead_id"].isin(frame["lead_id"])).sum()),
+    }

@@ -71,8 +71,10 @@ class FeatureParams(Section):
 
     engine: Literal["duckdb", "spark"]
     duckdb_memory_limit: str  # DuckDB spills to disk beyond this
-    first_snapshot_month: int = Field(ge=1)
+    first_snapshot_month: int = Field(ge=0)
     cadence_months: int = Field(ge=1)
+    cadence_days: int = Field(ge=0)  # >0: a snapshot every this many days instead
+    rows: Literal["all", "arrival"]  # arrival: each lead once, at its first snapshot
     label: Literal["opportunity_created", "closed_won"]
     label_window_days: int = Field(gt=0)
     windows_days: tuple[int, ...] = Field(min_length=3)
@@ -81,8 +83,13 @@ class FeatureParams(Section):
 
 
 class TrainParams(Section):
+    kinds: tuple[Literal["lead", "account"], ...]  # the models this source supports
+    split: Literal["snapshots", "conversions", "date"]  # how the test period is chosen
     test_snapshots: int = Field(ge=1)
     valid_snapshots: int = Field(ge=1)
+    test_share: float = Field(gt=0, lt=1)  # split by conversions: the latest share of them
+    valid_share: float = Field(gt=0, lt=1)
+    test_from: date | None  # split by date: the test period starts here
     use_marketing_features: bool
     follow_up_correction: Literal["ipw", "none"]  # lead model: inverse-propensity
     propensity_clip: float = Field(gt=0, le=1)  # weights at most 1 / clip
@@ -135,19 +142,56 @@ class ScoreParams(Section):
     drift_warn_psi: float = Field(gt=0)
 
 
+class SourceParams(Section):
+    """Where the training data comes from: mapping files (none: the synthetic world) and
+    the folder of export files they read."""
+
+    mappings: tuple[Path, ...]
+    input: Path
+
+
 S = TypeVar("S", bound=Section)
+SYNTHETIC = "synthetic"
 
 
 class ParamsError(ValueError):
     """params.yaml is missing a section or holds a bad value."""
 
 
+def _yaml(path: Path) -> dict:
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ParamsError(f"{path}: cannot read: {err}") from err
+
+
+def _mappings(data: dict) -> list[tuple[Path, dict]]:
+    return [(Path(p), _yaml(Path(p))) for p in (data.get("source") or {}).get("mappings") or ()]
+
+
 def load_section(params_file: Path, section: str, model: type[S]) -> S:
-    """Read one section of params.yaml into its typed model."""
-    data = yaml.safe_load(Path(params_file).read_text()) or {}
+    """Read one section of params.yaml into its typed model, with the overrides of the
+    source's mapping files (their `params` block) applied on top."""
+    data = _yaml(params_file)
     if section not in data:
         raise ParamsError(f"{params_file}: no '{section}' section")
+    values = dict(data[section] or {})
+    for _, mapping in _mappings(data):
+        values |= (mapping.get("params") or {}).get(section) or {}
     try:
-        return model.model_validate(data[section])
+        return model.model_validate(values)
     except ValidationError as err:
         raise ParamsError(f"{params_file}: section '{section}' is invalid:\n{err}") from err
+
+
+def source_name(params_file: Path) -> str:
+    """The source's name: `synthetic`, or its mapping files' names joined by `-`."""
+    names = [m.get("name") or p.stem for p, m in _mappings(_yaml(params_file))]
+    return "-".join(names) or SYNTHETIC
+
+
+def registered_name(params_file: Path, prefix: str, kind: str) -> str:
+    """The registered model of a source and kind: `mqlscore-lead` for the synthetic
+    world, `mqlscore-olist-lead` for a mapped source, so sources never share a champion."""
+    name = source_name(params_file)
+    return f"{prefix}-{kind}" if name == SYNTHETIC else f"{prefix}-{name}-{kind}"

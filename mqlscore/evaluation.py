@@ -21,7 +21,7 @@ from mqlscore.model import (
     expected_calibration_error,
     fit_logistic_baseline,
     grade,
-    time_split,
+    split_for,
 )
 from mqlscore.schema import feature_columns
 
@@ -44,6 +44,7 @@ KINDS = {
         rankers={
             "model": "mqlscore lead model",
             "logistic_regression": "logistic regression (same features)",
+            "lead_source_rate": "lead source alone (its training conversion rate)",
             "mql_flag": "marketing MQL flag",
             "mql_points": "marketing points score",
             "oracle": "oracle (synthetic truth)",
@@ -71,14 +72,19 @@ KINDS = {
 
 
 def marketing_columns(test: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Marketing's own rankers as score columns (the baseline's picks set the volume)."""
+    """Marketing's own rankers as score columns (the baseline's picks set the volume),
+    those the source's columns support."""
+    sources = {
+        "lead": {"mql_flag": "new_mql", "mql_points": "marketing_points"},
+        "account": {
+            "target_accounts": "is_target_account",
+            "marketing_points_sum": "account_marketing_points",
+        },
+    }[kind]
     test = test.copy()
-    if kind == "lead":
-        test["mql_flag"] = test["new_mql"].astype(float)
-        test["mql_points"] = test["marketing_points"].astype(float)
-    else:
-        test["target_accounts"] = test["is_target_account"].astype(float)
-        test["marketing_points_sum"] = test["account_marketing_points"].astype(float)
+    for ranker, column in sources.items():
+        if column in test.columns:
+            test[ranker] = test[column].astype(float)
     return test
 
 
@@ -102,6 +108,7 @@ def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[st
         out[name] = {
             "roc_auc": round(float(roc_auc_score(test["label"], test[name])), 4),
             "pr_auc": round(float(average_precision_score(test["label"], test[name])), 4),
+            "precision_at_10pct": round(float(top["label"].mean()), 4),
             "lift_at_10pct": round(float(top["label"].mean()) / base, 3),
         }
     return out
@@ -142,8 +149,28 @@ def at_volume(
 
 
 def present_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
-    """The kind's rankers that the test rows carry (no oracle without a truth table)."""
-    return [name for name in kind.rankers if name in test.columns]
+    """The kind's rankers the test rows support: no oracle without a truth table, no
+    marketing flag or points the export does not carry (constant on every row)."""
+    return [
+        name
+        for name in kind.rankers
+        if name in test.columns and (name == "model" or test[name].nunique() > 1)
+    ]
+
+
+def absent_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
+    """The comparison rows this source cannot support, in words for the report."""
+    return [
+        label for name, label in kind.rankers.items() if name not in present_rankers(test, kind)
+    ]
+
+
+def capacity_per_snapshot(test: pd.DataFrame, per_month: int) -> int:
+    """Sales' monthly capacity scaled to the spacing of the snapshots (daily grid: a day's
+    share of the month)."""
+    dates = pd.Series(sorted(test["snapshot_date"].unique()))
+    days = dates.diff().dt.days.median() if len(dates) > 1 else 30.4
+    return max(int(round(per_month * min(days, 30.4) / 30.4)), 1)
 
 
 def side_by_side(
@@ -153,10 +180,9 @@ def side_by_side(
     capacity per snapshot."""
     rankers = present_rankers(test, kind)
     dates = test["snapshot_date"].unique()
-    volumes = {
-        kind.volume_name: test.groupby("snapshot_date")[kind.baseline].sum(),
-        "sales_capacity": pd.Series(capacity, index=dates),
-    }
+    volumes = {"sales_capacity": pd.Series(capacity, index=dates)}
+    if kind.baseline in rankers:
+        volumes = {kind.volume_name: test.groupby("snapshot_date")[kind.baseline].sum()} | volumes
     table = {"ranking": ranking_metrics(test, rankers)}
     for name, volume in volumes.items():
         table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
@@ -268,12 +294,14 @@ def test_rows(
     """The test period with every ranker as a score column: the model, a logistic
     regression fitted on the training period, marketing's own pick, and the oracle when
     a truth table exists."""
-    split = time_split(frame, params.test_snapshots, params.valid_snapshots)
+    split = split_for(frame, params)
     features = feature_columns(frame, params.use_marketing_features)
     test = marketing_columns(split.test, kind)
     baseline = fit_logistic_baseline(split.train, features)
     test["logistic_regression"] = baseline.predict_proba(test[features])[:, 1]
     test["model"] = scorer.probability(test)
+    if kind == "lead" and "lead_source" in test.columns:
+        test["lead_source_rate"] = source_rates(split.train, test)
     if np.isnan(test["model"]).any():
         raise ValueError("model returned missing probabilities")
     if truth is not None:
@@ -282,6 +310,15 @@ def test_rows(
         keys = pd.MultiIndex.from_frame(test[[key, "snapshot_date"]])
         test["oracle"] = oracle.reindex(keys).fillna(0.0).to_numpy()
     return test
+
+
+def source_rates(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    """A one-feature baseline: each test lead scored by its lead source's conversion rate
+    on the training period (unseen or blank sources: the overall rate)."""
+    sources = train["lead_source"].fillna("(blank)")
+    rates = train.groupby(sources)["label"].mean()
+    mapped = test["lead_source"].fillna("(blank)").map(rates)
+    return mapped.fillna(train["label"].mean()).to_numpy(dtype=float)
 
 
 def follow_up_comparison(
@@ -306,16 +343,24 @@ def quality_gate(
     """Whether the model may become champion: ROC-AUC at least `min_roc_auc` and, when
     required, at marketing's volume at least as many won deals as marketing's pick and a
     higher precision. Returns `passed` and the failed bars in words."""
-    failed = []
+    failed, skipped = [], []
     auc = table["ranking"]["model"]["roc_auc"]
     if auc < min_roc_auc:
         failed.append(f"test ROC-AUC {auc} below evaluate.min_roc_auc {min_roc_auc}")
-    model, base = table[kind.volume_name]["model"], table[kind.volume_name][kind.baseline]
-    if require_beats_mql and model["won_deals"] < base["won_deals"]:
-        failed.append(f"{model['won_deals']} won deals vs {base['won_deals']} for {kind.baseline}")
-    if require_beats_mql and model["precision"] <= base["precision"]:
-        failed.append(f"precision {model['precision']} vs {base['precision']} for {kind.baseline}")
-    return {"passed": not failed, "failed": failed}
+    if require_beats_mql and kind.volume_name not in table:
+        skipped.append(f"no {kind.baseline} in this export to beat")
+    elif require_beats_mql:
+        volume = table[kind.volume_name]
+        model, base = volume["model"], volume[kind.baseline]
+        if model["won_deals"] < base["won_deals"]:
+            failed.append(
+                f"{model['won_deals']} won deals vs {base['won_deals']} ({kind.baseline})"
+            )
+        if model["precision"] <= base["precision"]:
+            failed.append(
+                f"precision {model['precision']} vs {base['precision']} ({kind.baseline})"
+            )
+    return {"passed": not failed, "failed": failed, "skipped": skipped}
 
 
 def flat_metrics(table: dict[str, dict], calibration: dict) -> dict[str, float]:
@@ -338,6 +383,14 @@ def crown(evaluations: dict[str, dict], experiment: str | None) -> dict[str, dic
     plan = {}
     for name, result in evaluations.items():
         decision = result["champion"]
+        if decision is None:  # no model of this kind was trained
+            plan[name] = {
+                "registered_model": None,
+                "version": None,
+                "promoted": False,
+                "reason": result.get("skipped", "no model"),
+            }
+            continue
         if failed:
             promote, why = False, f"quality gate failed for {', '.join(failed)}"
         elif experiment:

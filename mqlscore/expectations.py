@@ -36,7 +36,9 @@ EXAMPLES = 5
 _KIND_TYPES = {
     "id": ["object", "str", "string", "category", "int64", "Int64", "int32"],
     "str": ["object", "str", "string", "category"],
-    "int": ["int64", "Int64", "int32", "Int32", "int16", "int8"],
+    # whole numbers with blanks: GX cannot type pandas' nullable Int64, so run_suites hands
+    # them over as float64
+    "int": ["int64", "Int64", "int32", "Int32", "int16", "int8", "float64"],
     "float": ["float64", "float32", "Float64", "int64", "Int64", "int32"],
     "bool": ["bool", "boolean", "BooleanDtype", "object"],
     "time": ["datetime64", "datetime64[ns]", "datetime64[us]", "datetime64[ms]"],
@@ -267,6 +269,12 @@ def model_table_suite(
     return exps
 
 
+def _gx_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns as float64, the one form GX's type check reads."""
+    nullable = [c for c in frame.columns if str(frame[c].dtype) in ("Int64", "Int32")]
+    return frame.astype({c: "float64" for c in nullable}) if nullable else frame
+
+
 def run_suites(
     frames: dict[str, pd.DataFrame],
     suites: dict[str, list[Any]],
@@ -278,6 +286,7 @@ def run_suites(
     expectation, failed or within its `mostly`. With `docs_dir`, GX Data Docs HTML is
     written there.
     """
+    frames = {name: _gx_dtypes(frame) for name, frame in frames.items()}
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     actions = []

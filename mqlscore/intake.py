@@ -52,12 +52,18 @@ class RowRules:
 
 
 def find_file(folder: Path, table: str) -> Path:
-    """`<table>.parquet` or `<table>.csv` in the export folder."""
-    for suffix in (".parquet", ".csv"):
-        path = Path(folder) / f"{table}{suffix}"
-        if path.exists():
-            return path
-    raise ExportError(f"{folder}: no {table}.parquet or {table}.csv in the export")
+    """`<table>.parquet` or `<table>.csv` in the export folder; both is an error (an old
+    file beside tonight's would be scored silently)."""
+    found = [p for p in (Path(folder) / f"{table}.parquet", Path(folder) / f"{table}.csv")]
+    found = [p for p in found if p.exists()]
+    if len(found) > 1:
+        raise ExportError(
+            f"{folder}: both {table}.parquet and {table}.csv are in the export; "
+            "remove the one that is not tonight's"
+        )
+    if not found:
+        raise ExportError(f"{folder}: no {table}.parquet or {table}.csv in the export")
+    return found[0]
 
 
 def load_column_map(path: Path | None) -> dict[str, dict[str, str]]:
@@ -167,6 +173,17 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
     return target
 
 
+def lead_extras(path: Path) -> list[str]:
+    """The pass-through columns (`x_...`) of a lead file, from its header."""
+    if path.suffix == ".csv":
+        columns = pd.read_csv(path, nrows=0).columns
+    else:
+        import pyarrow.parquet as pq
+
+        columns = pq.ParquetFile(path).schema_arrow.names
+    return [c for c in columns if c.startswith("x_")]
+
+
 def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
     """The lead export in chunks of text columns (canonical names), each with `source_row`
     (1-based data row of the file)."""
@@ -186,7 +203,8 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
         for column in OPTIONAL_LEAD_COLUMNS:
             if column not in chunk.columns:
                 chunk[column] = ""
-        chunk = chunk[list(TABLES["leads"])].reset_index(drop=True)
+        extras = [c for c in chunk.columns if c.startswith("x_")]  # a mapping's pass-through
+        chunk = chunk[list(TABLES["leads"]) + extras].reset_index(drop=True)
         chunk.insert(0, "source_row", np.arange(start, start + len(chunk)))
         start += len(chunk)
         yield chunk
@@ -203,8 +221,9 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     lead_id = chunk["lead_id"].str.strip()
     flag(lead_id == "", "lead_id", "is blank", lead_id)
-    bad_format = (lead_id != "") & ~lead_id.str.fullmatch(rules.lead_id_pattern)
-    flag(bad_format, "lead_id", f"does not match {rules.lead_id_pattern}", lead_id)
+    if rules.lead_id_pattern:  # opt-in: by default any non-blank id is a CRM id
+        bad_format = (lead_id != "") & ~lead_id.str.fullmatch(rules.lead_id_pattern)
+        flag(bad_format, "lead_id", f"does not match {rules.lead_id_pattern}", lead_id)
     for i, (value, row) in enumerate(zip(lead_id, chunk["source_row"], strict=True)):
         if value and value in seen:
             problems[i].append(f"lead_id: {value!r} repeats row {seen[value]}")
@@ -212,7 +231,9 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
             seen[value] = int(row)
 
     email = chunk["email"].str.strip()
-    flag(email == "", "email", "is blank", email)
+    account = chunk["account_id"].str.strip()
+    # no email is fine when the CRM names the account; with neither, nothing matches
+    flag((email == "") & (account == ""), "email", "is blank (and so is account_id)", email)
     malformed = (email != "") & ~email.map(lambda e: bool(_EMAIL.match(e)))
     flag(malformed, "email", "is not an email address", pd.Series("(hidden)", index=chunk.index))
 
@@ -229,7 +250,6 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
     unparsed = (score != "") & pd.to_numeric(score, errors="coerce").isna()
     flag(unparsed, "marketing_score", "is not a number", score)
 
-    account = chunk["account_id"].str.strip()
     if rules.known_accounts:
         unknown = (account != "") & ~account.isin(rules.known_accounts)
         flag(unknown, "account_id", "is not in the accounts table", account)
@@ -237,9 +257,10 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
 
 def typed_leads(chunk: pd.DataFrame) -> pd.DataFrame:
-    """Good lead rows (text) as the canonical typed table."""
+    """Good lead rows (text) as the canonical typed table (pass-through `x_` columns kept)."""
     out = chunk.drop(columns=["source_row"]).copy()
-    for column in ("lead_id", "email", "title", "company", "account_id", "lead_source"):
+    text_columns = ["lead_id", "email", "title", "company", "account_id", "lead_source"]
+    for column in text_columns + [c for c in out.columns if c.startswith("x_")]:
         text = out[column].str.strip()
         out[column] = text.where(text != "", None)
     for column in ("created_at", "mql_at"):

@@ -109,6 +109,12 @@ def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]
 EXPORT_FILE = "export.json"
 
 
+def read_export_info(folder: Path) -> dict:
+    """What the ingest stage recorded about the source (`export.json`)."""
+    path = Path(folder) / EXPORT_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def read_export_time(folder: Path) -> pd.Timestamp:
     """When the raw export was taken (from `export.json`), or now if it does not say."""
     path = Path(folder) / EXPORT_FILE

@@ -56,6 +56,46 @@ def time_split(frame: pd.DataFrame, test_snapshots: int, valid_snapshots: int) -
     )
 
 
+def conversion_split(
+    frame: pd.DataFrame, test_share: float, valid_share: float, test_from: object = None
+) -> Split:
+    """Test = the latest complete snapshots holding `test_share` of the conversions (or
+    those from `test_from` on), validation = those before them holding `valid_share`,
+    train = the rest: a split that fits a year of daily snapshots as well as two years of
+    monthly ones."""
+    complete = frame[frame["label_complete"] == 1]
+    per_date = complete.groupby("snapshot_date")["label"].sum().sort_index()
+    total = per_date.sum()
+    if total == 0:
+        raise NotEnoughData("no conversions in any complete snapshot: nothing to learn from")
+    from_end = per_date[::-1].cumsum() / total  # share of conversions at or after each date
+    if test_from is not None:
+        test_start = per_date.index[per_date.index >= pd.Timestamp(test_from)].min()
+        test_share = float(from_end.get(test_start, 0.0))
+    else:
+        test_start = from_end[from_end >= test_share].index.max()
+    valid_start = from_end[from_end >= test_share + valid_share].index.max()
+    when = complete["snapshot_date"]
+    if pd.isna(test_start) or pd.isna(valid_start) or valid_start >= test_start:
+        raise NotEnoughData(
+            f"{len(per_date)} complete snapshots with {int(total)} conversions cannot hold "
+            f"train, validation ({valid_share:.0%}) and test ({test_share:.0%}) periods"
+        )
+    return Split(
+        train=complete[when < valid_start],
+        valid=complete[(when >= valid_start) & (when < test_start)],
+        test=complete[when >= test_start],
+    )
+
+
+def split_for(frame: pd.DataFrame, params: TrainParams) -> Split:
+    """The time split `train.split` asks for."""
+    if params.split in ("conversions", "date"):
+        test_from = params.test_from if params.split == "date" else None
+        return conversion_split(frame, params.test_share, params.valid_share, test_from)
+    return time_split(frame, params.test_snapshots, params.valid_snapshots)
+
+
 def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:
     """Levels of each text feature as seen in training; unseen levels score as missing."""
     return {

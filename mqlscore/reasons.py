@@ -70,6 +70,8 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     "new_mql": ("newly flagged MQL by marketing", "not newly flagged MQL by marketing"),
     "account_marketing_points": "account's summed marketing points {n}",
     "account_mql_leads": "{n} MQLs at this account",
+    "lead_source": "came in through {text}",
+    r"x_(?P<field>\w+)": "{field}: {text}",  # columns a mapping passes through
 }
 _COMPILED = [(re.compile(f"^{k}$"), v) for k, v in reversed(TEMPLATES.items())]
 
@@ -97,6 +99,7 @@ def describe(feature: str, value: object) -> str:
         if missing:
             return f"{feature.replace('_', ' ')} unknown"
         fields = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
+        fields["field"] = groups.get("field", "").replace("_", " ")
         if isinstance(value, str):
             return template.format(text=value.replace("_", " "), **fields)
         number = float(value)

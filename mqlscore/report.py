@@ -7,21 +7,27 @@ import pandas as pd
 from mqlscore.evaluation import Kind
 
 
-def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> str:
-    """The side-by-side tables as Markdown."""
+def report_markdown(
+    table: dict[str, dict], test: pd.DataFrame, kind: Kind, absent: list[str] = ()
+) -> str:
+    """The side-by-side tables as Markdown; `absent` names the comparison rows the
+    source cannot support."""
     dates = test["snapshot_date"]
     lines = [
-        f"Test period: {dates.nunique()} monthly snapshots {dates.min():%Y-%m-%d} to "
+        f"Test period: {dates.nunique()} snapshots {dates.min():%Y-%m-%d} to "
         f"{dates.max():%Y-%m-%d}, {len(test)} {kind.noun} rows, {int(test['label'].sum())} "
-        "converted (on a new opportunity within the label window).",
+        f"converted within the label window (base rate {test['label'].mean():.4f}).",
         "",
-        "| ranker | ROC-AUC | PR-AUC | lift at top 10% |",
-        "|---|---|---|---|",
+        "| ranker | ROC-AUC | PR-AUC | precision at top 10% | lift at top 10% |",
+        "|---|---|---|---|---|",
     ]
     for name in table["ranking"]:
         label = kind.rankers[name]
         row = table["ranking"][name]
-        lines.append(f"| {label} | {row['roc_auc']} | {row['pr_auc']} | {row['lift_at_10pct']} |")
+        lines.append(
+            f"| {label} | {row['roc_auc']} | {row['pr_auc']} | {row['precision_at_10pct']} "
+            f"| {row['lift_at_10pct']} |"
+        )
     cols = [
         "precision",
         "recall",
@@ -34,7 +40,7 @@ def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> s
     for volume in table:
         if volume == "ranking":
             continue
-        picked = table[volume][kind.baseline]["selected"]
+        picked = table[volume]["model"]["selected"]
         lines += [
             "",
             f"At {volume.replace('_', ' ')}: {picked} {kind.noun}s handed to sales over the "
@@ -47,6 +53,8 @@ def report_markdown(table: dict[str, dict], test: pd.DataFrame, kind: Kind) -> s
             label = kind.rankers[name]
             cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if absent:
+        lines += ["", f"Not in this export, so not compared: {'; '.join(absent)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -83,6 +91,8 @@ def champion_markdown(decision: dict, gate: dict) -> str:
     """The champion check and the quality gate in words."""
     verdict = "better than the champion" if decision["better"] else "champion stays better"
     bars = "passed" if gate["passed"] else "FAILED: " + "; ".join(gate["failed"])
+    if gate.get("skipped"):
+        bars += f" (not checked: {'; '.join(gate['skipped'])})"
     return (
         f"\nChampion check ({decision['metric']} on these test rows): version "
         f"{decision['version']} {decision['challenger']} vs champion "

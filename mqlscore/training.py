@@ -17,7 +17,7 @@ from mqlscore.model import (
     check_enough_conversions,
     fit_model,
     follow_up_weighted,
-    time_split,
+    split_for,
     to_matrix,
 )
 from mqlscore.schema import feature_columns
@@ -47,7 +47,7 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     """Fit a model on snapshot rows (lead or account); return it with its training figures."""
     from sklearn.metrics import roc_auc_score  # slow import: here only
 
-    split = time_split(frame, params.test_snapshots, params.valid_snapshots)
+    split = split_for(frame, params)
     check_enough_conversions(split, params.min_conversions)
     features = feature_columns(frame, params.use_marketing_features)
     corrected = params.follow_up_correction == "ipw" and "worked" in frame.columns

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mqlscore.console import configure_logging
-from pipeline import evaluate, featurize, generate, join, promote, score, train, validate
+from pipeline import evaluate, featurize, generate, ingest, join, promote, score, train, validate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -23,6 +23,7 @@ def _setup(
 
 
 app.command("generate")(generate.main)
+app.command("ingest")(ingest.main)
 app.command("validate")(validate.main)
 app.command("validate-features")(validate.features_main)
 app.command("join")(join.main)

@@ -42,21 +42,29 @@ def main(
     spec = ev.KINDS[kind]
     train_cfg = load_section(params, "train", TrainParams)
     config = load_section(params, "evaluate", EvaluateParams)
+    run = json.loads(run_info.read_text())
+    if "skipped" in run:  # no model of this kind for this source
+        gate = {"passed": True, "failed": [], "skipped": [run["skipped"]]}
+        write_json({"skipped": run["skipped"], "gate": gate, "champion": None}, metrics)
+        write_text(f"No {kind} model: {run['skipped']}.\n", report)
+        plots.mkdir(parents=True, exist_ok=True)
+        return
     frame = pd.read_parquet(snapshots)
     scorer = tracking.load_scorer(str(model_dir))
     oracle = pd.read_parquet(truth) if truth and truth.exists() else None
     test = ev.test_rows(frame, scorer, train_cfg, kind, oracle)
-    table = ev.side_by_side(test, pd.read_parquet(outcomes), spec, getattr(config, spec.capacity))
+    capacity = ev.capacity_per_snapshot(test, getattr(config, spec.capacity))
+    table = ev.side_by_side(test, pd.read_parquet(outcomes), spec, capacity)
     labels = test["label"].to_numpy()
     raw, calibrated = scorer.raw_score(test), test["model"].to_numpy()
     calibration = ev.calibration_summary(raw, calibrated, labels, config.grades)
-    text = md.report_markdown(table, test, spec) + md.calibration_markdown(calibration)
+    text = md.report_markdown(table, test, spec, ev.absent_rankers(test, spec))
+    text += md.calibration_markdown(calibration)
     extra = {}
     if kind == "lead" and "oracle" in test:
         extra["never_worked"] = ev.follow_up_comparison(frame, test, train_cfg)
         text += md.follow_up_markdown(extra["never_worked"], train_cfg.follow_up_correction)
 
-    run = json.loads(run_info.read_text())
     champion_version, champion = tracking.champion_probabilities(run["registered_model"], test)
     duel = ev.challenge(test, calibrated, champion, config.champion_metric)
     better = ev.should_promote(duel["challenger"], duel["champion"], config.promotion_margin)

@@ -9,35 +9,24 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.engine import build_snapshots_spark, spark_session, write_snapshots
-from features.snapshots import data_end, snapshot_dates, spec_from
+from features.engine import (
+    build_snapshots_spark,
+    drop_unsupported,
+    spark_session,
+    write_snapshots,
+)
+from features.snapshots import (
+    data_end,
+    data_start,
+    snapshot_dates,
+    spec_from,
+    summarize,
+)
 from mqlscore.config import FeatureParams, MqlRule, load_section
-from mqlscore.io import read_tables, write_json, write_parquet
+from mqlscore.io import read_export_info, read_tables, write_json, write_parquet
 from mqlscore.schema import RAW_TABLES
 
 log = logging.getLogger(__name__)
-
-
-def summarize(
-    lead_rows: pd.DataFrame, account_rows: pd.DataFrame, leads: pd.DataFrame, snapshots: list
-) -> dict:
-    """Row counts, label rates and what was left out (and why)."""
-    frame = lead_rows
-    complete = frame[frame["label_complete"] == 1]
-    accounts = account_rows[account_rows["label_complete"] == 1]
-    created = leads["created_at"]
-    alive_rows = sum(int((created < t).sum()) for t in snapshots)
-    return {
-        "snapshots": len(snapshots),
-        "complete_snapshots": int(complete["snapshot_date"].nunique()),
-        "lead_rows": len(frame),
-        "lead_label_rate": round(float(complete["label"].mean()), 5) if len(complete) else 0.0,
-        "account_rows": len(account_rows),
-        "account_label_rate": round(float(accounts["label"].mean()), 5) if len(accounts) else 0.0,
-        # Leads already on an open opportunity get no row at that snapshot: counted here.
-        "rows_excluded_open_deal": alive_rows - len(frame),
-        "leads_without_any_row": int((~leads["lead_id"].isin(frame["lead_id"])).sum()),
-    }
 
 
 def main(
@@ -54,17 +43,27 @@ def main(
 ) -> None:
     """Build lead and account snapshots from what happened before each snapshot date."""
     config = load_section(params, "features", FeatureParams)
-    spec = spec_from(config, load_section(params, "mql_rule", MqlRule))
+    info = read_export_info(raw)
+    extra = tuple(info.get("extra_lead_columns", ()))
+    spec = spec_from(config, load_section(params, "mql_rule", MqlRule), extra=extra)
     sources = {name: raw / f"{name}.parquet" for name in RAW_TABLES}
     sources["lead_accounts"] = matches
     times = {  # only the timestamp columns: enough to place the snapshots
         "engagement": pd.read_parquet(sources["engagement"], columns=["occurred_at"]),
         "sales_activities": pd.read_parquet(sources["sales_activities"], columns=["occurred_at"]),
-        "opportunities": pd.read_parquet(sources["opportunities"], columns=["created_at"]),
+        "opportunities": pd.read_parquet(
+            sources["opportunities"], columns=["created_at", "closed_at"]
+        ),
+        "leads": pd.read_parquet(sources["leads"], columns=["lead_id", "created_at"]),
     }
     end = data_end(times)
-    start = times["engagement"]["occurred_at"].min()
-    snapshots = snapshot_dates(start, end, config.first_snapshot_month, config.cadence_months)
+    snapshots = snapshot_dates(
+        data_start(times),
+        end,
+        config.first_snapshot_month,
+        config.cadence_months,
+        config.cadence_days,
+    )
     targets = {
         "leads": leads_out,
         "accounts": accounts_out,
@@ -78,11 +77,12 @@ def main(
             write_parquet(getattr(products, name), target)
     else:
         write_snapshots(sources, spec, snapshots, end, targets, config.duckdb_memory_limit)
+    dropped = drop_unsupported(targets, info.get("missing_tables", []))
     counted = ["lead_id", "snapshot_date", "label", "label_complete"]
     lead_rows = pd.read_parquet(leads_out, columns=counted)
     account_rows = pd.read_parquet(accounts_out, columns=counted[1:])
-    leads = pd.read_parquet(sources["leads"], columns=["lead_id", "created_at"])
-    write_json(summarize(lead_rows, account_rows, leads, snapshots), summary)
+    result = summarize(lead_rows, account_rows, times["leads"], snapshots, config.rows)
+    write_json(result | {"dropped_features": dropped}, summary)
     log.info(
         "features (%s): %d lead rows, %d account rows over %d snapshots",
         config.engine,

@@ -31,11 +31,12 @@ def main(
 
     results = {path.stem: json.loads(path.read_text()) for path in evaluation}
     plan = crown(results, os.environ.get("DVC_EXP_NAME"))
-    for decision in plan.values():
+    for name, decision in plan.items():
         if decision["promoted"]:
             tracking.set_champion(decision["registered_model"], decision["version"])
         log.info(
-            "%s version %s: %s (%s)",
+            "%s: %s version %s: %s (%s)",
+            name,
             decision["registered_model"],
             decision["version"],
             "champion" if decision["promoted"] else "not promoted",

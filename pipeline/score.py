@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
+import pyarrow.parquet as pq
 import typer
 
 from features import nightly
@@ -31,6 +32,8 @@ from mqlscore.io import (
     write_json,
     write_text,
 )
+from sources.load import canonical_export
+from sources.mapping import MappingError
 
 log = logging.getLogger(__name__)
 OUTPUTS = (
@@ -59,6 +62,10 @@ def main(
     column_map: Annotated[
         Path | None, typer.Option(help="YAML {table: {export column: canonical column}}.")
     ] = None,
+    mapping: Annotated[
+        list[Path] | None,
+        typer.Option(help="Mapping file(s) of the source system (mappings/*.yaml)."),
+    ] = None,
     engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark.")] = "duckdb",
     reasons: Annotated[bool, typer.Option(help="Explain each lead (top 3 up and down).")] = True,
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
@@ -70,21 +77,25 @@ def main(
     config = load_section(params, "score", ScoreParams)
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     features = load_section(params, "features", FeatureParams)
-    spec = spec_from(features, load_section(params, "mql_rule", MqlRule), scoring=True)
+    rule = load_section(params, "mql_rule", MqlRule)
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter(f"--engine must be duckdb or spark, not {engine!r}")
-    when = pd.Timestamp(run_date) if run_date else read_export_time(export)
     uris = {"model": model or config.model, "account_model": account_model or config.account_model}
     with staging_folder(out, "score") as work:
         try:
+            if mapping:  # the source system's own shape: mapped to canonical tables first
+                export = canonical_export(list(mapping), export, work / "export")
+            when = pd.Timestamp(run_date) if run_date else read_export_time(export)
             scorers = {k: None if u == "none" else load(u) for k, u in uris.items()}
             rules = RowRules(run_date=when, lead_id_pattern=config.lead_id_pattern)
             tables, rejects, rows_in, files = nightly.read_inputs(
                 export, rules, load_column_map(column_map), config, work
             )
-        except (ExportError, FileNotFoundError) as err:
+        except (ExportError, MappingError, FileNotFoundError) as err:
             log.error("score: %s", err)
             raise typer.Exit(2) from err
+        extras = tuple(c for c in pq.read_schema(tables["leads"]).names if c.startswith("x_"))
+        spec = spec_from(features, rule, scoring=True, extra=extras)
         paths = nightly.build_features(tables, spec, when, engine, work)
         nightly.check_every_lead_has_features(paths["leads"], rows_in - len(rejects))
         scorer = scorers["model"]

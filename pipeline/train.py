@@ -11,8 +11,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore.config import TrainParams, load_section
-from mqlscore.io import write_json
+from mqlscore.config import TrainParams, load_section, registered_name
+from mqlscore.io import write_json, write_text
 from mqlscore.training import KINDS, importance_table, train_model
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,15 @@ def main(
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     config = load_section(params, "train", TrainParams)
+    if kind not in config.kinds:  # this source supports no such model: say so, train none
+        reason = f"train.kinds is {list(config.kinds)} for this source: no {kind} model"
+        shutil.rmtree(model_dir, ignore_errors=True)
+        model_dir.mkdir(parents=True)
+        write_text(reason + "\n", model_dir / "NOT_TRAINED.txt")
+        write_json({"skipped": reason}, metrics)
+        write_json({"skipped": reason}, run_info)
+        log.warning("train %s: %s", kind, reason)
+        return
     frame = pd.read_parquet(snapshots)
     model, figures = train_model(frame, config)
     example = model.example(frame)
@@ -44,8 +53,8 @@ def main(
     shutil.rmtree(staging.parent)
 
     info = tracking.log_training_run(
-        experiment=f"{config.model_prefix}-{kind}",
-        registered_model=f"{config.model_prefix}-{kind}",
+        experiment=registered_name(params, config.model_prefix, kind),
+        registered_model=registered_name(params, config.model_prefix, kind),
         model=model,
         example=example,
         params={f"train.{k}": v for k, v in config.model_dump().items()},

@@ -14,8 +14,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore.config import ValidateParams, load_section
-from mqlscore.io import read_export_time, read_tables, write_json
+from mqlscore.config import SYNTHETIC, ValidateParams, load_section
+from mqlscore.io import read_export_info, read_export_time, read_tables, write_json
 from mqlscore.schema import RAW_TABLES
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,25 @@ def main(
     from mqlscore.expectations import raw_suites, run_suites, summarize
 
     config = load_section(params, "validate", ValidateParams)
+    info = read_export_info(raw)
+    source, absent = info.get("source", SYNTHETIC), info.get("missing_tables", [])
     tables = read_tables(raw, RAW_TABLES)
-    before = json.loads(baseline.read_text())["rows"] if baseline.exists() else None
-    suites = raw_suites(tables, config, read_export_time(raw), before)
-    checks, _ = run_suites(tables, suites, docs)
-    result = summarize(checks)
+    history = json.loads(baseline.read_text()) if baseline.exists() else {}
+    history = history.get("sources", {SYNTHETIC: history["rows"]} if "rows" in history else {})
+    suites = raw_suites(tables, config, read_export_time(raw), history.get(source))
+    for table in absent:  # a table the source does not have: nothing to check
+        suites.pop(table, None)
+        log.warning(
+            "validate: %s is not in this source (%s): its checks are skipped", table, source
+        )
+    checks, _ = run_suites({t: tables[t] for t in suites}, suites, docs)
+    result = summarize(checks) | {"source": source, "skipped_tables": absent}
+    if info.get("other_activity_types"):
+        result["other_activity_types"] = info["other_activity_types"]
     write_json(result, summary)
     _report(result, f"validate {raw}")
-    write_json({"rows": {name: len(frame) for name, frame in tables.items()}}, baseline)
+    rows = {name: len(tables[name]) for name in suites}
+    write_json({"sources": history | {source: rows}}, baseline)
 
 
 def features_main(

@@ -22,6 +22,7 @@ def tiny_params_dict() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["world"].update(TINY_WORLD)
     params["train"]["min_conversions"] = 10  # the tiny world's account table converts little
+    params["score"]["lead_id_pattern"] = r"L\d+"  # the opt-in id check, tested in scoring
     return params
 
 

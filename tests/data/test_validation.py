@@ -67,7 +67,7 @@ def test_clean_world_passes_and_writes_data_docs(
     assert summary["failed"] == 0 and summary["warnings"] == 0 and summary["checks"] > 60
     index = (tmp_path / "docs" / "index.html").read_text()
     assert "<html" in index.lower() and "leads" in index
-    rows = json.loads((tmp_path / "baseline.json").read_text())["rows"]
+    rows = json.loads((tmp_path / "baseline.json").read_text())["sources"]["synthetic"]
     assert rows["engagement"] == len(tiny_world.engagement)
 
 

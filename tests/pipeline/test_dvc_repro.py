@@ -26,13 +26,13 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    work = tmp_path_factory.mktemp("project")
-    for folder in ("mqlscore", "pipeline", "features", "sources"):
+def dvc_project(work: Path, params: dict) -> tuple[Path, dict[str, str]]:
+    """A copy of the project in `work` with these params and its own MLflow store, after
+    a real `dvc repro`."""
+    for folder in ("mqlscore", "pipeline", "features", "sources", "mappings", "data/exports"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")
-    (work / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict()))
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -46,12 +46,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return work, env
 
 
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return dvc_project(tmp_path_factory.mktemp("project"), tiny_params_dict())
+
+
 @pytest.mark.parametrize(
     ("kind", "rankers", "volume"),
     [
         (
             "lead",
-            {"model", "logistic_regression", "mql_flag", "mql_points", "oracle"},
+            {
+                "model",
+                "logistic_regression",
+                "lead_source_rate",
+                "mql_flag",
+                "mql_points",
+                "oracle",
+            },
             "mql_volume",
         ),
         (
@@ -69,7 +81,7 @@ def test_repro_writes_the_side_by_side_metrics(
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["better"] and champion["champion_version"] is None  # first model wins
-    assert table.pop("gate") == {"passed": True, "failed": []}
+    assert table.pop("gate") == {"passed": True, "failed": [], "skipped": []}
     promotion = json.loads((work / "reports/promotion.json").read_text())
     assert promotion[f"evaluate_{kind}"]["promoted"]
     never_worked = table.pop("never_worked", None)

@@ -59,7 +59,7 @@ def export(tmp_path_factory: pytest.TempPathFactory, tiny_world: World) -> Path:
     leads = pd.read_csv(folder / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
     bad = leads.head(4).copy()
     bad["lead_id"] = ["X-123", "L9000001", "L9000002", "L9000003"]  # the first: bad format
-    bad.loc[1, "email"] = ""
+    bad.loc[1, ["email", "account_id"]] = ""  # nothing to match the lead by
     bad.loc[2, "created_at"] = "2031-01-01 00:00:00"
     bad.loc[3, "marketing_score"] = "12abc"
     duplicate = leads.tail(1)  # the same id again, read after the first copy
@@ -93,7 +93,7 @@ def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> 
     assert rejects["source_row"].astype(int).tolist() == [1, 2, 3, 4, manifest["rows_in"]]
     reasons = rejects["reasons"].tolist()
     assert "lead_id: 'X-123' does not match" in reasons[0]
-    assert reasons[1] == "email: '' is blank"
+    assert reasons[1] == "email: '' is blank (and so is account_id)"
     assert reasons[2].startswith("created_at: '2031-01-01 00:00:00' is on or after the run date")
     assert reasons[3] == "marketing_score: '12abc' is not a number"
     last = manifest["rows_in"]

@@ -159,6 +159,7 @@ def test_last_opportunity_outcome_is_its_state_at_each_snapshot(spec: SnapshotSp
         is_won=False,
     )
     world["opportunities"] = pd.concat([world["opportunities"], second], ignore_index=True)
+    world["leads"]["created_at"] = pd.Timestamp("2023-12-01")  # the account's first record
     spec = replace(spec, scoring=True)
     snaps = [pd.Timestamp(f"2024-0{m}-01") for m in (1, 2, 3, 4)]
     accounts = build_snapshots(with_matches(world), spec, snaps, pd.Timestamp("2025-01-01"))
@@ -236,3 +237,20 @@ def test_non_default_windows_name_and_count_their_columns(spec: SnapshotSpec) ->
 def test_snapshots_every_second_month() -> None:
     dates = snapshot_dates(pd.Timestamp("2024-01-15"), pd.Timestamp("2024-12-31"), 2, 2)
     assert [d.month for d in dates] == [3, 5, 7, 9, 11]
+
+
+def test_an_account_enters_the_grid_at_its_first_record(spec: SnapshotSpec) -> None:
+    world = _one_deal_world(pd.Timestamp("2024-06-10"))  # lead created 2024-01-01 00:00
+    snaps = [pd.Timestamp(f"2024-0{m}-01") for m in (1, 2, 3)]
+    built = build_snapshots(with_matches(world), spec, snaps, pd.Timestamp("2025-01-01"))
+    assert built.accounts["snapshot_date"].tolist() == snaps[1:]  # not before its lead
+
+
+def test_arrival_rows_score_each_lead_once_at_its_first_snapshot(spec: SnapshotSpec) -> None:
+    world = _one_deal_world(pd.Timestamp("2024-06-10"))
+    snaps = list(pd.date_range("2024-01-01", "2024-01-10", freq="D"))
+    built = build_snapshots(
+        with_matches(world), replace(spec, rows="arrival"), snaps, pd.Timestamp("2025-01-01")
+    )
+    assert built.leads["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]
+    assert built.accounts["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]

@@ -97,6 +97,13 @@ def test_good_rows_pass_and_are_typed() -> None:
     ]
 
 
+def test_any_crm_id_passes_without_a_pattern() -> None:
+    rules = RowRules(pd.Timestamp("2025-06-01"), "", frozenset({"A1"}))
+    ids = ["00Q5e000001AbCdEAF", "151"]  # a Salesforce id, a HubSpot record id
+    assert lead_row_problems(_chunk().assign(lead_id=ids), rules, {}).tolist() == ["", ""]
+    assert "blank" in lead_row_problems(_chunk().assign(lead_id=["", "7"]), rules, {})[0]
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

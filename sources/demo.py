@@ -1,0 +1,163 @@
+"""The synthetic world written the way real systems export it, to try a mapping end to end
+before pointing it at a team's own files (`mqlscore generate --as salesforce`).
+
+Salesforce: the data export's CSVs with API field names. People on a deal are converted
+leads: a Lead row (IsConverted, ConvertedContactId) plus their Contact, and everything
+after conversion (campaign responses, tasks, deal roles) points at the Contact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mqlscore.io import write_text
+
+SF_ROLES = {
+    "economic_buyer": "Economic Buyer",
+    "champion": "Decision Maker",
+    "evaluator": "Evaluator",
+    "user": "Business User",
+    "procurement": "Procurement",
+    "other": "Other",
+}
+SF_STATUS = {  # CampaignMember.Status per kind of touch
+    "email_open": "Opened",
+    "email_click": "Clicked",
+    "web_visit": "Visited",
+    "pricing_page_visit": "Visited Pricing Page",
+    "content_download": "Downloaded",
+    "form_fill": "Submitted Form",
+    "webinar_attend": "Attended",
+    "event_scan": "Scanned at Booth",
+    "ad_click": "Clicked Ad",
+}
+
+
+def sf_time(values: pd.Series) -> pd.Series:
+    """Salesforce's datetime spelling: 2025-10-01T10:00:00.000+0000 (blank when missing)."""
+    text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return text.where(values.notna(), "")
+
+
+def _contact_id(lead_ids: pd.Series) -> pd.Series:
+    return "003" + lead_ids.str[1:]
+
+
+def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The world's canonical tables as Salesforce export files (name -> frame)."""
+    leads, roles = tables["leads"], tables["opportunity_contacts"]
+    converted = leads["lead_id"].isin(roles["lead_id"])
+    contact = _contact_id(leads["lead_id"]).where(converted, "")
+    who = dict(zip(leads["lead_id"], contact.where(converted, leads["lead_id"]), strict=True))
+    accounts = tables["accounts"]
+    opportunities = tables["opportunities"]
+    closed = opportunities["closed_at"].notna()
+    won = opportunities["is_won"].fillna(False).astype(bool)
+    engagement, sales = tables["engagement"], tables["sales_activities"]
+    member = engagement["lead_id"].map(who)
+    is_contact = member.str.startswith("003")
+    calls = sales[sales["type"] != "meeting"]
+    meetings = sales[sales["type"] == "meeting"]
+    return {
+        "Account.csv": pd.DataFrame(
+            {
+                "Id": accounts["account_id"],
+                "Name": accounts["name"],
+                "Website": accounts["domain"],
+                "Industry": accounts["industry"],
+                "NumberOfEmployees": accounts["employees"],
+                "AnnualRevenue": accounts["annual_revenue"],
+                "BillingCountry": accounts["country"],
+                "Target_Account__c": np.where(accounts["is_target_account"], "true", "false"),
+            }
+        ),
+        "Lead.csv": pd.DataFrame(
+            {
+                "Id": leads["lead_id"],
+                "Email": leads["email"],
+                "Title": leads["title"],
+                "Company": leads["company"],
+                "LeadSource": leads["lead_source"],
+                "CreatedDate": sf_time(leads["created_at"]),
+                "Lead_Score__c": leads["marketing_score"],
+                "MQL_Date__c": sf_time(leads["mql_at"]),
+                "Account__c": leads["account_id"].where(~converted, ""),
+                "IsConverted": np.where(converted, "true", "false"),
+                "ConvertedContactId": contact,
+                "ConvertedAccountId": leads["account_id"].where(converted, ""),
+            }
+        ),
+        "Contact.csv": pd.DataFrame(
+            {
+                "Id": contact[converted],
+                "AccountId": leads.loc[converted, "account_id"],
+                "Email": leads.loc[converted, "email"],
+                "Title": leads.loc[converted, "title"],
+                "LeadSource": leads.loc[converted, "lead_source"],
+                "CreatedDate": sf_time(leads.loc[converted, "created_at"]),
+            }
+        ),
+        "Opportunity.csv": pd.DataFrame(
+            {
+                "Id": opportunities["opportunity_id"],
+                "AccountId": opportunities["account_id"],
+                "CreatedDate": sf_time(opportunities["created_at"]),
+                "CloseDate": sf_time(opportunities["closed_at"]),
+                "IsClosed": np.where(closed, "true", "false"),
+                "IsWon": np.where(won, "true", "false"),
+                "StageName": np.select(
+                    [won, closed], ["Closed Won", "Closed Lost"], default="Prospecting"
+                ),
+                "Amount": opportunities["amount"],
+            }
+        ),
+        "OpportunityContactRole.csv": pd.DataFrame(
+            {
+                "OpportunityId": roles["opportunity_id"],
+                "ContactId": _contact_id(roles["lead_id"]),
+                "Role": roles["role"].map(SF_ROLES),
+            }
+        ),
+        "CampaignMember.csv": pd.DataFrame(
+            {
+                "Id": engagement["event_id"],
+                "CampaignId": engagement["campaign_id"],
+                "LeadId": member.where(~is_contact, ""),
+                "ContactId": member.where(is_contact, ""),
+                "Status": engagement["activity_type"].map(SF_STATUS),
+                "FirstRespondedDate": sf_time(engagement["occurred_at"]),
+            }
+        ),
+        "Task.csv": pd.DataFrame(
+            {
+                "Id": calls["activity_id"],
+                "WhoId": calls["lead_id"].map(who),
+                "TaskSubtype": calls["type"].map({"call": "Call", "email": "Email"}),
+                "CreatedDate": sf_time(calls["occurred_at"]),
+            }
+        ),
+        "Event.csv": pd.DataFrame(
+            {
+                "Id": meetings["activity_id"],
+                "WhoId": meetings["lead_id"].map(who),
+                "StartDateTime": sf_time(meetings["occurred_at"]),
+            }
+        ),
+    }
+
+
+WRITERS = {"salesforce": salesforce_files}
+
+
+def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -> list[Path]:
+    """Write the world as `system` exports it; return the files written."""
+    if system not in WRITERS:
+        raise ValueError(f"--as must be one of {', '.join(WRITERS)}, not {system!r}")
+    written = []
+    for name, frame in WRITERS[system](tables).items():
+        write_text(frame.to_csv(index=False), out / name)
+        written.append(out / name)
+    return written

@@ -1,0 +1,59 @@
+"""`dvc repro` on a real export nobody here made: Olist's public funnel, through its
+mapping file, in a temp copy of the project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from tests.conftest import ROOT, tiny_params_dict
+from tests.pipeline.test_dvc_repro import dvc_project
+
+pytestmark = pytest.mark.smoke
+OLIST = ROOT.parent / "shared" / "data" / "olist-marketing-funnel"
+
+
+@pytest.fixture(scope="module")
+def olist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    if not OLIST.exists():
+        pytest.skip("needs ../shared/data")
+    params = tiny_params_dict()
+    params["source"] = {"mappings": ["mappings/olist.yaml"], "input": str(OLIST)}
+    return dvc_project(tmp_path_factory.mktemp("olist"), params)
+
+
+def test_olist_trains_a_lead_model_and_says_what_it_cannot_compare(olist) -> None:  # noqa: ANN001
+    work, env = olist
+    result = json.loads((work / "reports/evaluate_lead.json").read_text())
+    ranking = result["ranking"]
+    assert set(ranking) == {"model", "logistic_regression", "lead_source_rate"}  # no oracle
+    assert set(result) >= {"sales_capacity", "gate", "champion"} and "mql_volume" not in result
+    assert ranking["model"]["roc_auc"] > 0.55 and ranking["lead_source_rate"]["roc_auc"] > 0.5
+    report = (work / "reports/evaluate_lead.md").read_text()
+    assert "Not in this export, so not compared: marketing MQL flag" in report
+    assert "oracle" in report.split("Not in this export")[1]
+    assert not (work / "data/truth/leads.parquet").exists()  # truth: synthetic world only
+
+
+def test_features_a_source_cannot_support_are_dropped_and_named(olist) -> None:  # noqa: ANN001
+    work, _ = olist
+    summary = json.loads((work / "reports/features.json").read_text())
+    dropped = summary["dropped_features"]
+    assert "web_visit_30d" in dropped["engagement"] and "employees" in dropped["accounts"]
+    assert summary["lead_rows"] == 8000  # each MQL scored once, when it arrives
+    trained = json.loads((work / "reports/train_lead.json").read_text())
+    assert trained["test_start"] == "2018-03-01"
+
+
+def test_the_olist_model_is_its_own_champion_and_no_account_model(olist) -> None:  # noqa: ANN001
+    work, env = olist
+    promotion = json.loads((work / "reports/promotion.json").read_text())
+    assert promotion["evaluate_lead"]["registered_model"] == "mqlscore-olist-lead"
+    assert promotion["evaluate_lead"]["promoted"]
+    assert not promotion["evaluate_account"]["promoted"]  # train.kinds: [lead]
+    mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
+    names = {m.name for m in mlflow.MlflowClient().search_registered_models()}
+    assert names == {"mqlscore-olist-lead"}  # never the synthetic champion's name

@@ -1,0 +1,164 @@
+"""Real exports through mapping files: dialects, parsing, value maps, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sources.mapping import (
+    MappingError,
+    canonical_tables,
+    load_source,
+    map_part,
+    read_export_file,
+)
+from tests.conftest import ROOT
+
+OLIST = ROOT.parent / "shared" / "data" / "olist-marketing-funnel"
+ROWS = [
+    ["L1", "Müller GmbH", "01/10/2025", "line one\nline two"],
+    ["L2", "Acme", "13/10/2025", "x"],
+]
+
+
+def _csv(path: Path, sep: str, encoding: str, newline: str, bom: bool = False) -> Path:
+    header = sep.join(["Id", "Company", "Created", "Note"])
+    body = [sep.join([a, b, c, f'"{d}"']) for a, b, c, d in ROWS]
+    text = newline.join([header, *body]) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sep", "encoding", "newline", "bom"),
+    [
+        (",", "utf-8", "\n", False),
+        (",", "utf-8", "\r\n", True),  # Excel's UTF-8 with BOM and CRLF
+        (";", "utf-8", "\n", False),  # European Excel
+        (";", "latin-1", "\r\n", False),  # Latin-1 accents
+        ("\t", "utf-8", "\n", False),
+    ],
+)
+def test_csv_dialects_read_the_same(
+    tmp_path: Path, sep: str, encoding: str, newline: str, bom: bool
+) -> None:
+    frame = read_export_file(_csv(tmp_path / "leads.csv", sep, encoding, newline, bom))
+    assert list(frame.columns) == ["Id", "Company", "Created", "Note"]
+    assert frame["Company"].tolist() == ["Müller GmbH", "Acme"]
+    assert frame["Note"].iloc[0].replace("\r", "") == "line one\nline two"  # quoted newline
+
+
+def test_placeholders_read_as_missing_and_bad_files_say_why(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("Id,Score\nL1,N/A\nL2,NULL\nL3,--\nL4,7\n")
+    assert read_export_file(path)["Score"].tolist() == [None, None, None, "7"]
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(MappingError, match="empty.csv: the file is empty"):
+        read_export_file(tmp_path / "empty.csv")
+    (tmp_path / "noise.csv").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(MappingError, match="not a text file"):
+        read_export_file(tmp_path / "noise.csv")
+
+
+def _leads(**part: object) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "Id": ["L1", "L2", "L3"],
+            "Created": ["01/10/2025", "13/10/2025 09:30", "2025-10-02T10:00:00.000+0200"],
+            "Score": ["1.234,5", "7", None],
+            "Source": ["Web", "Trade Show", "Partner"],
+            "Target": ["Yes", "no", "X"],
+        }
+    )
+    columns = {"lead_id": "Id", "created_at": "Created", "marketing_score": "Score"}
+    return map_part(frame, {"columns": columns, **part}, "leads", "leads.csv")
+
+
+def test_day_first_dates_offsets_and_decimal_commas() -> None:
+    out = _leads(dates={"dayfirst": True}, numbers={"decimal": ","})
+    assert out["created_at"].tolist() == [
+        pd.Timestamp("2025-10-01"),
+        pd.Timestamp("2025-10-13 09:30"),
+        pd.Timestamp("2025-10-02 08:00"),  # +02:00 to UTC
+    ]
+    assert out["marketing_score"].tolist()[:2] == [1234, 7] and pd.isna(out["marketing_score"][2])
+    assert set(out.columns) >= {"email", "mql_at"} and out["email"].isna().all()
+
+
+def test_a_date_that_does_not_parse_names_file_column_value_and_row() -> None:
+    with pytest.raises(MappingError) as err:
+        _leads(dates={"dayfirst": False})  # month-first: 13/10/2025 is no date
+    assert "leads.csv, column 'Created': value '13/10/2025 09:30' in data row 2" in str(err.value)
+
+
+def test_day_first_is_inferred_when_the_values_show_it_and_refused_when_mixed() -> None:
+    assert _leads()["created_at"].iloc[0] == pd.Timestamp("2025-10-01")  # 13/10 shows it
+    frame = pd.DataFrame({"Id": ["L1", "L2"], "Created": ["13/10/2025", "10/13/2025"]})
+    part = {"columns": {"lead_id": "Id", "created_at": "Created"}}
+    with pytest.raises(MappingError, match="mixes day-first and month-first"):
+        map_part(frame, part, "leads", "f.csv")
+    ambiguous = frame.assign(Created=["01/10/2025", "02/10/2025"])
+    with pytest.raises(MappingError, match="ambiguous"):
+        map_part(ambiguous, part, "leads", "f.csv")
+
+
+def test_epoch_milliseconds() -> None:
+    frame = pd.DataFrame({"Id": ["L1"], "Created": ["1759312800000"]})
+    part = {"columns": {"lead_id": "Id", "created_at": "Created"}, "dates": {"unit": "ms"}}
+    out = map_part(frame, part, "leads", "f.csv")
+    assert out["created_at"].tolist() == [pd.Timestamp("2025-10-01 10:00")]
+
+
+def test_value_maps_booleans_and_lists() -> None:
+    frame = pd.DataFrame(
+        {
+            "Deal": ["D1", "D2"],
+            "Contacts": ["11;12", "13"],
+            "Role": ["Decision Maker", "Something new"],
+        }
+    )
+    part = {
+        "columns": {"opportunity_id": "Deal", "lead_id": "Contacts", "role": "Role"},
+        "split": {"Contacts": ";"},
+        "values": {"role": {"Decision Maker": "economic_buyer", "_other": "other"}},
+    }
+    out = map_part(frame, part, "opportunity_contacts", "deals.csv")
+    assert out["lead_id"].tolist() == ["11", "12", "13"]
+    assert out["role"].tolist() == ["economic_buyer", "economic_buyer", "other"]
+    strict = {**part, "values": {"role": {"Decision Maker": "economic_buyer"}}}
+    with pytest.raises(MappingError, match="'Something new' in data row 3 is not covered"):
+        map_part(frame, strict, "opportunity_contacts", "deals.csv")
+    won = pd.DataFrame({"Id": ["O1", "O2", "O3"], "Won": ["Yes", "no", "X"], "Acc": "A"})
+    part = {"columns": {"opportunity_id": "Id", "is_won": "Won", "account_id": "Acc"}}
+    assert map_part(won, part, "opportunities", "o.csv")["is_won"].tolist() == [True, False, True]
+
+
+def test_a_missing_column_suggests_the_closest(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"Lead Id": ["L1"], "Created Date": ["2025-01-01"]})
+    part = {"columns": {"lead_id": "Lead ID", "created_at": "Created Date"}}
+    with pytest.raises(MappingError, match="no column 'Lead ID'.*closest: Lead Id"):
+        map_part(frame, part, "leads", "leads.csv")
+
+
+def test_a_source_needs_leads_and_opportunities(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"name": "m", "tables": {"leads": {"file": "x.csv"}}}))
+    with pytest.raises(MappingError, match="at least leads and opportunities"):
+        load_source([path])
+
+
+@pytest.mark.skipif(not OLIST.exists(), reason="needs ../shared/data")
+def test_olist_ingests_8000_leads_and_842_won_deals() -> None:
+    tables, info = canonical_tables(load_source([ROOT / "mappings/olist.yaml"]), OLIST)
+    assert len(tables["leads"]) == 8000 and tables["leads"]["lead_id"].is_unique
+    won = tables["opportunities"]
+    assert len(won) == 842 and won["is_won"].all()
+    assert set(won["opportunity_id"]) <= set(tables["leads"]["lead_id"])
+    assert info["missing_tables"] == ["accounts", "engagement", "sales_activities"]
+    assert info["extra_lead_columns"] == ["x_landing_page"]
+    leaky = {"business_segment", "lead_type", "declared_monthly_revenue", "has_company"}
+    assert not leaky & {c for frame in tables.values() for c in frame.columns}
+    assert tables["leads"]["created_at"].min() == pd.Timestamp("2017-06-14")  # day-first
