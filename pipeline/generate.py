@@ -11,6 +11,7 @@ import typer
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.console import progress
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from sources.demo import write_demo_export
 from sources.exports import write_nightly_export
 from sources.world import generate_world
 
@@ -25,6 +26,10 @@ def main(
     export: Annotated[
         str, typer.Option(help="training (raw + truth) or nightly (a lead export to score).")
     ] = "training",
+    system: Annotated[
+        str | None,
+        typer.Option("--as", help="Write the world as this system exports it: salesforce."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the nightly export.")] = Path(
         "data/nightly"
     ),
@@ -33,10 +38,11 @@ def main(
         float | None, typer.Option(help="Override world.scale (for benchmarks).")
     ] = None,
 ) -> None:
-    """Generate the synthetic B2B world: training tables, or a nightly export to score."""
+    """Generate the synthetic B2B world: training tables, a nightly export to score, or
+    (`--as`) the export of a source system, to try its mapping."""
     if export not in ("training", "nightly"):
         raise typer.BadParameter(f"--export must be training or nightly, not {export!r}")
-    if export == "training" and (raw is None or truth is None):
+    if export == "training" and system is None and (raw is None or truth is None):
         raise typer.BadParameter("--export training needs --raw and --truth")
     world_params = load_section(params, "world", WorldParams)
     if scale is not None:
@@ -49,6 +55,10 @@ def main(
         len(world.engagement),
         len(world.opportunities),
     )
+    if system is not None:
+        files = write_demo_export(world.raw_tables(), system, out)
+        log.info("%s export: %d files in %s", system, len(files), out)
+        return
     if export == "nightly":
         write_nightly_export(world.raw_tables(), out, world.exported_at)
         log.info("nightly export as of %s in %s", world.exported_at, out)
