@@ -1,5 +1,6 @@
 """The synthetic world written the way real systems export it, to try a mapping end to end
-before pointing it at a team's own files (`mqlscore generate --as salesforce`).
+before pointing it at a team's own files (`mqlscore generate --as salesforce`, `hubspot`,
+`marketo`).
 
 Salesforce: the data export's CSVs with API field names. People on a deal are converted
 leads: a Lead row (IsConverted, ConvertedContactId) plus their Contact, and everything
@@ -149,7 +150,65 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     }
 
 
-WRITERS = {"salesforce": salesforce_files}
+def hubspot_time(values: pd.Series) -> pd.Series:
+    """HubSpot's export spelling of a datetime: 2025-10-01 10:00:00 (blank when missing)."""
+    return values.dt.strftime("%Y-%m-%d %H:%M:%S").where(values.notna(), "")
+
+
+def hubspot_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The world as HubSpot's CRM exports (contacts, companies, deals) with their default
+    column labels. HubSpot's CRM exports hold no marketing or sales event log."""
+    leads, accounts, deals = tables["leads"], tables["accounts"], tables["opportunities"]
+    roles = tables["opportunity_contacts"]
+    closed = deals["closed_at"].notna()
+    won = deals["is_won"].fillna(False).astype(bool)
+    contacts = roles.groupby("opportunity_id")["lead_id"].agg(";".join)
+    return {
+        "hubspot-crm-exports-all-contacts.csv": pd.DataFrame(
+            {
+                "Record ID": leads["lead_id"],
+                "Email": leads["email"],
+                "Job Title": leads["title"],
+                "Company Name": leads["company"],
+                "Associated Company IDs": leads["account_id"],
+                "Original Source": leads["lead_source"],
+                "Create Date": hubspot_time(leads["created_at"]),
+                "HubSpot Score": leads["marketing_score"],
+                "Became a Marketing Qualified Lead Date": hubspot_time(leads["mql_at"]),
+                "Lifecycle Stage": np.where(
+                    leads["mql_at"].notna(), "Marketing Qualified Lead", "Lead"
+                ),
+            }
+        ),
+        "hubspot-crm-exports-all-companies.csv": pd.DataFrame(
+            {
+                "Record ID": accounts["account_id"],
+                "Company name": accounts["name"],
+                "Company Domain Name": accounts["domain"],
+                "Industry": accounts["industry"],
+                "Number of Employees": accounts["employees"],
+                "Annual Revenue": accounts["annual_revenue"],
+                "Country/Region": accounts["country"],
+                "Target Account": np.where(accounts["is_target_account"], "Yes", "No"),
+            }
+        ),
+        "hubspot-crm-exports-all-deals.csv": pd.DataFrame(
+            {
+                "Record ID": deals["opportunity_id"],
+                "Deal Stage": np.select(
+                    [won, closed], ["Closed Won", "Closed Lost"], default="Qualified To Buy"
+                ),
+                "Create Date": hubspot_time(deals["created_at"]),
+                "Close Date": hubspot_time(deals["closed_at"]),
+                "Amount": deals["amount"],
+                "Associated Company IDs": deals["account_id"],
+                "Associated Contact IDs": deals["opportunity_id"].map(contacts).fillna(""),
+            }
+        ),
+    }
+
+
+WRITERS = {"salesforce": salesforce_files, "hubspot": hubspot_files}
 
 
 def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -> list[Path]:

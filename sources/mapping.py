@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -158,14 +159,15 @@ def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.
         numbers = pd.to_numeric(values, errors="coerce")
         parsed = pd.to_datetime(numbers, unit=options["unit"], utc=True)
     else:
-        dayfirst = "format" not in options and day_first(values, options, file, column)
-        parsed = pd.to_datetime(
-            values,
-            format=options.get("format", "mixed"),
-            dayfirst=dayfirst,
-            utc=True,
-            errors="coerce",
+        parsed = pd.to_datetime(  # ISO 8601 first: vectorized, the usual export spelling
+            values, format=options.get("format", "ISO8601"), utc=True, errors="coerce"
         )
+        rest = present & parsed.isna()
+        if rest.any() and "format" not in options:
+            dayfirst = day_first(values[rest], options, file, column)
+            parsed[rest] = pd.to_datetime(
+                values[rest], format="mixed", dayfirst=dayfirst, utc=True, errors="coerce"
+            )
         if options.get("tz"):
             naive = ~values.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", na=False)
             local = parsed.dt.tz_localize(None).dt.tz_localize(
@@ -194,8 +196,9 @@ def parse_numbers(values: pd.Series, options: dict, file: str, column: str) -> p
 
 def parse_booleans(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
     """Yes/No, true/false, 1/0, X/blank and the mapping's own words to True/False."""
-    true = TRUE_WORDS | {str(w).lower() for w in options.get("true", ())}
-    false = FALSE_WORDS | {str(w).lower() for w in options.get("false", ())}
+    # YAML reads a bare `true:` key as the boolean True: both spellings are accepted
+    true = TRUE_WORDS | {str(w).lower() for w in options.get("true", options.get(True, ()))}
+    false = FALSE_WORDS | {str(w).lower() for w in options.get("false", options.get(False, ()))}
     lowered = values.fillna("").astype(str).str.strip().str.lower()
     bad = ~lowered.isin(true | false)
     if bad.any():
@@ -207,11 +210,11 @@ def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.S
     """Source values to ours by a value map; unlisted values become the `_other` entry,
     or stop the run when the map has none."""
     table = {str(k): v for k, v in mapping.items() if k != OTHER}
-    mapped = values.map(lambda v: table.get(str(v), OTHER) if v is not None else None)
-    unmapped = mapped == OTHER
+    mapped = values.astype("string").map(table).astype(object)
+    unmapped = values.notna() & mapped.isna()
     if unmapped.any() and OTHER not in mapping:
         raise _fail(file, column, values[unmapped], "is not covered by the mapping's value map")
-    return mapped.where(~unmapped, mapping.get(OTHER))
+    return mapped.where(~unmapped, mapping.get(OTHER)).where(values.notna(), None)
 
 
 def _closest(name: str, columns: list[str]) -> str:
@@ -237,6 +240,9 @@ def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataF
         frame = frame.assign(**{column: cells}).explode(column)
         frame[column] = frame[column].str.strip().replace("", None)
         frame = frame[frame[column].notna()]
+    for column, separator in (part.get("take_first") or {}).items():  # first of a list
+        first = _column(frame, column, file, "take_first").str.split(separator).str[0]
+        frame = frame.assign(**{column: first.str.strip().replace("", None)})
     frame = frame.reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
     columns, constants = part.get("columns") or {}, part.get("constants") or {}
@@ -254,9 +260,8 @@ def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataF
         out[name] = map_values(out[name], mapping, file, columns.get(name, name))
     for name, kind in kinds.items():
         out[name] = _typed(out[name], kind, part, file, str(columns.get(name, name)))
-    for name, flag in (part.get("blank_unless") or {}).items():  # e.g. an open deal's CloseDate
-        keep = parse_booleans(_column(frame, flag, file, f"blank_unless {name}"), {}, file, flag)
-        out[name] = out[name].where(keep.to_numpy())
+    for name, rule in (part.get("blank_unless") or {}).items():  # an open deal's CloseDate
+        out[name] = out[name].where(_kept(frame, rule, file, name))
     for name, source in (part.get("extra") or {}).items():
         out[f"x_{name}"] = _column(frame, source, file, f"extra column {name}")
     return out
@@ -273,7 +278,18 @@ def _typed(values: pd.Series, kind: str, part: dict, file: str, column: str) -> 
         if values.map(lambda v: isinstance(v, bool)).all():
             return values.astype(bool)
         return parse_booleans(values, part.get("booleans") or {}, file, column)
-    return values.map(lambda v: None if v is None else str(v)).astype(object)
+    text = values.astype("string")
+    return text.astype(object).where(text.notna(), None)
+
+
+def _kept(frame: pd.DataFrame, rule: str | dict, file: str, name: str) -> np.ndarray:
+    """`blank_unless` rows: a yes/no column is yes, or a column holds one of `values`."""
+    if isinstance(rule, dict):
+        cells = _column(frame, rule["column"], file, f"blank_unless {name}")
+        return cells.isin([str(v) for v in rule["values"]]).to_numpy()
+    return parse_booleans(
+        _column(frame, rule, file, f"blank_unless {name}"), {}, file, rule
+    ).to_numpy()
 
 
 def map_table(source: Source, table: str, folder: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -315,7 +331,8 @@ def one_person(
     out = dict(tables)
     for name in ("engagement", "sales_activities", "opportunity_contacts"):
         if name in out:
-            out[name] = out[name].assign(lead_id=out[name]["lead_id"].replace(aliases))
+            ids = out[name]["lead_id"]
+            out[name] = out[name].assign(lead_id=ids.map(aliases).fillna(ids))
     out["leads"] = out["leads"][~out["leads"]["lead_id"].isin(set(aliases))].reset_index(drop=True)
     return out
 
