@@ -208,7 +208,60 @@ def hubspot_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     }
 
 
-WRITERS = {"salesforce": salesforce_files, "hubspot": hubspot_files}
+MARKETO_TOUCH = {  # activity -> (activityTypeId, primaryAttributeValue)
+    "email_open": (10, "Newsletter"),
+    "email_click": (11, "Newsletter"),
+    "web_visit": (1, "/product"),
+    "pricing_page_visit": (1, "/pricing"),
+    "content_download": (2, "Whitepaper Download Form"),
+    "form_fill": (2, "Demo Request Form"),
+    "webinar_attend": (104, "Webinar > Attended"),
+    "event_scan": (104, "Trade Show > Visited Booth"),
+    "ad_click": (3, "Paid Social Ad"),
+}
+
+
+def marketo_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The world as a Marketo instance synced with Salesforce exports it: the lead export
+    and the Bulk Activity Extract from Marketo (Marketo's own numeric lead ids, each
+    person's Salesforce id beside it), accounts, deals and sales touches from Salesforce."""
+    leads, engagement = tables["leads"], tables["engagement"]
+    marketo_id = pd.Series(np.arange(1_000_001, 1_000_001 + len(leads)).astype(str))
+    by_lead = dict(zip(leads["lead_id"], marketo_id, strict=True))
+    touch = engagement["activity_type"].map(MARKETO_TOUCH)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    crm = salesforce_files(tables)
+    del crm["CampaignMember.csv"]  # marketing touches come from Marketo
+    return crm | {
+        "marketo_leads.csv": pd.DataFrame(
+            {
+                "Id": marketo_id,
+                "SFDC Id": leads["lead_id"].to_numpy(),
+                "Email Address": leads["email"].to_numpy(),
+                "Job Title": leads["title"].to_numpy(),
+                "Company Name": leads["company"].to_numpy(),
+                "SFDC Account Id": leads["account_id"].to_numpy(),
+                "Lead Source": leads["lead_source"].to_numpy(),
+                "Created At": leads["created_at"].dt.strftime(iso).to_numpy(),
+                "Lead Score": leads["marketing_score"].to_numpy(),
+                "MQL Date": leads["mql_at"].dt.strftime(iso).fillna("").to_numpy(),
+            }
+        ),
+        "marketo_activities.csv": pd.DataFrame(
+            {
+                "marketoGUID": engagement["event_id"],
+                "leadId": engagement["lead_id"].map(by_lead),
+                "activityDate": engagement["occurred_at"].dt.strftime(iso),
+                "activityTypeId": touch.str[0],
+                "campaignId": engagement["campaign_id"],
+                "primaryAttributeValue": touch.str[1],
+                "attributes": "{}",
+            }
+        ),
+    }
+
+
+WRITERS = {"salesforce": salesforce_files, "hubspot": hubspot_files, "marketo": marketo_files}
 
 
 def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -> list[Path]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import fnmatch
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,8 @@ class Source:
 
 
 def load_source(paths: list[Path]) -> Source:
-    """Merge mapping files; a table named twice is an error (one system supplies it)."""
+    """Merge mapping files; a table two of them map comes from the one listed first
+    (Marketo before Salesforce: Marketo's leads and touches, Salesforce's deals)."""
     names, tables, params, people = [], {}, {}, []
     for path in paths:
         try:
@@ -62,9 +64,8 @@ def load_source(paths: list[Path]) -> Source:
         for table, parts in (spec.get("tables") or {}).items():
             if table not in TABLES:
                 raise MappingError(f"{path}: unknown table {table!r} (one of {RAW_TABLES})")
-            if table in tables:
-                raise MappingError(f"{path}: table {table} is already mapped by another file")
-            tables[table] = parts if isinstance(parts, list) else [parts]
+            if table not in tables:  # the mapping listed first supplies a table
+                tables[table] = parts if isinstance(parts, list) else [parts]
         if spec.get("same_person"):
             people.append(spec["same_person"])
         for section, values in (spec.get("params") or {}).items():
@@ -211,6 +212,12 @@ def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.S
     or stop the run when the map has none."""
     table = {str(k): v for k, v in mapping.items() if k != OTHER}
     mapped = values.astype("string").map(table).astype(object)
+    patterns = [(k, v) for k, v in table.items() if "*" in k]  # first matching wildcard
+    if patterns:
+        rest = values.notna() & mapped.isna()
+        for value in values[rest].unique():
+            hit = next((v for k, v in patterns if fnmatch.fnmatchcase(str(value), k)), None)
+            mapped[rest & (values == value)] = hit
     unmapped = values.notna() & mapped.isna()
     if unmapped.any() and OTHER not in mapping:
         raise _fail(file, column, values[unmapped], "is not covered by the mapping's value map")
@@ -247,7 +254,11 @@ def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataF
     out = pd.DataFrame(index=frame.index)
     columns, constants = part.get("columns") or {}, part.get("constants") or {}
     for name in kinds:
-        if name in columns:
+        if name in columns and isinstance(columns[name], dict):  # {join: [a, b], sep: "|"}
+            spec = columns[name]
+            cells = [_column(frame, c, file, f"{table}.{name}").fillna("") for c in spec["join"]]
+            out[name] = cells[0].str.cat(cells[1:], sep=spec.get("sep", "|"))
+        elif name in columns:
             source = columns[name]
             sources = source if isinstance(source, list) else [source]
             picked = [_column(frame, s, file, f"{table}.{name}") for s in sources]
@@ -317,7 +328,10 @@ def map_table(source: Source, table: str, folder: Path) -> tuple[pd.DataFrame, l
 
 def _aliases(rule: dict, folder: Path) -> dict[str, str]:
     """alias id -> person id, from the file a `same_person` rule names."""
-    frame = read_export_file(folder / rule["file"])
+    found = sorted(folder.glob(rule["file"]))
+    if not found:
+        raise MappingError(f"{folder}: no file matches {rule['file']} (same_person)")
+    frame = read_export_file(found[0])
     ids = _column(frame, rule["id"], rule["file"], "same_person id")
     alias = _column(frame, rule["alias"], rule["file"], "same_person alias")
     return {a: i for a, i in zip(alias, ids, strict=True) if a is not None and i is not None}

@@ -15,7 +15,8 @@ from sources.mapping import canonical_tables, load_source
 from sources.world import World
 from tests.conftest import ROOT
 
-MISSING = {"salesforce": [], "hubspot": ["engagement", "sales_activities"]}
+MISSING = {"salesforce": [], "hubspot": ["engagement", "sales_activities"], "marketo": []}
+MAPPINGS = {"marketo": ["marketo", "salesforce"]}  # Marketo has no deals: with Salesforce
 LOST = {"hubspot": ["role"]}  # HubSpot's deal-contact association carries no role
 
 
@@ -36,12 +37,13 @@ def _normal(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return out.sort_values(keys).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+@pytest.mark.parametrize("system", ["salesforce", "hubspot", "marketo"])
 def test_the_world_exported_and_ingested_is_the_world(
     tiny_world: World, tmp_path: Path, system: str
 ) -> None:
     write_demo_export(tiny_world.raw_tables(), system, tmp_path)
-    tables, info = canonical_tables(load_source([ROOT / f"mappings/{system}.yaml"]), tmp_path)
+    mappings = [ROOT / f"mappings/{m}.yaml" for m in MAPPINGS.get(system, [system])]
+    tables, info = canonical_tables(load_source(mappings), tmp_path)
     assert info["other_activity_types"] == {}
     assert info["missing_tables"] == MISSING[system]
     for name, expected in tiny_world.raw_tables().items():
