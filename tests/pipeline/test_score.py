@@ -27,6 +27,7 @@ from mqlscore.training import train_model
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
 from sources.world import World
+from tests.conftest import ROOT
 
 OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
 
@@ -74,9 +75,8 @@ def _score(export: Path, out: Path, models: Path, params: Path, **extra: object)
         export=export,
         out=out,
         model=str(models / "lead"),
-        account_model=str(models / "account"),
         params=params,
-        **extra,
+        **{"account_model": str(models / "account")} | extra,
     )
     return json.loads((out / "manifest.json").read_text())
 
@@ -282,3 +282,32 @@ def test_threshold_qualification_takes_every_eligible_lead_above_it() -> None:
         False,
         False,
     ]
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
+    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path, system: str
+) -> None:
+    from sources.demo import write_demo_export
+
+    tables = tiny_world.raw_tables()
+    if system == "hubspot":  # HubSpot's CRM exports hold no touches: score without them too
+        tables = tables | {
+            name: tables[name].head(0) for name in ("engagement", "sales_activities")
+        }
+    canonical, shaped = tmp_path / "canonical", tmp_path / system
+    write_nightly_export(tables, canonical, tiny_world.exported_at)
+    write_demo_export(tables, system, shaped)
+    run = {"run_date": str(tiny_world.exported_at.date()), "account_model": "none"}
+    _score(canonical, tmp_path / "a", models, tiny_params_file, **run)
+    _score(
+        shaped,
+        tmp_path / "b",
+        models,
+        tiny_params_file,
+        mapping=[ROOT / f"mappings/{system}.yaml"],
+        **run,
+    )
+    a = pd.read_parquet(tmp_path / "a/lead_scores.parquet").sort_values("lead_id")
+    b = pd.read_parquet(tmp_path / "b/lead_scores.parquet").sort_values("lead_id")
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
