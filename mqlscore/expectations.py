@@ -200,11 +200,12 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
             )
         if has("closed_at") and has("is_won"):
             rules.append(
-                gxe.ExpectColumnValuesToBeNull(
+                gxe.ExpectColumnValuesToNotBeInSet(
                     column="is_won",
+                    value_set=[True],
                     row_condition="closed_at.isnull()",
                     condition_parser="pandas",
-                    meta=_meta("is_won only on closed deals"),
+                    meta=_meta("no open deal marked won (is_won only on closed deals)"),
                 )
             )
     if table == "leads" and has("email"):

@@ -95,6 +95,12 @@ def _zero_employees(t: Tables) -> None:
     t["accounts"].loc[t["accounts"].index[4], "employees"] = 0
 
 
+def _open_deal_marked_won(t: Tables) -> None:
+    opportunities = t["opportunities"]
+    open_deal = opportunities.index[opportunities["closed_at"].isna()][0]
+    opportunities.loc[open_deal, "is_won"] = True
+
+
 def _blank_emails(t: Tables) -> None:
     t["leads"]["email"] = None
 
@@ -108,6 +114,7 @@ def _blank_emails(t: Tables) -> None:
         (_negative_amount, "opportunities", "amount", 1),
         (_unknown_activity, "engagement", "activity_type", 2),
         (_zero_employees, "accounts", "employees", 1),
+        (_open_deal_marked_won, "opportunities", "is_won", 1),
     ],
 )
 def test_row_fault_is_named_with_table_column_and_count(
