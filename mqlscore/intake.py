@@ -8,6 +8,7 @@ rejects with its reasons; nothing is dropped silently. Leads are read in chunks 
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mqlscore.io import PLACEHOLDERS, sniff_csv
 from mqlscore.schema import EMAIL_PATTERN, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
@@ -78,6 +80,9 @@ def load_column_map(path: Path | None) -> dict[str, dict[str, str]]:
 
 
 def _check_columns(columns: list[str], path: Path, table: str) -> None:
+    repeated = sorted({c for c in columns if columns.count(c) > 1 or str(c).endswith(".1")})
+    if repeated:  # pandas renames a second `title` to `title.1`: a column went missing
+        raise ExportError(f"{path}: column name(s) repeated in the header: {', '.join(repeated)}")
     optional = OPTIONAL_LEAD_COLUMNS if table == "leads" else ()
     required = [c for c in TABLES[table] if c not in optional]
     missing = [c for c in required if c not in columns]
@@ -173,10 +178,23 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
     return target
 
 
+def utc_times(text: pd.Series) -> pd.Series:
+    """Text timestamps as UTC without a zone: offsets (`Z`, `+0000`, `+02:00`) converted,
+    times without one read as UTC; blanks and non-dates missing."""
+    parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed", utc=True)
+    return parsed.dt.tz_convert(None)
+
+
 def lead_extras(path: Path) -> list[str]:
     """The pass-through columns (`x_...`) of a lead file, from its header."""
     if path.suffix == ".csv":
-        columns = pd.read_csv(path, nrows=0).columns
+        with open(path, "rb") as fh:
+            header = fh.readline()
+        try:
+            encoding, sep = sniff_csv(header)
+        except ValueError:
+            return []  # reading the file says what is wrong with it
+        columns = next(csv.reader([header.decode(encoding)], delimiter=sep), [])
     else:
         import pyarrow.parquet as pq
 
@@ -188,7 +206,15 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
     """The lead export in chunks of text columns (canonical names), each with `source_row`
     (1-based data row of the file)."""
     if path.suffix == ".csv":
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=rows)
+        with open(path, "rb") as fh:
+            sample = fh.read(1 << 16)
+        try:
+            encoding, sep = sniff_csv(sample)
+        except ValueError as err:
+            raise ExportError(f"{path}: {err}") from err
+        reader = pd.read_csv(
+            path, dtype=str, keep_default_na=False, chunksize=rows, sep=sep, encoding=encoding
+        )
     else:
         import pyarrow.parquet as pq
 
@@ -200,6 +226,7 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
     for chunk in reader:
         chunk = chunk.rename(columns=mapping)
         _check_columns(list(chunk.columns), path, "leads")
+        chunk = chunk.where(~chunk.isin(PLACEHOLDERS), "")  # N/A, NULL, -- read as blank
         for column in OPTIONAL_LEAD_COLUMNS:
             if column not in chunk.columns:
                 chunk[column] = ""
@@ -239,7 +266,7 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     for column, required in (("created_at", True), ("mql_at", False)):
         text = chunk[column].str.strip()
-        parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
+        parsed = utc_times(text)
         if required:
             flag(text == "", column, "is blank", text)
         flag((text != "") & parsed.isna(), column, "is not a date", text)
@@ -265,7 +292,7 @@ def typed_leads(chunk: pd.DataFrame) -> pd.DataFrame:
         out[column] = text.where(text != "", None)
     for column in ("created_at", "mql_at"):
         text = out[column].str.strip()
-        parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
+        parsed = utc_times(text)
         out[column] = parsed.astype("datetime64[us]")
     score = out["marketing_score"].str.strip()
     out["marketing_score"] = pd.to_numeric(score.where(score != ""), errors="coerce")

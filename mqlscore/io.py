@@ -116,11 +116,45 @@ def read_export_info(folder: Path) -> dict:
 
 
 def read_export_time(folder: Path) -> pd.Timestamp:
-    """When the raw export was taken (from `export.json`), or now if it does not say."""
+    """When the export was taken (from `export.json`); an export that does not say is
+    refused rather than dated now, which would silently shift every recency feature."""
     path = Path(folder) / EXPORT_FILE
-    if path.exists():
-        return pd.Timestamp(json.loads(path.read_text())["exported_at"])
-    return pd.Timestamp.now().floor("s")
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{folder}: no {EXPORT_FILE} says when the export was taken; "
+            "pass --run-date YYYY-MM-DD (the export's date)"
+        )
+    return pd.Timestamp(json.loads(path.read_text())["exported_at"])
+
+
+# Cells web forms and CRMs leave for "nothing".
+PLACEHOLDERS = frozenset(
+    {"", "null", "NULL", "Null", "N/A", "n/a", "NA", "#N/A", "None", "none", "-", "--", "nan"}
+)
+
+
+def sniff_csv(raw: bytes) -> tuple[str, str]:
+    """Encoding and separator of CSV bytes (a sample will do): UTF-8 with or without BOM,
+    else Latin-1; comma, semicolon, tab or pipe. Empty or binary bytes are refused."""
+    import csv
+
+    if not raw.strip():
+        raise ValueError("the file is empty")
+    if b"\x00" in raw[:4096]:
+        raise ValueError("not a text file (binary bytes); expected a CSV export")
+    try:
+        text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as err:
+        if err.start >= len(raw) - 4:  # a sample cut inside a character
+            text, encoding = raw[: err.start].decode("utf-8-sig"), "utf-8-sig"
+        else:
+            text, encoding = raw.decode("latin-1"), "latin-1"
+    head = "\n".join(text.splitlines()[:20])
+    try:
+        sep = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    return encoding, sep
 
 
 def file_md5(path: Path) -> str:

@@ -1,3 +1,3 @@
-from pipeline.cli import app
+from pipeline.cli import run
 
-app(prog_name="mqlscore")
+run()

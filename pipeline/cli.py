@@ -56,3 +56,48 @@ def _rollback(
     from mqlscore import tracking
 
     tracking.rollback_champion(name)
+
+
+def _refusals() -> tuple[type[BaseException], ...]:
+    """Errors that are a clear refusal, not a bug: shown as one line, exit code 2."""
+    import yaml
+    from mlflow.exceptions import MlflowException
+
+    from mqlscore.config import ParamsError
+    from mqlscore.intake import ExportError
+    from mqlscore.model import NotEnoughData
+    from sources.mapping import MappingError
+
+    return (
+        ParamsError,
+        ExportError,
+        MappingError,
+        NotEnoughData,
+        MlflowException,
+        yaml.YAMLError,
+        PermissionError,
+        FileNotFoundError,
+        IsADirectoryError,
+        OSError,
+        ValueError,
+    )
+
+
+def run() -> None:
+    """The `mqlscore` entry point: a refusal (bad input, bad params, too little data, an
+    unknown model version, a full disk) ends in one line naming what is wrong, exit 2;
+    only a bug shows a traceback."""
+    import logging
+    import os
+    import sys
+
+    try:
+        app(prog_name="mqlscore")
+    except KeyboardInterrupt:
+        logging.getLogger("mqlscore").error("interrupted: nothing was published")
+        sys.exit(130)
+    except _refusals() as err:
+        if os.environ.get("MQLSCORE_DEBUG"):  # the whole traceback, for a bug report
+            raise
+        logging.getLogger("mqlscore").error("%s: %s", type(err).__name__, err)
+        sys.exit(2)

@@ -10,7 +10,6 @@ text into typed canonical frames; reading files is `read_export_file`.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import fnmatch
 import io
@@ -22,12 +21,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mqlscore.io import PLACEHOLDERS, sniff_csv
 from mqlscore.schema import RAW_TABLES, TABLES
 
-# Cells web forms and CRMs leave for "nothing".
-PLACEHOLDERS = frozenset(
-    {"", "null", "NULL", "Null", "N/A", "n/a", "NA", "#N/A", "None", "none", "-", "--", "nan"}
-)
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
 OTHER = "_other"  # value-map key: what every unlisted value becomes
@@ -77,22 +73,6 @@ def load_source(paths: list[Path]) -> Source:
     return Source("-".join(names), tables, params, tuple(Path(p) for p in paths), tuple(people))
 
 
-def sniff_csv(raw: bytes) -> tuple[str, str]:
-    """Encoding and separator of CSV bytes: UTF-8 (with or without BOM), else Latin-1;
-    comma, semicolon, tab or pipe."""
-    try:
-        text = raw.decode("utf-8-sig")
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError:
-        text, encoding = raw.decode("latin-1"), "latin-1"
-    head = "\n".join(text.splitlines()[:20])
-    try:
-        sep = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-    except csv.Error:
-        sep = ","
-    return encoding, sep
-
-
 def read_export_file(path: Path) -> pd.DataFrame:
     """A CSV (any common dialect: BOM, `;`, tabs, CRLF, Latin-1, quoted newlines) or
     Parquet file as text columns, placeholders as missing."""
@@ -100,11 +80,10 @@ def read_export_file(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
         return frame.astype("string").astype(object).where(frame.notna(), None)
     raw = path.read_bytes()
-    if not raw.strip():
-        raise MappingError(f"{path}: the file is empty")
-    if b"\x00" in raw[:4096]:
-        raise MappingError(f"{path}: not a text file (binary bytes); expected a CSV export")
-    encoding, sep = sniff_csv(raw)
+    try:
+        encoding, sep = sniff_csv(raw)
+    except ValueError as err:
+        raise MappingError(f"{path}: {err}") from err
     try:
         frame = pd.read_csv(
             io.StringIO(raw.decode(encoding)), sep=sep, dtype=str, keep_default_na=False

@@ -311,3 +311,84 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
     a = pd.read_parquet(tmp_path / "a/lead_scores.parquet").sort_values("lead_id")
     b = pd.read_parquet(tmp_path / "b/lead_scores.parquet").sort_values("lead_id")
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def _variant(export: Path, tmp_path: Path, write) -> Path:  # noqa: ANN001
+    """A copy of the export with its leads file rewritten by `write(leads_frame, path)`."""
+    folder = tmp_path / "variant"
+    shutil.copytree(export, folder)
+    leads = pd.read_csv(folder / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
+    write(leads, folder / NIGHTLY_LEADS)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda f, p: f.to_csv(p, index=False, sep=";"),  # European Excel
+        lambda f, p: p.write_bytes(f.to_csv(index=False).encode("latin-1", "replace")),
+        lambda f, p: f.assign(  # offsets and a trailing Z, as Salesforce and APIs write them
+            created_at=pd.to_datetime(f["created_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        ).to_csv(p, index=False),
+        lambda f, p: f.assign(  # placeholders (the planted bad score in row 4 stays)
+            marketing_score=f["marketing_score"].where(f.index < 4, "N/A")
+        ).to_csv(p, index=False),
+    ],
+    ids=["semicolon", "latin-1", "offsets", "placeholders"],
+)
+def test_export_dialects_score_every_row(
+    write, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    folder = _variant(export, tmp_path, write)
+    manifest = _score(folder, tmp_path / "out", models, tiny_params_file)
+    assert manifest["rows_in"] == manifest["scored"] + manifest["rejected"]
+    assert manifest["rejected"] == 5  # the planted bad rows, and only those
+
+
+@pytest.mark.parametrize(
+    ("write", "says"),
+    [
+        (lambda f, p: p.write_bytes(b""), "the file is empty"),
+        (lambda f, p: p.write_bytes(bytes(range(256)) * 8), "not a text file"),
+        (
+            lambda f, p: f.rename(columns={"company": "title"}).to_csv(p, index=False),
+            "repeated in the header: title",
+        ),
+    ],
+    ids=["empty", "binary", "repeated-column"],
+)
+def test_broken_lead_files_stop_with_a_clear_message(
+    write, says: str, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
+) -> None:  # noqa: ANN001
+    folder = _variant(export, tmp_path, write)
+    with pytest.raises(typer.Exit) as stop:
+        _score(folder, tmp_path / "out", models, tiny_params_file)
+    assert stop.value.exit_code == 2 and says in caplog.text
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_refusals_end_in_one_line_not_a_traceback(export: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "no-export-json"
+    shutil.copytree(export, folder)
+    (folder / "export.json").unlink()
+    runs = [
+        ["score", "--export", str(folder), "--out", str(tmp_path / "out")],
+        ["models", "promote", "--version", "99", "--name", "no-such-model"],
+    ]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    for args in runs:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+    assert (
+        "pass --run-date"
+        in subprocess.run(
+            [sys.executable, "-m", "pipeline", *runs[0]], capture_output=True, text=True, cwd=ROOT
+        ).stderr
+    )
