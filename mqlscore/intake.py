@@ -202,6 +202,17 @@ def lead_extras(path: Path) -> list[str]:
     return [c for c in columns if c.startswith("x_")]
 
 
+def _guarded(reader: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
+    """Chunks of a file, with a malformed file (a row with too many fields, bytes that are
+    not the file's encoding, a broken Parquet file) as an ExportError naming it."""
+    try:
+        yield from reader
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ExportError(f"{path}: not a readable CSV: {err}") from err
+    except OSError as err:  # pyarrow's error for a broken Parquet file
+        raise ExportError(f"{path}: not a readable file: {err}") from err
+
+
 def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
     """The lead export in chunks of text columns (canonical names), each with `source_row`
     (1-based data row of the file)."""
@@ -223,7 +234,7 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
             for batch in pq.ParquetFile(path).iter_batches(batch_size=rows)
         )
     start = 1
-    for chunk in reader:
+    for chunk in _guarded(reader, path):
         chunk = chunk.rename(columns=mapping)
         _check_columns(list(chunk.columns), path, "leads")
         chunk = chunk.where(~chunk.isin(PLACEHOLDERS), "")  # N/A, NULL, -- read as blank

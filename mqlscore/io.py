@@ -40,6 +40,32 @@ def remove_orphans(target: Path) -> list[Path]:
 
 
 @contextmanager
+def one_writer(out: Path) -> Iterator[None]:
+    """Hold `out` for this process: a second writer is refused, naming the holder's PID
+    (the lock goes with the process, even when it is killed)."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".mqlscore.lock", "a+")  # noqa: SIM115  (held for the block)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise BlockingIOError(f"{out}: another run (PID {holder}) is writing here") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextmanager
 def staging_folder(out: Path, prefix: str) -> Iterator[Path]:
     """A hidden work folder inside `out` (`.<prefix>.<pid>.*`), removed on exit; folders
     left by killed runs (their process gone) are removed first, so no copy of an export

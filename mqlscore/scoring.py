@@ -259,12 +259,19 @@ def run_manifest(
     }
 
 
+# Features that drift by construction: a later export is older than the training rows.
+AGES = frozenset({"lead_age_days"})
+
+
 def drift_summary(profile: dict, counts: dict, warn_above: float) -> dict:
-    """PSI of every feature against training, and those above `warn_above`."""
+    """PSI of every feature against training, and those above `warn_above`. Ages and
+    days-since features are left out (they drift by construction) and named."""
     from mqlscore.drift import psi
 
-    values = psi(profile, counts) if counts else {}
+    aging = sorted(c for c in counts if c in AGES or c.startswith("days_since_"))
+    compared = {c: n for c, n in counts.items() if c not in aging}
+    values = psi({c: profile[c] for c in compared}, compared) if compared else {}
     drifting = {k: v for k, v in sorted(values.items()) if v > warn_above}
     for column, value in drifting.items():
         log.warning("drift: %s PSI %.3f vs training (above %.2f)", column, value, warn_above)
-    return {"psi": values, "warn_above": warn_above, "drifting": drifting}
+    return {"psi": values, "warn_above": warn_above, "drifting": drifting, "not_compared": aging}

@@ -26,6 +26,7 @@ from mqlscore.config import EvaluateParams, FeatureParams, MqlRule, ScoreParams,
 from mqlscore.intake import ExportError, RowRules, load_column_map
 from mqlscore.io import (
     file_md5,
+    one_writer,
     publish,
     read_export_time,
     staging_folder,
@@ -81,7 +82,7 @@ def main(
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter(f"--engine must be duckdb or spark, not {engine!r}")
     uris = {"model": model or config.model, "account_model": account_model or config.account_model}
-    with staging_folder(out, "score") as work:
+    with one_writer(out), staging_folder(out, "score") as work:
         try:
             if mapping:  # the source system's own shape: mapped to canonical tables first
                 export = canonical_export(list(mapping), export, work / "export")
@@ -91,7 +92,7 @@ def main(
             tables, rejects, rows_in, files = nightly.read_inputs(
                 export, rules, load_column_map(column_map), config, work
             )
-        except (ExportError, MappingError, FileNotFoundError) as err:
+        except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
             log.error("score: %s", err)
             raise typer.Exit(2) from err
         extras = tuple(c for c in pq.read_schema(tables["leads"]).names if c.startswith("x_"))
@@ -114,10 +115,6 @@ def main(
             scoring.write_table(account_scores, staged / "account_scores")
         write_text(rejects.to_csv(index=False), staged / "rejects.csv")
         drift = scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi)
-        for column, value in drift["drifting"].items():
-            log.warning(
-                "drift: %s PSI %.3f vs training (above %.2f)", column, value, drift["warn_above"]
-            )
         manifest = scoring.run_manifest(
             run_date=when,
             engine=engine,

@@ -18,38 +18,14 @@ import typer
 import yaml
 
 from features import nightly
-from features.engine import build_snapshots
-from features.matching import match_leads
-from features.snapshots import data_end, snapshot_dates, spec_from
-from mqlscore import scoring, tracking
-from mqlscore.config import FeatureParams, MqlRule, ScoreParams, TrainParams, load_section
-from mqlscore.training import train_model
+from mqlscore import scoring
+from mqlscore.config import ScoreParams
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
 from sources.world import World
 from tests.conftest import ROOT
 
 OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_params_file: Path):
-    """Lead and account models trained on the tiny world, saved as model folders."""
-    folder = tmp_path_factory.mktemp("models")
-    tables = tiny_world.raw_tables()
-    tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
-    end = data_end(tables)
-    spec = spec_from(
-        load_section(tiny_params_file, "features", FeatureParams),
-        load_section(tiny_params_file, "mql_rule", MqlRule),
-    )
-    snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
-    built = build_snapshots(tables, spec, snaps, end)
-    config = load_section(tiny_params_file, "train", TrainParams)
-    for kind, frame in (("lead", built.leads), ("account", built.accounts)):
-        model, _ = train_model(frame, config)
-        tracking.save_local(model, model.example(frame), folder / kind)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +139,18 @@ def test_a_crash_while_writing_leaves_the_previous_output(
     small.write_text(yaml.safe_dump(params))
     with pytest.raises(KeyboardInterrupt):
         _score(export, tmp_path, models, small)
-    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != ".mqlscore.lock"}
     assert after == before  # no half file, no temp file left behind
+
+
+def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    from mqlscore.io import one_writer
+
+    with one_writer(tmp_path), pytest.raises(BlockingIOError, match=f"PID {os.getpid()}"):
+        _score(export, tmp_path, models, tiny_params_file)
+    assert not (tmp_path / "manifest.json").exists()
 
 
 def test_sigkill_while_writing_leaves_the_previous_output(
@@ -199,7 +185,7 @@ def test_sigkill_while_writing_leaves_the_previous_output(
     assert after == before
     assert list(out.glob(".score.*"))  # the killed run's staging folder is still there...
     _score(export, out, models, tiny_params_file)
-    assert not list(out.glob(".*"))  # ...until the next run sweeps it
+    assert not list(out.glob(".score.*"))  # ...until the next run sweeps it
 
 
 def test_a_missing_column_stops_the_run_naming_file_and_column(

@@ -1,0 +1,35 @@
+"""Fixtures the pipeline tests share: models trained on the tiny world."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from features.engine import build_snapshots
+from features.matching import match_leads
+from features.snapshots import data_end, snapshot_dates, spec_from
+from mqlscore import tracking
+from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
+from mqlscore.training import train_model
+from sources.world import World
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_params_file: Path):
+    """Lead and account models trained on the tiny world, saved as model folders."""
+    folder = tmp_path_factory.mktemp("models")
+    tables = tiny_world.raw_tables()
+    tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
+    end = data_end(tables)
+    spec = spec_from(
+        load_section(tiny_params_file, "features", FeatureParams),
+        load_section(tiny_params_file, "mql_rule", MqlRule),
+    )
+    snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
+    built = build_snapshots(tables, spec, snaps, end)
+    config = load_section(tiny_params_file, "train", TrainParams)
+    for kind, frame in (("lead", built.leads), ("account", built.accounts)):
+        model, _ = train_model(frame, config)
+        tracking.save_local(model, model.example(frame), folder / kind)
+    return folder
