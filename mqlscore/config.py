@@ -140,6 +140,7 @@ class ScoreParams(Section):
     chunk_rows: int = Field(ge=1)
     max_reject_share: float = Field(ge=0, le=1)  # above: the export is broken, stop
     drift_warn_psi: float = Field(gt=0)
+    min_context_ratio: float = Field(ge=0)  # touches per lead vs training: below, refuse
 
 
 class SourceParams(Section):

@@ -256,12 +256,14 @@ class Scorer:
         levels: dict[str, list[str]],
         calibrator: Calibrator | None = None,
         profile: dict | None = None,
+        context: dict | None = None,
     ):
         self.booster = booster
         self.features = features
         self.levels = levels
         self.calibrator = calibrator
         self.profile = profile or {}
+        self.context = context or {}  # mean touches per training row, by feature
 
     def save(self, folder: Path) -> None:
         """Write `booster.txt` (the best iteration's trees) and `model.json`."""
@@ -274,6 +276,7 @@ class Scorer:
             "levels": self.levels,
             "calibrator": self.calibrator.spec if self.calibrator else None,
             "profile": self.profile,
+            "context": self.context,
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
 
@@ -282,7 +285,14 @@ class Scorer:
         """A scorer from a folder written by `save` (text and JSON only)."""
         booster, spec = read_folder(folder)
         calibrator = Calibrator(spec["calibrator"]) if spec["calibrator"] else None
-        return cls(booster, spec["features"], spec["levels"], calibrator, spec["profile"])
+        return cls(
+            booster,
+            spec["features"],
+            spec["levels"],
+            calibrator,
+            spec["profile"],
+            spec.get("context"),
+        )
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
         """A small input example (features only, no ids) for the model signature."""

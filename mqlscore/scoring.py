@@ -263,6 +263,32 @@ def run_manifest(
 AGES = frozenset({"lead_age_days"})
 
 
+def context_features(features: list[str]) -> list[str]:
+    """The features that measure how much context a lead comes with: its touches and its
+    sales touches in the longest window."""
+    days = sorted(int(f.split("_")[-1][:-1]) for f in features if f.startswith("events_"))
+    longest = f"{days[-1]}d" if days else ""
+    return [f for f in (f"events_{longest}", f"sales_touches_{longest}") if f in features]
+
+
+def thin_context(context: dict[str, float], features: Path, min_ratio: float) -> dict:
+    """Tonight's touches per lead against training's, per context feature: an export
+    whose engagement or sales table came through empty or cut scores as if nobody had
+    engaged, confidently and wrongly."""
+    import pyarrow.parquet as pq
+
+    columns = [c for c in context if context[c] > 0]
+    tonight = pq.read_table(features, columns=columns).to_pandas().mean() if columns else {}
+    checks = {
+        c: {"training": round(context[c], 4), "tonight": round(float(tonight[c]), 4)}
+        for c in columns
+    }
+    for check in checks.values():
+        check["ratio"] = round(check["tonight"] / check["training"], 4)
+    thin = sorted(c for c, check in checks.items() if check["ratio"] < min_ratio)
+    return {"per_lead": checks, "min_ratio": min_ratio, "thin": thin}
+
+
 def drift_summary(profile: dict, counts: dict, warn_above: float) -> dict:
     """PSI of every feature against training, and those above `warn_above`. Ages and
     days-since features are left out (they drift by construction) and named."""

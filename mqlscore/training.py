@@ -21,6 +21,7 @@ from mqlscore.model import (
     to_matrix,
 )
 from mqlscore.schema import feature_columns
+from mqlscore.scoring import context_features
 
 log = logging.getLogger(__name__)
 KINDS = ("lead", "account")
@@ -56,7 +57,11 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     if params.search_trials:
         params, trials = search(fit_split, features, params)
     booster, levels = fit_model(fit_split, features, params)
-    model = Scorer(booster, features, levels, profile=profile(split.train, features))
+    recent = split.valid  # drift is judged against the latest period the model was checked on
+    context = {
+        c: float(split.train[c].mean()) for c in features if c in context_features(features)
+    }
+    model = Scorer(booster, features, levels, profile=profile(recent, features), context=context)
     raw_valid = model.raw_score(split.valid)
     model.calibrator = Calibrator.fit(
         raw_valid, split.valid["label"].to_numpy(), params.isotonic_min_positives

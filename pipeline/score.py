@@ -69,6 +69,10 @@ def main(
     ] = None,
     engine: Annotated[str, typer.Option(help="duckdb (one machine) or spark.")] = "duckdb",
     reasons: Annotated[bool, typer.Option(help="Explain each lead (top 3 up and down).")] = True,
+    allow_thin_context: Annotated[
+        bool,
+        typer.Option(help="Score even when tonight's touches per lead are far below training's."),
+    ] = False,
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Score a nightly lead export: ranked, graded, explained; bad rows to rejects."""
@@ -100,6 +104,15 @@ def main(
         paths = nightly.build_features(tables, spec, when, engine, work)
         nightly.check_every_lead_has_features(paths["leads"], rows_in - len(rejects))
         scorer = scorers["model"]
+        context = scoring.thin_context(scorer.context, paths["leads"], config.min_context_ratio)
+        if context["thin"] and not allow_thin_context:
+            log.error(
+                "score: %s per lead far below training (%s); the engagement or sales table "
+                "looks cut. Nothing written; --allow-thin-context scores anyway",
+                ", ".join(context["thin"]),
+                context["per_lead"],
+            )
+            raise typer.Exit(2)
         from_spark = None
         if engine == "spark":
             from_spark = nightly.spark_probabilities(uris["model"], paths["leads"], scorer)
@@ -130,6 +143,7 @@ def main(
             reasons=reasons,
             drift=drift,
         )
+        manifest["context"] = context
         manifest["run_seconds"] = round(time.perf_counter() - started, 2)
         write_json(manifest, staged / "manifest.json")
         publish([staged / name for name in OUTPUTS if (staged / name).exists()], out, OUTPUTS)

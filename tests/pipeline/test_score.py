@@ -285,6 +285,7 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
     write_nightly_export(tables, canonical, tiny_world.exported_at)
     write_demo_export(tables, system, shaped)
     run = {"run_date": str(tiny_world.exported_at.date()), "account_model": "none"}
+    run["allow_thin_context"] = system == "hubspot"  # no touches on either side, knowingly
     _score(canonical, tmp_path / "a", models, tiny_params_file, **run)
     _score(
         shaped,
@@ -378,3 +379,35 @@ def test_refusals_end_in_one_line_not_a_traceback(export: Path, tmp_path: Path) 
             [sys.executable, "-m", "pipeline", *runs[0]], capture_output=True, text=True, cwd=ROOT
         ).stderr
     )
+
+
+def test_an_export_whose_engagement_came_through_empty_is_refused(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
+) -> None:  # noqa: ANN001
+    folder = tmp_path / "thin"
+    shutil.copytree(export, folder)
+    events = pd.read_parquet(folder / "engagement.parquet")
+    events.head(len(events) // 20).to_parquet(folder / "engagement.parquet", index=False)
+    with pytest.raises(typer.Exit) as stop:
+        _score(folder, tmp_path / "out", models, tiny_params_file)
+    assert stop.value.exit_code == 2 and "events_90d" in caplog.text
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    manifest = _score(folder, tmp_path / "out", models, tiny_params_file, allow_thin_context=True)
+    assert manifest["context"]["thin"] == ["events_90d"]
+    assert manifest["context"]["per_lead"]["events_90d"]["ratio"] < 0.25
+
+
+def test_drift_warns_on_a_planted_shift_and_not_on_a_healthy_export(
+    scored, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    _, healthy = scored
+    assert "lead_age_days" in healthy["drift"]["not_compared"]  # ages drift by construction
+    assert "lead_age_days" not in healthy["drift"]["psi"]
+    folder = tmp_path / "halved"
+    shutil.copytree(export, folder)
+    events = pd.read_parquet(folder / "engagement.parquet")
+    events.iloc[::2].to_parquet(folder / "engagement.parquet", index=False)
+    shifted = _score(folder, tmp_path / "out", models, tiny_params_file)
+    assert not shifted["context"]["thin"]  # half the touches: drift, not a cut table
+    psi, before = shifted["drift"]["psi"]["events_90d"], healthy["drift"]["psi"]["events_90d"]
+    assert "events_90d" in shifted["drift"]["drifting"] and psi > 0.25 > before
