@@ -83,7 +83,7 @@ def read_inputs(
             problems = lead_row_problems(chunk, rules, seen)
             rejected = problems != ""
             bad.append(chunk[rejected].assign(reasons=problems[rejected]))
-            good = typed_leads(chunk[~rejected])
+            good = typed_leads(chunk[~rejected], rules.dayfirst)
             leads_out.write_table(pa.Table.from_pandas(good, lead_schema, preserve_index=False))
             matches = match_leads(good, accounts)
             matches_out.write_table(

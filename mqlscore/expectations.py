@@ -208,6 +208,17 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
                     meta=_meta("no open deal marked won (is_won only on closed deals)"),
                 )
             )
+        if has("amount") and has("is_won"):
+            rules.append(
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column="amount",
+                    row_condition="is_won == True",
+                    condition_parser="pandas",
+                    meta=_meta(
+                        "an amount on every won deal (else won revenue reads low)", "warning"
+                    ),
+                )
+            )
     if table == "leads" and has("email"):
         rules += [
             gxe.ExpectColumnValuesToNotBeNull(
@@ -268,6 +279,27 @@ def model_table_suite(
         for column in features
     ]
     return exps
+
+
+def timing_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each marketing touch beside its lead's creation time: a check across two tables."""
+    leads = tables["leads"][["lead_id", "created_at"]].rename(
+        columns={"created_at": "lead_created_at"}
+    )
+    return tables["engagement"][["event_id", "lead_id", "occurred_at"]].merge(leads, on="lead_id")
+
+
+def timing_suite() -> list[Any]:
+    """Touches dated before their lead existed: a broken date or a wrong lead id."""
+    return [
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="occurred_at",
+            column_B="lead_created_at",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            meta=_meta("no touch before its lead was created", "warning"),
+        )
+    ]
 
 
 def _gx_dtypes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ rejects with its reasons; nothing is dropped silently. Leads are read in chunks 
 from __future__ import annotations
 
 import csv
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqlscore.io import PLACEHOLDERS, sniff_csv
+from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.schema import EMAIL_PATTERN, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
@@ -40,6 +41,9 @@ OPTIONAL_LEAD_COLUMNS: tuple[str, ...] = (
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
+log = logging.getLogger(__name__)
+
+
 class ExportError(ValueError):
     """The export cannot be scored at all (table-level problem)."""
 
@@ -51,6 +55,7 @@ class RowRules:
     run_date: pd.Timestamp
     lead_id_pattern: str
     known_accounts: frozenset[str] = field(default_factory=frozenset)
+    dayfirst: bool = False  # numeric dates' order, decided once per file (`date_order_of`)
 
 
 def find_file(folder: Path, table: str) -> Path:
@@ -178,11 +183,52 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
     return target
 
 
-def utc_times(text: pd.Series) -> pd.Series:
+def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
     """Text timestamps as UTC without a zone: offsets (`Z`, `+0000`, `+02:00`) converted,
-    times without one read as UTC; blanks and non-dates missing."""
-    parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed", utc=True)
+    times without one read as UTC; numeric dates in the file's order; blanks and
+    non-dates missing."""
+    text = text.where(text != "")
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    rest = text.notna() & parsed.isna()
+    if rest.any():
+        parsed[rest] = pd.to_datetime(
+            text[rest], errors="coerce", format="mixed", dayfirst=dayfirst, utc=True
+        )
     return parsed.dt.tz_convert(None)
+
+
+def _date_columns(path: Path, columns: list[str]) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        with open(path, "rb") as fh:
+            encoding, sep = sniff_csv(fh.read(1 << 16))
+        header = pd.read_csv(path, nrows=0, sep=sep, encoding=encoding).columns
+        usecols = [c for c in columns if c in header]
+        return pd.read_csv(path, dtype=str, sep=sep, encoding=encoding, usecols=usecols)
+    import pyarrow.parquet as pq
+
+    present = [c for c in columns if c in pq.read_schema(path).names]
+    return pd.read_parquet(path, columns=present).astype("string")
+
+
+def date_order_of(path: Path, mapping: dict[str, str]) -> bool:
+    """The lead file's numeric date order (day first or not), from all its date cells:
+    one order per file, never decided cell by cell. A file showing both stops the run;
+    one showing neither reads month first, as the log says."""
+    wanted = ("created_at", "mql_at")
+    names = {mapping.get(c, c): c for c in mapping} | {c: c for c in wanted}
+    columns = [c for c, canonical in names.items() if canonical in wanted]
+    try:
+        frame = _date_columns(path, columns)
+    except (ValueError, OSError, UnicodeDecodeError):  # reading it later says what is wrong
+        return False
+    values = pd.concat([frame[c] for c in frame.columns], ignore_index=True).dropna()
+    try:
+        order = date_order(values)
+    except ValueError as err:
+        raise ExportError(f"{path}: created_at/mql_at {err}") from err
+    if order is None and values.str.match(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]").any():
+        log.warning("%s: numeric dates show no day-month order; read month first", path)
+    return bool(order)
 
 
 def lead_extras(path: Path) -> list[str]:
@@ -277,7 +323,7 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     for column, required in (("created_at", True), ("mql_at", False)):
         text = chunk[column].str.strip()
-        parsed = utc_times(text)
+        parsed = utc_times(text, rules.dayfirst)
         if required:
             flag(text == "", column, "is blank", text)
         flag((text != "") & parsed.isna(), column, "is not a date", text)
@@ -294,7 +340,7 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
     return pd.Series(["; ".join(p) for p in problems], index=chunk.index)
 
 
-def typed_leads(chunk: pd.DataFrame) -> pd.DataFrame:
+def typed_leads(chunk: pd.DataFrame, dayfirst: bool = False) -> pd.DataFrame:
     """Good lead rows (text) as the canonical typed table (pass-through `x_` columns kept)."""
     out = chunk.drop(columns=["source_row"]).copy()
     text_columns = ["lead_id", "email", "title", "company", "account_id", "lead_source"]
@@ -303,7 +349,7 @@ def typed_leads(chunk: pd.DataFrame) -> pd.DataFrame:
         out[column] = text.where(text != "", None)
     for column in ("created_at", "mql_at"):
         text = out[column].str.strip()
-        parsed = utc_times(text)
+        parsed = utc_times(text, dayfirst)
         out[column] = parsed.astype("datetime64[us]")
     score = out["marketing_score"].str.strip()
     out["marketing_score"] = pd.to_numeric(score.where(score != ""), errors="coerce")

@@ -196,8 +196,30 @@ def publish(staged: list[Path], out: Path, drop: tuple[str, ...] = ()) -> None:
     """Move finished files into `out` (same file system: each move is atomic), the last
     one last (the manifest, which says the run is complete); first delete the files named
     in `drop` that this run does not replace, so no earlier run's output stays beside it."""
-    for name in drop:
-        if not any(path.name == name for path in staged):
-            (out / name).unlink(missing_ok=True)
-    for path in staged:
-        os.replace(path, out / path.name)
+    import signal
+
+    held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:  # an interrupt waits for these few renames: the set lands whole or not at all
+        for name in drop:
+            if not any(path.name == name for path in staged):
+                (out / name).unlink(missing_ok=True)
+        for path in staged:
+            os.replace(path, out / path.name)
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+
+
+def date_order(values: pd.Series) -> bool | None:
+    """Whether numeric dates (01/10/2025) in these values put the day first: True when a
+    first number is above 12, False when a second one is, None when none shows it.
+    Both at once is a ValueError naming a value of each: one file, one order."""
+    parts = values.astype("string").str.extract(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
+    numbers = parts.astype(float)
+    days, months = numbers[0] > 12, numbers[1] > 12
+    if days.any() and months.any():
+        raise ValueError(
+            f"mixes day-first ({values[days].iloc[0]!r}) and month-first "
+            f"({values[months].iloc[0]!r}) dates"
+        )
+    return True if days.any() else False if months.any() else None

@@ -91,8 +91,19 @@ def run() -> None:
     import os
     import sys
 
+    from typer._click.exceptions import ClickException  # typer's own copy of click
+
     try:
-        app(prog_name="mqlscore")
+        result = app(prog_name="mqlscore", standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+    except ClickException as err:  # a bad argument, an unknown command or option
+        if type(err).__name__ == "NoArgsIsHelpError":
+            print(err.format_message(), file=sys.stderr)  # noqa: T201  (the help text)
+            sys.exit(2)
+        print(f"mqlscore: {err.format_message()} (see --help)", file=sys.stderr)  # noqa: T201
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         logging.getLogger("mqlscore").error("interrupted: nothing was published")
         sys.exit(130)

@@ -23,7 +23,7 @@ from features import nightly
 from features.snapshots import spec_from
 from mqlscore import scoring
 from mqlscore.config import EvaluateParams, FeatureParams, MqlRule, ScoreParams, load_section
-from mqlscore.intake import ExportError, RowRules, load_column_map
+from mqlscore.intake import ExportError, RowRules, date_order_of, find_file, load_column_map
 from mqlscore.io import (
     file_md5,
     one_writer,
@@ -92,9 +92,11 @@ def main(
                 export = canonical_export(list(mapping), export, work / "export")
             when = pd.Timestamp(run_date) if run_date else read_export_time(export)
             scorers = {k: None if u == "none" else load(u) for k, u in uris.items()}
-            rules = RowRules(run_date=when, lead_id_pattern=config.lead_id_pattern)
+            columns = load_column_map(column_map)
+            dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
+            rules = RowRules(when, config.lead_id_pattern, dayfirst=dayfirst)
             tables, rejects, rows_in, files = nightly.read_inputs(
-                export, rules, load_column_map(column_map), config, work
+                export, rules, columns, config, work
             )
         except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
             log.error("score: %s", err)
@@ -144,6 +146,7 @@ def main(
             drift=drift,
         )
         manifest["context"] = context
+        manifest["run_date_from"] = "--run-date" if run_date else "export.json"
         manifest["run_seconds"] = round(time.perf_counter() - started, 2)
         write_json(manifest, staged / "manifest.json")
         publish([staged / name for name in OUTPUTS if (staged / name).exists()], out, OUTPUTS)

@@ -48,7 +48,13 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Validate the raw tables; exit 1 with a readable report if a fatal check fails."""
-    from mqlscore.expectations import raw_suites, run_suites, summarize
+    from mqlscore.expectations import (
+        raw_suites,
+        run_suites,
+        summarize,
+        timing_suite,
+        timing_table,
+    )
 
     config = load_section(params, "validate", ValidateParams)
     info = read_export_info(raw)
@@ -62,13 +68,17 @@ def main(
         log.warning(
             "validate: %s is not in this source (%s): its checks are skipped", table, source
         )
-    checks, _ = run_suites({t: tables[t] for t in suites}, suites, docs)
+    checked = {t: tables[t] for t in suites}
+    if "engagement" in suites:  # across tables: touches against their lead's creation
+        checked["engagement_timing"] = timing_table(tables)
+        suites["engagement_timing"] = timing_suite()
+    checks, _ = run_suites(checked, suites, docs)
     result = summarize(checks) | {"source": source, "skipped_tables": absent}
     if info.get("other_activity_types"):
         result["other_activity_types"] = info["other_activity_types"]
     write_json(result, summary)
     _report(result, f"validate {raw}")
-    rows = {name: len(tables[name]) for name in suites}
+    rows = {name: len(tables[name]) for name in suites if name in tables}
     write_json({"sources": history | {source: rows}}, baseline)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqlscore.io import PLACEHOLDERS, sniff_csv
+from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.schema import RAW_TABLES, TABLES
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
@@ -108,26 +108,27 @@ def day_first(values: pd.Series, options: dict, file: str, column: str) -> bool:
     the values show (a first number above 12 is a day). A file showing both orders, or
     only ambiguous dates with no word from the mapping, stops the run: a wrong guess
     would silently swap days and months."""
-    parts = values.str.extract(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}").astype(float)
-    day_first_rows, month_first_rows = parts[0] > 12, parts[1] > 12
+    numeric = values.str.match(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", na=False)
     if "dayfirst" in options:
-        wrong = month_first_rows if options["dayfirst"] else day_first_rows
-        if wrong.any():
-            order = "day-first" if options["dayfirst"] else "month-first"
-            raise _fail(file, column, values[wrong], f"is not a {order} date")
-        return bool(options["dayfirst"])
-    if day_first_rows.any() and month_first_rows.any():
-        raise _fail(
-            file, column, values[month_first_rows], "mixes day-first and month-first dates"
-        )
-    if parts[0].notna().any() and not (day_first_rows.any() or month_first_rows.any()):
+        wanted = bool(options["dayfirst"])
+        for i, value in values[numeric].items():  # the first cell of the other order
+            shown = date_order(pd.Series([value]))
+            if shown is not None and shown != wanted:
+                order = "day-first" if wanted else "month-first"
+                raise _fail(file, column, values.loc[[i]], f"is not a {order} date")
+        return wanted
+    try:
+        shown = date_order(values[numeric])
+    except ValueError as err:
+        raise MappingError(f"{file}, column {column!r}: {err}") from err
+    if shown is None and numeric.any():
         raise _fail(
             file,
             column,
-            values[parts[0].notna()],
+            values[numeric],
             "is ambiguous (day or month first?): set `dates: {dayfirst: true}` or false",
         )
-    return bool(day_first_rows.any())
+    return bool(shown)
 
 
 def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:

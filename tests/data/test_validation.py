@@ -232,3 +232,31 @@ def test_account_table_checks_one_row_per_account_and_snapshot() -> None:
     checks, _ = run_suites({"accounts": frame}, {"accounts": suite})
     failed = {c.column for c in checks if not c.passed}
     assert failed == {"account_id,snapshot_date", "label"}  # a repeated row; no conversion
+
+
+def _won_deal_without_amount(t: Tables) -> None:
+    won = t["opportunities"].index[t["opportunities"]["is_won"].fillna(False).astype(bool)]
+    t["opportunities"].loc[won[:2], "amount"] = float("nan")
+
+
+def _touch_before_its_lead(t: Tables) -> None:
+    first = t["engagement"].index[0]
+    lead = t["engagement"].loc[first, "lead_id"]
+    created = t["leads"].loc[t["leads"]["lead_id"] == lead, "created_at"].iloc[0]
+    t["engagement"].loc[first, "occurred_at"] = created - pd.Timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("fault", "table", "column"),
+    [
+        (_won_deal_without_amount, "opportunities", "amount"),
+        (_touch_before_its_lead, "engagement_timing", "occurred_at,lead_created_at"),
+    ],
+)
+def test_what_hurts_the_model_quietly_is_a_warning(
+    run_with_fault, fault, table: str, column: str
+) -> None:  # noqa: ANN001
+    code, summary = run_with_fault(fault)
+    assert code == 0 and summary["failed"] == 0
+    (warning,) = summary["warning_details"]
+    assert (warning["table"], warning["column"]) == (table, column)

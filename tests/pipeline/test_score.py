@@ -411,3 +411,28 @@ def test_drift_warns_on_a_planted_shift_and_not_on_a_healthy_export(
     assert not shifted["context"]["thin"]  # half the touches: drift, not a cut table
     psi, before = shifted["drift"]["psi"]["events_90d"], healthy["drift"]["psi"]["events_90d"]
     assert "events_90d" in shifted["drift"]["drifting"] and psi > 0.25 > before
+
+
+def test_day_first_dates_are_read_day_first_for_the_whole_file(
+    scored, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    def day_first(frame: pd.DataFrame, path: Path) -> None:
+        stamps = pd.to_datetime(frame["created_at"], errors="coerce")
+        frame["created_at"] = stamps.dt.strftime("%d/%m/%Y %H:%M:%S").fillna(frame["created_at"])
+        frame.to_csv(path, index=False)
+
+    folder = _variant(export, tmp_path, day_first)
+    _score(folder, tmp_path / "out", models, tiny_params_file)
+    first, _ = scored
+    pd.testing.assert_frame_equal(  # the same dates, spelled day first: the same scores
+        pd.read_parquet(tmp_path / "out" / "lead_scores.parquet"),
+        pd.read_parquet(first / "lead_scores.parquet"),
+    )
+
+    def mixed(frame: pd.DataFrame, path: Path) -> None:
+        frame.loc[5, "created_at"] = "13/10/2024 10:00:00"
+        frame.loc[6, "created_at"] = "10/13/2024 10:00:00"
+        frame.to_csv(path, index=False)
+
+    with pytest.raises(typer.Exit):
+        _score(_variant(export, tmp_path / "m", mixed), tmp_path / "o2", models, tiny_params_file)

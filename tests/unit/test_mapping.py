@@ -98,7 +98,7 @@ def test_day_first_is_inferred_when_the_values_show_it_and_refused_when_mixed() 
     assert _leads()["created_at"].iloc[0] == pd.Timestamp("2025-10-01")  # 13/10 shows it
     frame = pd.DataFrame({"Id": ["L1", "L2"], "Created": ["13/10/2025", "10/13/2025"]})
     part = {"columns": {"lead_id": "Id", "created_at": "Created"}}
-    with pytest.raises(MappingError, match="mixes day-first and month-first"):
+    with pytest.raises(MappingError, match="mixes day-first .* and month-first"):
         map_part(frame, part, "leads", "f.csv")
     ambiguous = frame.assign(Created=["01/10/2025", "02/10/2025"])
     with pytest.raises(MappingError, match="ambiguous"):
