@@ -129,3 +129,17 @@ def match_rates(matches: pd.DataFrame) -> dict[str, float]:
     """Share of leads matched by each rule (DVC metrics)."""
     shares = matches["match_rule"].value_counts(normalize=True)
     return {rule: round(float(shares.get(rule, 0.0)), 4) for rule in MATCH_RULES}
+
+
+def rate_drops(
+    rates: dict[str, float], before: dict[str, float] | None, max_drop: float
+) -> dict[str, dict[str, float]]:
+    """Matching rules (other than `unmatched`) whose rate fell by more than `max_drop` of
+    its last accepted value: a shared or free-mail domain, a renamed company column."""
+    if not before:
+        return {}
+    return {
+        rule: {"before": before[rule], "now": rate}
+        for rule, rate in rates.items()
+        if rule != "unmatched" and before.get(rule, 0) > 0 and rate < before[rule] * (1 - max_drop)
+    }

@@ -58,6 +58,7 @@ class ValidateParams(Section):
     max_feature_null_share: float = Field(ge=0, le=1)
     label_rate_min: float = Field(ge=0, le=1)
     label_rate_max: float = Field(ge=0, le=1)
+    max_match_rate_drop: float = Field(ge=0, le=1)  # join: warn when a rule falls this much
 
 
 class BuyingRoleParams(Section):

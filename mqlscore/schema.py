@@ -103,3 +103,11 @@ def feature_columns(frame: pd.DataFrame, use_marketing: bool) -> list[str]:
     if not use_marketing:
         excluded |= set(MARKETING_COLUMNS) | set(ACCOUNT_MARKETING_COLUMNS)
     return [c for c in frame.columns if c not in excluded]
+
+
+def context_features(features: list[str]) -> list[str]:
+    """The features that measure how much context a lead comes with: its touches and its
+    sales touches in the longest window."""
+    days = sorted(int(f.split("_")[-1][:-1]) for f in features if f.startswith("events_"))
+    longest = f"{days[-1]}d" if days else ""
+    return [f for f in (f"events_{longest}", f"sales_touches_{longest}") if f in features]

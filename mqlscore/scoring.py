@@ -263,14 +263,6 @@ def run_manifest(
 AGES = frozenset({"lead_age_days"})
 
 
-def context_features(features: list[str]) -> list[str]:
-    """The features that measure how much context a lead comes with: its touches and its
-    sales touches in the longest window."""
-    days = sorted(int(f.split("_")[-1][:-1]) for f in features if f.startswith("events_"))
-    longest = f"{days[-1]}d" if days else ""
-    return [f for f in (f"events_{longest}", f"sales_touches_{longest}") if f in features]
-
-
 def thin_context(context: dict[str, float], features: Path, min_ratio: float) -> dict:
     """Tonight's touches per lead against training's, per context feature: an export
     whose engagement or sales table came through empty or cut scores as if nobody had

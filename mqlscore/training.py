@@ -20,8 +20,7 @@ from mqlscore.model import (
     split_for,
     to_matrix,
 )
-from mqlscore.schema import feature_columns
-from mqlscore.scoring import context_features
+from mqlscore.schema import context_features, feature_columns
 
 log = logging.getLogger(__name__)
 KINDS = ("lead", "account")
@@ -57,10 +56,8 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     if params.search_trials:
         params, trials = search(fit_split, features, params)
     booster, levels = fit_model(fit_split, features, params)
-    recent = split.valid  # drift is judged against the latest period the model was checked on
-    context = {
-        c: float(split.train[c].mean()) for c in features if c in context_features(features)
-    }
+    recent = split.valid  # drift and context are judged against the latest checked period
+    context = {c: float(recent[c].mean()) for c in context_features(features)}
     model = Scorer(booster, features, levels, profile=profile(recent, features), context=context)
     raw_valid = model.raw_score(split.valid)
     model.calibrator = Calibrator.fit(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from features.matching import match_leads, match_rates
+from features.matching import match_leads, match_rates, rate_drops
+from mqlscore.config import ValidateParams, load_section
 from mqlscore.io import read_tables, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -18,11 +20,28 @@ def main(
     raw: Annotated[Path, typer.Option(help="Folder of validated raw tables.")],
     out: Annotated[Path, typer.Option(help="Lead -> account matches (Parquet).")],
     summary: Annotated[Path, typer.Option(help="Match rate per rule (DVC metrics).")],
+    baseline: Annotated[
+        Path | None, typer.Option(help="Match rates of the last run (read, then updated).")
+    ] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Match leads to accounts: CRM id, else email domain, else company name."""
     tables = read_tables(raw, ("leads", "accounts"))
     matches = match_leads(tables["leads"], tables["accounts"])
     write_parquet(matches, out)
     rates = match_rates(matches)
-    write_json({"leads": len(matches), "match_rate": rates}, summary)
+    before = json.loads(baseline.read_text()) if baseline and baseline.exists() else None
+    max_drop = load_section(params, "validate", ValidateParams).max_match_rate_drop
+    drops = rate_drops(rates, before, max_drop)
+    for rule, change in drops.items():
+        log.warning(
+            "join: %s matches %.1f%% of leads, down from %.1f%% last run (a shared or "
+            "free-mail domain, a renamed column?)",
+            rule,
+            100 * change["now"],
+            100 * change["before"],
+        )
+    write_json({"leads": len(matches), "match_rate": rates, "rate_drops": drops}, summary)
+    if baseline:
+        write_json(rates, baseline)
     log.info("join: %s", ", ".join(f"{rule} {share:.1%}" for rule, share in rates.items()))

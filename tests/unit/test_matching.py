@@ -83,3 +83,12 @@ def test_rates_cover_every_lead() -> None:
         "company_name": 0.0,
         "unmatched": 0.5,
     }
+
+
+def test_a_falling_match_rate_is_flagged_against_the_last_run() -> None:
+    from features.matching import rate_drops
+
+    before = {"account_id": 0.6, "email_domain": 0.139, "company_name": 0.011, "unmatched": 0.25}
+    now = {"account_id": 0.6, "email_domain": 0.065, "company_name": 0.010, "unmatched": 0.325}
+    assert rate_drops(now, before, 0.3) == {"email_domain": {"before": 0.139, "now": 0.065}}
+    assert rate_drops(now, None, 0.3) == {}  # the first run has nothing to compare with
