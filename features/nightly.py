@@ -3,6 +3,7 @@ chunk by chunk, and build the features as of the run date with the training code
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from mqlscore.intake import (
     typed_leads,
 )
 from mqlscore.schema import TABLES
+
+log = logging.getLogger(__name__)
 
 
 def _lead_tables_schema(extras: list[str]):  # noqa: ANN202
@@ -70,6 +73,8 @@ def read_inputs(
     }
     accounts = pd.read_parquet(tables["accounts"])
     rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
+    folded = {str(a).strip().lower(): a for a in accounts["account_id"]}
+    rules = replace(rules, folded_accounts=folded)
     bad, seen, rows_in = [], {}, 0
     lead_schema, match_schema = _lead_tables_schema(lead_extras(files["leads"]))
     tables["leads"], tables["lead_accounts"] = work / "leads_in.parquet", work / "matches.parquet"
@@ -99,6 +104,28 @@ def read_inputs(
             f"{rejects['source_row'].iloc[0]}: {rejects['reasons'].iloc[0]}"
         )
     return tables, rejects, rows_in, files
+
+
+def id_case_mismatches(tables: dict[str, pd.DataFrame | Path]) -> dict[str, int]:
+    """Touches whose lead id matches a lead only when case and spaces are ignored: they
+    would silently join nothing (Salesforce ids are case-sensitive, so no id is folded)."""
+    import duckdb
+
+    counts = {}
+    leads = str(tables["leads"])
+    for name in ("engagement", "sales_activities"):
+        found = duckdb.sql(
+            f"""SELECT count(*) FROM read_parquet('{tables[name]}') t
+            WHERE t.lead_id NOT IN (SELECT lead_id FROM read_parquet('{leads}'))
+              AND lower(trim(t.lead_id)) IN
+                  (SELECT lower(trim(lead_id)) FROM read_parquet('{leads}'))"""
+        ).fetchall()[0][0]
+        if found:
+            log.warning(
+                "%s: %d rows name a lead only up to case or spaces: not joined", name, found
+            )
+            counts[name] = int(found)
+    return counts
 
 
 def build_features(

@@ -56,6 +56,7 @@ class RowRules:
     lead_id_pattern: str
     known_accounts: frozenset[str] = field(default_factory=frozenset)
     dayfirst: bool = False  # numeric dates' order, decided once per file (`date_order_of`)
+    folded_accounts: dict[str, str] = field(default_factory=dict)  # lower-cased id -> id
 
 
 def find_file(folder: Path, table: str) -> Path:
@@ -336,7 +337,14 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     if rules.known_accounts:
         unknown = (account != "") & ~account.isin(rules.known_accounts)
-        flag(unknown, "account_id", "is not in the accounts table", account)
+        near = account.str.strip().str.lower().map(rules.folded_accounts)
+        hint = near.map(
+            lambda a: f" (matches {a} ignoring case and spaces)" if isinstance(a, str) else ""
+        )
+        for i in np.flatnonzero(unknown.to_numpy()):  # an id a CRM re-cased is named, not lost
+            problems[i].append(
+                f"account_id: {account.iloc[i]!r} is not in the accounts table{hint.iloc[i]}"
+            )
     return pd.Series(["; ".join(p) for p in problems], index=chunk.index)
 
 

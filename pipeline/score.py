@@ -146,6 +146,7 @@ def main(
             drift=drift,
         )
         manifest["context"] = context
+        manifest["id_case_mismatches"] = nightly.id_case_mismatches(tables)
         manifest["run_date_from"] = "--run-date" if run_date else "export.json"
         manifest["run_seconds"] = round(time.perf_counter() - started, 2)
         write_json(manifest, staged / "manifest.json")

@@ -69,6 +69,9 @@ def test_clean_world_passes_and_writes_data_docs(
     assert "<html" in index.lower() and "leads" in index
     rows = json.loads((tmp_path / "baseline.json").read_text())["sources"]["synthetic"]
     assert rows["engagement"] == len(tiny_world.engagement)
+    pages = "\n".join(p.read_text(errors="ignore") for p in (tmp_path / "docs").rglob("*.html"))
+    local_parts = {e.split("@")[0] for e in tiny_world.leads["email"].dropna()}
+    assert not [p for p in local_parts if len(p) > 5 and p in pages]  # no address leaks
 
 
 def _duplicate_lead(t: Tables) -> None:

@@ -436,3 +436,21 @@ def test_day_first_dates_are_read_day_first_for_the_whole_file(
 
     with pytest.raises(typer.Exit):
         _score(_variant(export, tmp_path / "m", mixed), tmp_path / "o2", models, tiny_params_file)
+
+
+def test_ids_that_match_only_ignoring_case_are_named_not_lost(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    def lower_account(frame: pd.DataFrame, path: Path) -> None:
+        row = frame.index[frame["account_id"] != ""][10]
+        frame.loc[row, "account_id"] = frame.loc[row, "account_id"].lower()
+        frame.to_csv(path, index=False)
+
+    folder = _variant(export, tmp_path, lower_account)
+    events = pd.read_parquet(folder / "engagement.parquet")
+    events.loc[:9, "lead_id"] = events.loc[:9, "lead_id"].str.lower()
+    events.to_parquet(folder / "engagement.parquet", index=False)
+    manifest = _score(folder, tmp_path / "out", models, tiny_params_file)
+    assert manifest["id_case_mismatches"] == {"engagement": 10}
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", dtype=str, keep_default_na=False)
+    assert rejects["reasons"].str.contains("ignoring case and spaces").sum() == 1
