@@ -144,6 +144,17 @@ class ScoreParams(Section):
     min_context_ratio: float = Field(ge=0)  # touches per lead vs training: below, refuse
 
 
+class FlatParams(Section):
+    """Flat mode: one table of leads (mqlscore train-flat)."""
+
+    leak_auc: float = Field(gt=0.5, le=1)  # a column alone this good was recorded too late
+    name_leak_auc: float = Field(gt=0.5, le=1)  # ... or this good with a sales-hand name
+    test_share: float = Field(gt=0, lt=1)
+    valid_share: float = Field(gt=0, lt=1)
+    seed: int
+    model_name: str  # registered in MLflow under this name
+
+
 class SourceParams(Section):
     """Where the training data comes from: mapping files (none: the synthetic world) and
     the folder of export files they read."""

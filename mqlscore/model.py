@@ -257,6 +257,7 @@ class Scorer:
         calibrator: Calibrator | None = None,
         profile: dict | None = None,
         context: dict | None = None,
+        meta: dict | None = None,
     ):
         self.booster = booster
         self.features = features
@@ -264,6 +265,7 @@ class Scorer:
         self.calibrator = calibrator
         self.profile = profile or {}
         self.context = context or {}  # mean touches per training row, by feature
+        self.meta = meta or {}  # what reads its input (flat mode: column kinds, id)
 
     def save(self, folder: Path) -> None:
         """Write `booster.txt` (the best iteration's trees) and `model.json`."""
@@ -277,6 +279,7 @@ class Scorer:
             "calibrator": self.calibrator.spec if self.calibrator else None,
             "profile": self.profile,
             "context": self.context,
+            "meta": self.meta,
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
 
@@ -292,6 +295,7 @@ class Scorer:
             calibrator,
             spec["profile"],
             spec.get("context"),
+            spec.get("meta"),
         )
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:

@@ -99,3 +99,29 @@ def champion_markdown(decision: dict, gate: dict) -> str:
         f"{decision['champion_version'] or 'none'} {decision['champion']}: {verdict}. "
         f"Quality gate: {bars}. The promote stage moves the alias.\n"
     )
+
+
+def flat_report(name: str, table: dict, metrics: dict, audit: pd.DataFrame, dropped: dict) -> str:
+    """The run in Markdown: both models and the baseline, the leakage audit."""
+    lines = [
+        f"# {name}: flat mode",
+        "",
+        f"Rows (train / valid / test): {metrics['rows']}; conversions: {metrics['conversions']}.",
+        "",
+        "| model | ROC-AUC | PR-AUC | precision at top 10% | lift at top 10% | ECE |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name_, row in table.items():
+        if "roc_auc" in row:
+            lines.append(
+                f"| {name_.replace('_', ' ')} | {row['roc_auc']} | {row['pr_auc']} | "
+                f"{row['precision_at_10pct']} | {row['lift_at_10pct']} | {row['ece']} |"
+            )
+    lines += ["", "Leakage audit (single-column AUC on the training rows):", ""]
+    lines += ["| column | kind | AUC | left out | why |", "|---|---|---|---|---|"]
+    for row in audit.itertuples():
+        out = "yes" if row.flagged and not row.kept_anyway else "no"
+        lines.append(f"| {row.column} | {row.kind} | {row.auc} | {out} | {row.why} |")
+    if dropped:
+        lines += ["", "Not features: " + ", ".join(f"{c} ({k})" for c, k in dropped.items())]
+    return "\n".join(lines) + "\n"

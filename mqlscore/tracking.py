@@ -134,6 +134,7 @@ def log_training_run(
     inputs: dict[str, Path],
     importance: pd.DataFrame,
     root: Path = Path("."),
+    texts: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Log one training run, register its model; return run id and model version."""
     use_store(root)
@@ -145,6 +146,8 @@ def log_training_run(
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
         mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
+        for name, text in (texts or {}).items():
+            mlflow.log_text(text, name)
         if (root / "dvc.lock").exists():
             mlflow.log_artifact(str(root / "dvc.lock"))
         with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from mqlscore.console import configure_logging
-from pipeline import evaluate, featurize, generate, ingest, join, promote, score, train, validate
+from pipeline import (
+    evaluate,
+    featurize,
+    flat,
+    generate,
+    ingest,
+    join,
+    promote,
+    score,
+    train,
+    validate,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -32,6 +43,8 @@ app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
 app.command("promote")(promote.main)
 app.command("score")(score.main)
+app.command("train-flat")(flat.train_main)
+app.command("score-flat")(flat.score_main)
 
 models = typer.Typer(no_args_is_help=True, help="Move the champion alias by hand.")
 app.add_typer(models, name="models")

@@ -1,0 +1,185 @@
+"""Flat mode: one table of leads with a target column, an honest model out.
+
+The leakage audit runs first: a column that alone predicts the outcome almost perfectly,
+or whose name says sales filled it in (status, stage, tags, quality, last activity, ...)
+and predicts far better than the rest, was recorded after the outcome and is left out.
+The model, calibration and evaluation are the main pipeline's own.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from mqlscore.config import FlatParams, TrainParams
+from mqlscore.model import (
+    Calibrator,
+    Scorer,
+    Split,
+    expected_calibration_error,
+    fit_logistic_baseline,
+    fit_model,
+)
+
+FEATURE_KINDS = ("number", "yes_no", "category")  # the other kinds are named, not used
+# Words in a column name that say an outcome or a sales hand: recorded after the lead
+# arrived, often after it converted. "last ... activity" in any wording: a CRM's last
+# activity is stamped at export time.
+LEAKY_NAME = re.compile(
+    r"status|stage|tag|quality|convert|\bwon\b|\blost\b|closed|disqualif|reason|owner"
+    r"|last\b.*\bactivit|activit.*\blast\b|notable",
+    re.IGNORECASE,
+)
+
+
+def single_column_auc(values: pd.Series, labels: pd.Series, kind: str) -> float:
+    """How well one column alone ranks conversions on the training rows: numbers by
+    value (either direction), other kinds by each value's conversion rate there."""
+    from sklearn.metrics import roc_auc_score
+
+    if labels.nunique() < 2:
+        return 0.5
+    if kind in ("number", "yes_no"):
+        score = values.astype(float).fillna(values.astype(float).median())
+        if score.nunique() < 2:
+            return 0.5
+    else:
+        keys = values.astype(object).where(values.notna(), "(missing)").astype(str)
+        score = keys.map(labels.groupby(keys).mean())
+    auc = float(roc_auc_score(labels, score))
+    return round(max(auc, 1 - auc), 4)
+
+
+def leakage_audit(train: pd.DataFrame, kinds: dict[str, str], params: FlatParams) -> pd.DataFrame:
+    """Per column: kind, single-column AUC, flagged or not, and why."""
+    rows = []
+    for column, kind in kinds.items():
+        auc = single_column_auc(train[column], train["label"], kind)
+        rows.append({"column": column, "kind": kind, "auc": auc})
+    table = pd.DataFrame(rows)
+    typical = float(table["auc"].median()) if len(table) else 0.5
+    named = table["column"].map(lambda c: bool(LEAKY_NAME.search(c)))
+    too_good = table["auc"] >= params.leak_auc
+    suspicious = named & (table["auc"] >= max(params.name_leak_auc, typical + 0.1))
+    table["flagged"] = too_good | suspicious
+    table["why"] = np.select(
+        [too_good, suspicious],
+        [
+            f"alone ranks conversions at AUC >= flat.leak_auc ({params.leak_auc})",
+            "its name says sales filled it in, and it ranks far above the other columns",
+        ],
+        default="",
+    )
+    return table.sort_values("auc", ascending=False).reset_index(drop=True)
+
+
+def stratified_split(frame: pd.DataFrame, params: FlatParams, date: str | None) -> Split:
+    """By time when a date column is named (latest rows test), else stratified by the
+    label with a fixed seed."""
+    from sklearn.model_selection import train_test_split
+
+    test_n = params.test_share
+    valid_n = params.valid_share / (1 - test_n)
+    if date:
+        ordered = frame.sort_values(date, kind="stable")
+        cut_test = int(len(ordered) * (1 - test_n))
+        cut_valid = int(cut_test * (1 - valid_n))
+        return Split(
+            ordered.iloc[:cut_valid], ordered.iloc[cut_valid:cut_test], ordered.iloc[cut_test:]
+        )
+    rest, test = train_test_split(
+        frame, test_size=test_n, stratify=frame["label"], random_state=params.seed
+    )
+    train, valid = train_test_split(
+        rest, test_size=valid_n, stratify=rest["label"], random_state=params.seed
+    )
+    return Split(train, valid, test)
+
+
+def fit_flat(split: Split, features: list[str], params: TrainParams) -> Scorer:
+    """The main pipeline's LightGBM and calibration on the flat columns."""
+    booster, levels = fit_model(split, features, params)
+    model = Scorer(booster, features, levels)
+    model.calibrator = Calibrator.fit(
+        model.raw_score(split.valid),
+        split.valid["label"].to_numpy(),
+        params.isotonic_min_positives,
+    )
+    return model
+
+
+def test_metrics(labels: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC-AUC, PR-AUC, precision and lift in the top 10%, calibration error."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    order = np.argsort(-p, kind="stable")[: max(len(p) // 10, 1)]
+    top = float(labels[order].mean())
+    return {
+        "roc_auc": round(float(roc_auc_score(labels, p)), 4),
+        "pr_auc": round(float(average_precision_score(labels, p)), 4),
+        "precision_at_10pct": round(top, 4),
+        "lift_at_10pct": round(top / max(float(labels.mean()), 1e-12), 3),
+        "ece": round(expected_calibration_error(p, labels), 4),
+    }
+
+
+def evaluate_flat(
+    split: Split, model: Scorer, features: list[str], leaky: Scorer | None
+) -> dict[str, dict]:
+    """Test figures: the model, a logistic regression on the same columns, and the model
+    with the flagged columns kept (what the leak was worth)."""
+    labels = split.test["label"].to_numpy()
+    baseline = fit_logistic_baseline(split.train, features)
+    rows = {
+        "model": test_metrics(labels, model.probability(split.test)),
+        "logistic_regression": test_metrics(
+            labels, baseline.predict_proba(split.test[features])[:, 1]
+        ),
+    }
+    if leaky is not None:
+        rows["model_with_flagged_columns"] = test_metrics(labels, leaky.probability(split.test))
+    return rows
+
+
+def row_problems(raw: pd.DataFrame, frame: pd.DataFrame, spec: dict) -> pd.Series:
+    """Per row, why it cannot be scored ('' when it can): a blank id, or a number or
+    yes/no cell that is neither. A category never seen in training scores as unknown."""
+    problems = pd.Series("", index=frame.index)
+    if spec["id"]:
+        problems[frame["_id"].isna()] += "id is blank; "
+    for column in spec["features"]:
+        kind = spec["kinds"][column]
+        if kind in ("number", "yes_no") and column in raw.columns:
+            bad = raw[column].notna() & frame[column].isna()
+            problems[bad] += (
+                f"{column}: " + raw.loc[bad, column].astype(str) + f" is not a {kind}; "
+            )
+    return problems.str.rstrip("; ")
+
+
+def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) -> pd.DataFrame:
+    """The published rows: id, probability, 0-100 score, grade, rank, reasons in words
+    (column = value), best first."""
+    from mqlscore.model import grade, score_0_100
+    from mqlscore.scoring import REASON_COLUMNS
+
+    rows = rows.assign(**{c: None for c in scorer.features if c not in rows.columns})
+    p = scorer.probability(rows)
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(len(p), dtype=int)
+    rank[order] = np.arange(1, len(p) + 1)
+    out = pd.DataFrame(
+        {
+            "id": rows["_id"].to_numpy() if has_id else rows.index.to_numpy() + 1,
+            "probability": np.round(p, 6),
+            "score": score_0_100(p),
+            "grade": grade(p, cuts),
+            "rank": rank,
+        }
+    )
+    reasons = scorer.reasons(rows)
+    for column in REASON_COLUMNS:
+        out[column] = reasons[column].to_numpy()
+    return out.sort_values("rank").reset_index(drop=True)

@@ -1,0 +1,137 @@
+"""`mqlscore train-flat` and `score-flat`: one flat lead table in, an honest model out.
+
+train-flat infers each column's kind, audits every column for leakage before training,
+trains and calibrates with the main pipeline's code (without the flagged columns, and
+with them, to show what the leak was worth), and writes `metrics.json`, `leakage.json`,
+`report.md`, `importance.csv` and the model to `--out`, and the run to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mqlscore import flat
+from mqlscore import report as md
+from mqlscore.config import EvaluateParams, FlatParams, TrainParams, load_section
+from mqlscore.flat import FEATURE_KINDS
+from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.model import NotEnoughData, check_enough_conversions
+from sources.flat import flat_frame, read_flat
+
+log = logging.getLogger(__name__)
+
+
+def train_main(
+    input: Annotated[Path, typer.Option(help="The flat lead file (CSV or Parquet).")],
+    target: Annotated[str, typer.Option(help="The outcome column (Yes/No, 1/0, ...).")],
+    out: Annotated[Path, typer.Option(help="Folder for the model, metrics and report.")],
+    id: Annotated[str | None, typer.Option(help="The lead id column.")] = None,
+    date: Annotated[str | None, typer.Option(help="A date column: split by time.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Columns never used.")] = None,
+    keep: Annotated[list[str] | None, typer.Option(help="Flagged columns to use anyway.")] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+) -> None:
+    """Train on one flat lead table, leaky columns audited and left out."""
+    from mqlscore import tracking
+    from mqlscore.training import importance_table
+
+    config = load_section(params, "flat", FlatParams)
+    train_cfg = load_section(params, "train", TrainParams)
+    frame, kinds = flat_frame(read_flat(input), target, id, None)
+    frame = frame[frame["label"].notna()].astype({"label": int})
+    kinds = {c: k for c, k in kinds.items() if c not in set(exclude or ())}
+    split = flat.stratified_split(frame, config, date)
+    check_enough_conversions(split, train_cfg.min_conversions)
+    usable = {c: k for c, k in kinds.items() if k in FEATURE_KINDS}
+    audit = flat.leakage_audit(split.train, usable, config)
+    audit["kept_anyway"] = audit["column"].isin(keep or ())
+    flagged = audit.loc[audit["flagged"] & ~audit["kept_anyway"], "column"].tolist()
+    features = [c for c in usable if c not in flagged]
+    model = flat.fit_flat(split, features, train_cfg)
+    model.meta = {"flat": {"kinds": kinds, "id": id, "features": features}}
+    leaky = flat.fit_flat(split, list(usable), train_cfg) if flagged else None
+    table = flat.evaluate_flat(split, model, features, leaky)
+    parts = ("train", "valid", "test")
+    metrics = table["model"] | {k: v for k, v in table.items() if k != "model"}
+    metrics["rows"] = {n: len(getattr(split, n)) for n in parts}
+    metrics["conversions"] = {n: int(getattr(split, n)["label"].sum()) for n in parts}
+    dropped = {c: k for c, k in kinds.items() if k not in FEATURE_KINDS}
+    leakage = {
+        "columns": audit.to_dict(orient="records"),
+        "flagged": flagged,
+        "not_features": dropped,
+    }
+    importance = importance_table(
+        model, split.train.sample(min(len(split.train), 20_000), random_state=0)
+    )
+    report = md.flat_report(input.name, table, metrics, audit, dropped)
+    with staging_folder(out, "train-flat") as work:
+        tracking.save_local(model, model.example(split.train), work / "model")
+        write_json(metrics, work / "metrics.json")
+        write_json(leakage, work / "leakage.json")
+        write_text(importance.to_csv(index=False), work / "importance.csv")
+        write_text(report, work / "report.md")
+        shutil.rmtree(out / "model", ignore_errors=True)
+        publish(
+            [
+                work / n
+                for n in ("model", "importance.csv", "leakage.json", "report.md", "metrics.json")
+            ],
+            out,
+        )
+    tracking.log_training_run(
+        experiment=config.model_name,
+        registered_model=config.model_name,
+        model=model,
+        example=model.example(split.train),
+        params={
+            "flat.target": target,
+            "flat.features": len(features),
+            "flat.flagged": len(flagged),
+        },
+        metrics={f"test_{k}": v for k, v in table["model"].items()},
+        inputs={"flat_input": input},
+        importance=importance,
+        texts={"leakage.json": json.dumps(leakage, indent=1), "report.md": report},
+    )
+    log.info(
+        "train-flat: test ROC-AUC %.4f; left out %s",
+        metrics["roc_auc"],
+        flagged or "none",
+    )
+
+
+def score_main(
+    model: Annotated[str, typer.Option(help="A train-flat model folder or models:/ URI.")],
+    input: Annotated[Path, typer.Option(help="The flat lead file to score.")],
+    out: Annotated[Path, typer.Option(help="Folder for scores, rejects and the manifest.")],
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+) -> None:
+    """Score a flat lead file with a train-flat model: ranked, graded, explained."""
+    from mqlscore import tracking
+
+    scorer = tracking.load_scorer(model)
+    spec = scorer.meta["flat"]
+    cuts = load_section(params, "evaluate", EvaluateParams).grades
+    raw = read_flat(input)
+    frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
+    problems = flat.row_problems(raw, frame, spec)
+    scores = flat.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
+    rejects = raw[problems != ""].assign(
+        source_row=lambda f: f.index + 1, reasons=problems[problems != ""]
+    )
+    manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
+    if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
+        raise NotEnoughData(f"row count mismatch: {manifest}")
+    with staging_folder(out, "score-flat") as work:
+        write_text(scores.to_csv(index=False), work / "scores.csv")
+        write_text(rejects.to_csv(index=False), work / "rejects.csv")
+        write_json(manifest | {"model": model}, work / "manifest.json")
+        publish([work / n for n in ("scores.csv", "rejects.csv", "manifest.json")], out)
+    log.info("score-flat: %d rows in, %d scored, %d rejected", *manifest.values())

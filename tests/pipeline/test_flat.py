@@ -1,0 +1,144 @@
+"""Flat mode: one lead table in, leaks flagged and left out, an honest model out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import flat
+from sources.flat import infer_kind
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.smoke
+OLIST = ROOT.parent / "shared" / "data" / "olist-marketing-funnel"
+
+
+def _flat_file(path: Path, n: int = 3000, seed: int = 0) -> Path:
+    """Leads with a planted signal, a planted echo of the target and a post-sale status."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=n)
+    source = rng.choice(["Google", "Direct Traffic", "Reference", "Select"], n)
+    y = (
+        rng.random(n) < 1 / (1 + np.exp(-(-0.8 + 1.5 * signal + (source == "Reference"))))
+    ).astype(int)
+    frame = pd.DataFrame(
+        {
+            "Prospect ID": [f"p-{i:05d}" for i in range(n)],
+            "Lead Number": np.arange(600000, 600000 + n),
+            "Lead Source": source,
+            "Time On Site": [f"{v:.1f}".replace(".", ",") for v in np.abs(signal * 300 + 600)],
+            "Do Not Email": rng.choice(["Yes", "No"], n),
+            "Echo": np.where(rng.random(n) < 0.03, 1 - y, y),
+            "Lead Status": np.where(
+                y == 1, "Closed - Converted", rng.choice(["Lost", "Ringing"], n)
+            ),
+            "Converted": np.where(y == 1, "Yes", "No"),
+        }
+    )
+    frame.to_csv(path, index=False, sep=";")
+    return path
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def _train(tmp_path: Path, name: str, **extra: object) -> dict:
+    source = _flat_file(tmp_path / "leads.csv")
+    out = tmp_path / name
+    flat.train_main(input=source, target="Converted", id="Prospect ID", out=out, **extra)
+    return {
+        "metrics": json.loads((out / "metrics.json").read_text()),
+        "leakage": json.loads((out / "leakage.json").read_text()),
+        "out": out,
+    }
+
+
+def test_planted_leaks_are_flagged_and_the_signal_is_learned(mlflow_store, tmp_path: Path) -> None:  # noqa: ANN001
+    run = _train(tmp_path, "out")
+    assert set(run["leakage"]["flagged"]) == {"Echo", "Lead Status"}
+    assert run["leakage"]["not_features"] == {"Lead Number": "id"}
+    metrics = run["metrics"]
+    assert 0.7 < metrics["roc_auc"] < 0.95 and metrics["ece"] < 0.06
+    assert metrics["model_with_flagged_columns"]["roc_auc"] > 0.97  # what the leak was worth
+    assert {"roc_auc", "pr_auc", "precision_at_10pct", "lift_at_10pct", "ece"} <= set(metrics)
+    assert "| Lead Status | category |" in (run["out"] / "report.md").read_text()
+    kept = _train(tmp_path, "kept", keep=["Lead Status"])
+    assert kept["leakage"]["flagged"] == ["Echo"] and kept["metrics"]["roc_auc"] > 0.97
+    again = _train(tmp_path, "again")  # the same seed: the same figures, byte for byte
+    assert (again["out"] / "metrics.json").read_bytes() == (
+        run["out"] / "metrics.json"
+    ).read_bytes()
+
+
+def test_score_flat_scores_unseen_categories_and_rejects_bad_rows(
+    mlflow_store, tmp_path: Path
+) -> None:  # noqa: ANN001
+    run = _train(tmp_path, "out")
+    new = (
+        pd.read_csv(tmp_path / "leads.csv", sep=";", dtype=str).head(200).drop(columns="Converted")
+    )
+    new.loc[0, "Lead Source"] = "A Source Never Seen"
+    new.loc[1, "Time On Site"] = "forever"
+    new.loc[2, "Prospect ID"] = None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    flat.score_main(
+        model=str(run["out"] / "model"), input=tmp_path / "new.csv", out=tmp_path / "s"
+    )
+    manifest = json.loads((tmp_path / "s/manifest.json").read_text())
+    assert (manifest["rows_in"], manifest["scored"], manifest["rejected"]) == (200, 198, 2)
+    scores = pd.read_csv(tmp_path / "s/scores.csv")
+    assert "p-00000" in set(scores["id"]) and scores["rank"].is_monotonic_increasing
+    assert scores["reason_up_1"].str.contains(" = ").any()  # "Lead Source = Reference"
+    rejects = pd.read_csv(tmp_path / "s/rejects.csv")
+    assert rejects["reasons"].tolist() == ["Time On Site: forever is not a number", "id is blank"]
+
+
+def test_type_inference_on_tricky_columns() -> None:
+    n = 200
+    kinds = {
+        "ids that look numeric": pd.Series([str(900000 + i) for i in range(n)]),
+        "decimal commas": pd.Series(["1,5", "2,25", "10,0", "0,75"] * 50),
+        "yes no": pd.Series(["Yes", "No", None, "yes"] * 50),
+        "dates": pd.Series([f"2024-01-0{i % 9 + 1}" for i in range(n)]),
+        "comment": pd.Series(
+            [f"called back on day {i}, asked for the price list again" for i in range(n)]
+        ),
+        "city": pd.Series(["Mumbai", "Pune", "Delhi", None] * 50),
+    }
+    inferred = {name: infer_kind(values) for name, values in kinds.items()}
+    assert inferred == {
+        "ids that look numeric": "id",
+        "decimal commas": "number",
+        "yes no": "yes_no",
+        "dates": "date",
+        "comment": "text",
+        "city": "category",
+    }
+
+
+@pytest.mark.skipif(not OLIST.exists(), reason="needs ../shared/data")
+def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: Path) -> None:  # noqa: ANN001
+    mqls = pd.read_csv(OLIST / "olist_marketing_qualified_leads_dataset.csv")
+    deals = pd.read_csv(OLIST / "olist_closed_deals_dataset.csv")
+    flat_file = mqls.merge(deals[["mql_id", "business_segment", "lead_type"]], how="left")
+    flat_file["Converted"] = (
+        flat_file["mql_id"].isin(deals["mql_id"]).map({True: "Yes", False: "No"})
+    )
+    flat_file.to_csv(tmp_path / "olist.csv", index=False)
+    flat.train_main(
+        input=tmp_path / "olist.csv",
+        target="Converted",
+        id="mql_id",
+        date="first_contact_date",
+        out=tmp_path / "out",
+    )
+    leakage = json.loads((tmp_path / "out/leakage.json").read_text())
+    assert set(leakage["flagged"]) == {"business_segment", "lead_type"}
+    metrics = json.loads((tmp_path / "out/metrics.json").read_text())
+    assert 0.6 < metrics["roc_auc"] < 0.8
