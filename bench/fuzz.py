@@ -106,11 +106,11 @@ def mutate(export: Path, out: Path, rng: random.Random) -> str:
 
 
 def score_once(export: Path, out: Path, models: Path, params: Path) -> tuple[int, str]:
-    """Run `mqlscore score` in this process as the command line would; return the exit
-    code and what it wrote to stderr (a traceback is exit code -1)."""
+    """Run `mqlscore score` in this process exactly as the command line does (the
+    package's `__main__`, not its functions); return the exit code and what it wrote to
+    stderr (a traceback is exit code -1)."""
+    import runpy
     import traceback
-
-    from pipeline.cli import run
 
     args = ["mqlscore", "-q", "score", "--export", str(export), "--out", str(out)]
     args += ["--model", str(models / "lead"), "--account-model", str(models / "account")]
@@ -118,8 +118,8 @@ def score_once(export: Path, out: Path, models: Path, params: Path) -> tuple[int
     err = io.StringIO()
     argv, sys.argv = sys.argv, args
     try:
-        with contextlib.redirect_stderr(err):
-            run()
+        with contextlib.redirect_stderr(err):  # `python -m pipeline`, in this process
+            runpy.run_module("pipeline", run_name="__main__", alter_sys=False)
         code = 0
     except SystemExit as stop:
         code = int(stop.code or 0)

@@ -17,6 +17,15 @@ from mqlscore.io import atomic_path, write_parquet
 from mqlscore.model import grade, score_0_100
 
 log = logging.getLogger(__name__)
+# What a scoring run publishes, the manifest last (it says the set is complete).
+OUTPUT_FILES = (
+    "lead_scores.parquet",
+    "lead_scores.csv",
+    "account_scores.parquet",
+    "account_scores.csv",
+    "rejects.csv",
+    "manifest.json",
+)
 
 REASON_COLUMNS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
 # The published output: names and order are stable (documented in the README).
@@ -278,7 +287,35 @@ def thin_context(context: dict[str, float], features: Path, min_ratio: float) ->
     for check in checks.values():
         check["ratio"] = round(check["tonight"] / check["training"], 4)
     thin = sorted(c for c, check in checks.items() if check["ratio"] < min_ratio)
-    return {"per_lead": checks, "min_ratio": min_ratio, "thin": thin}
+    says = "; ".join(
+        f"{c} per lead {checks[c]['tonight']} vs {checks[c]['training']} in training: the "
+        "engagement or sales table looks cut"
+        for c in thin
+    )
+    return {"per_lead": checks, "min_ratio": min_ratio, "thin": thin, "says": says}
+
+
+def score_outputs(
+    paths: dict[str, Path],
+    scorer: Any,
+    account_scorer: Any,
+    config: ScoreParams,
+    cuts: dict[str, float],
+    explain: bool,
+    staged: Path,
+    probabilities: pd.Series | None = None,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], int]:
+    """Lead scores (and account scores, with an account model) into `staged`; returns
+    the scored leads, the drift bin counts and how many accounts were scored."""
+    scored, counts = score_leads(
+        paths["leads"], scorer, config, cuts, explain, staged / "lead_scores", probabilities
+    )
+    if account_scorer is None:
+        return scored, counts, 0
+    accounts = pd.read_parquet(paths["accounts"])
+    rows = account_output(accounts, account_scorer.probability(accounts), scored, cuts)
+    write_table(rows, staged / "account_scores")
+    return scored, counts, len(accounts)
 
 
 def drift_summary(profile: dict, counts: dict, warn_above: float) -> dict:

@@ -37,14 +37,6 @@ from sources.load import canonical_export
 from sources.mapping import MappingError
 
 log = logging.getLogger(__name__)
-OUTPUTS = (
-    "lead_scores.parquet",
-    "lead_scores.csv",
-    "account_scores.parquet",
-    "account_scores.csv",
-    "rejects.csv",
-    "manifest.json",
-)
 
 
 def main(
@@ -109,10 +101,7 @@ def main(
         context = scoring.thin_context(scorer.context, paths["leads"], config.min_context_ratio)
         if context["thin"] and not allow_thin_context:
             log.error(
-                "score: %s per lead far below training (%s); the engagement or sales table "
-                "looks cut. Nothing written; --allow-thin-context scores anyway",
-                ", ".join(context["thin"]),
-                context["per_lead"],
+                "score: %s; nothing written (--allow-thin-context scores anyway)", context["says"]
             )
             raise typer.Exit(2)
         from_spark = None
@@ -120,45 +109,33 @@ def main(
             from_spark = nightly.spark_probabilities(uris["model"], paths["leads"], scorer)
             from_spark = from_spark.set_index("lead_id")["probability"]
         staged = work / "out"
-        scored, counts = scoring.score_leads(
-            paths["leads"], scorer, config, cuts, reasons, staged / "lead_scores", from_spark
+        scored, counts, accounts_scored = scoring.score_outputs(
+            paths, scorer, scorers["account_model"], config, cuts, reasons, staged, from_spark
         )
-        accounts = pd.read_parquet(paths["accounts"])
-        if scorers["account_model"] is not None:
-            probability = scorers["account_model"].probability(accounts)
-            account_scores = scoring.account_output(accounts, probability, scored, cuts)
-            scoring.write_table(account_scores, staged / "account_scores")
         write_text(rejects.to_csv(index=False), staged / "rejects.csv")
         drift = scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi)
         manifest = scoring.run_manifest(
             run_date=when,
             engine=engine,
-            models={
-                k: None if s is None else tracking.model_version(uris[k])
-                for k, s in scorers.items()
-            },
+            models={k: s and tracking.model_version(uris[k]) for k, s in scorers.items()},
             inputs={path.name: file_md5(path) for path in files.values()},
             rows_in=rows_in,
             scored=scored,
             rejected=len(rejects),
-            accounts_scored=0 if scorers["account_model"] is None else len(accounts),
+            accounts_scored=accounts_scored,
             reasons=reasons,
             drift=drift,
         )
-        manifest["context"] = context
-        manifest["id_case_mismatches"] = nightly.id_case_mismatches(tables)
-        manifest["run_date_from"] = "--run-date" if run_date else "export.json"
-        manifest["run_seconds"] = round(time.perf_counter() - started, 2)
+        manifest |= {
+            "context": context,
+            "id_case_mismatches": nightly.id_case_mismatches(tables),
+            "run_date_from": "--run-date" if run_date else "export.json",
+            "run_seconds": round(time.perf_counter() - started, 2),
+        }
         write_json(manifest, staged / "manifest.json")
-        publish([staged / name for name in OUTPUTS if (staged / name).exists()], out, OUTPUTS)
-    log.info(
-        "score: %d rows in, %d scored, %d rejected, %d qualified, in %.1f s",
-        rows_in,
-        len(scored),
-        len(rejects),
-        manifest["qualified"],
-        manifest["run_seconds"],
-    )
+        files = scoring.OUTPUT_FILES
+        publish([staged / n for n in files if (staged / n).exists()], out, files)
+    log.info("score: %s", {k: manifest[k] for k in ("rows_in", "scored", "rejected", "qualified")})
 
 
 def load(uri: str):  # noqa: ANN201
