@@ -160,9 +160,8 @@ def present_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
 
 def absent_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
     """The comparison rows this source cannot support, in words for the report."""
-    return [
-        label for name, label in kind.rankers.items() if name not in present_rankers(test, kind)
-    ]
+    present = set(present_rankers(test, kind))
+    return [label for name, label in kind.rankers.items() if name not in present]
 
 
 def capacity_per_snapshot(test: pd.DataFrame, per_month: int) -> int:

@@ -35,11 +35,11 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """The mapping files of one source, merged: its name, tables and params overrides."""
+    """The mapping files of one source, merged: its name and tables (its `params` block
+    is applied by `mqlscore.config.load_section`)."""
 
     name: str
     tables: dict[str, list[dict[str, Any]]]
-    params: dict[str, dict[str, Any]]
     files: tuple[Path, ...]
     same_person: tuple[dict[str, str], ...] = ()  # {file, id, alias}: two ids, one person
 
@@ -47,7 +47,7 @@ class Source:
 def load_source(paths: list[Path]) -> Source:
     """Merge mapping files; a table two of them map comes from the one listed first
     (Marketo before Salesforce: Marketo's leads and touches, Salesforce's deals)."""
-    names, tables, params, people = [], {}, {}, []
+    names, tables, people = [], {}, []
     for path in paths:
         try:
             spec = yaml.safe_load(Path(path).read_text()) or {}
@@ -64,13 +64,11 @@ def load_source(paths: list[Path]) -> Source:
                 tables[table] = parts if isinstance(parts, list) else [parts]
         if spec.get("same_person"):
             people.append(spec["same_person"])
-        for section, values in (spec.get("params") or {}).items():
-            params.setdefault(section, {}).update(values)
     if "leads" not in tables or "opportunities" not in tables:
         raise MappingError(
             f"{', '.join(map(str, paths))}: a source needs at least leads and opportunities"
         )
-    return Source("-".join(names), tables, params, tuple(Path(p) for p in paths), tuple(people))
+    return Source("-".join(names), tables, tuple(Path(p) for p in paths), tuple(people))
 
 
 def read_export_file(path: Path) -> pd.DataFrame:
@@ -389,13 +387,3 @@ def _other_counts(engagement: pd.DataFrame) -> dict[str, int]:
         return {}
     other = engagement.loc[engagement["activity_type"] == "other", "activity_source"]
     return {str(k): int(v) for k, v in other.value_counts().items()}
-
-
-def overridden(params: dict, source: Source | None) -> dict:
-    """params.yaml with the source's own overrides applied, section by section."""
-    if source is None:
-        return params
-    merged = dict(params)
-    for section, values in source.params.items():
-        merged[section] = {**(params.get(section) or {}), **values}
-    return merged
