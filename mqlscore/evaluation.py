@@ -362,6 +362,24 @@ def quality_gate(
     return {"passed": not failed, "failed": failed, "skipped": skipped}
 
 
+def headline(summary: dict, kind: Kind) -> dict:
+    """The few figures worth a column in `dvc exp show`: the model's ranking and, at
+    sales' capacity, its won deals and revenue beside marketing's pick; the gate."""
+    ranking, capacity = summary["ranking"]["model"], summary["sales_capacity"]
+    out = {
+        "roc_auc": ranking["roc_auc"],
+        "pr_auc": ranking["pr_auc"],
+        "won_deals": capacity["model"]["won_deals"],
+        "won_revenue": capacity["model"]["won_revenue"],
+        "ece": summary["calibration"]["ece"],
+        "gate_passed": summary["gate"]["passed"],
+    }
+    if kind.baseline in capacity:
+        out[f"{kind.baseline}_won_deals"] = capacity[kind.baseline]["won_deals"]
+        out[f"{kind.baseline}_won_revenue"] = capacity[kind.baseline]["won_revenue"]
+    return out
+
+
 def flat_metrics(table: dict[str, dict], calibration: dict) -> dict[str, float]:
     """The side-by-side table and calibration as flat MLflow metric names."""
     flat = {

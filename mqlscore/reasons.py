@@ -8,6 +8,7 @@ feature has a sentence template filled with the row's value, so sales reads
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,42 @@ def describe(feature: str, value: object) -> str:
         }
         return template.format(text=str(value), **fields)
     return f"{feature.replace('_', ' ')} = {value}"
+
+
+NAMES = {  # where the sentence without its value reads badly
+    "seniority": "seniority (from the title)",
+    "function": "department",
+    "match_rule": "how the lead was matched to its account",
+    "lead_source": "lead source",
+    "industry": "industry",
+    "lead_age_days": "days since the lead was created",
+    "days_since_last_event": "days since the last marketing touch",
+    "days_since_last_opportunity": "days since the last opportunity with the account",
+}
+
+
+def plain_name(feature: str) -> str:
+    """A feature named in words, for charts: its sentence without the value."""
+    if feature in NAMES:
+        return NAMES[feature]
+    blank = {"n": "", "pct": "share", "money": "", "trend": "trend", "days": "", "text": ""}
+    for pattern, template in _COMPILED:
+        found = pattern.match(feature)
+        groups = found.groupdict() if found else {}
+        if not found or ("what" in groups and groups["what"] not in ACTIVITY_WORDS):
+            continue
+        fields = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
+        fields["field"] = groups.get("field", "").replace("_", " ")
+        sentence = (template[0] if isinstance(template, tuple) else template).format(
+            **blank, **fields
+        )
+        return re.sub(r"\s+", " ", sentence).strip(" :")
+    return feature.replace("_", " ")
+
+
+def plain_names(features: Iterable[str]) -> dict[str, str]:
+    """Each feature's plain name."""
+    return {f: plain_name(f) for f in features}
 
 
 def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP) -> pd.DataFrame:

@@ -93,12 +93,14 @@ def champion_markdown(decision: dict, gate: dict) -> str:
     bars = "passed" if gate["passed"] else "FAILED: " + "; ".join(gate["failed"])
     if gate.get("skipped"):
         bars += f" (not checked: {'; '.join(gate['skipped'])})"
-    return (
-        f"\nChampion check ({decision['metric']} on these test rows): version "
-        f"{decision['version']} {decision['challenger']} vs champion "
-        f"{decision['champion_version'] or 'none'} {decision['champion']}: {verdict}. "
-        f"Quality gate: {bars}. The promote stage moves the alias.\n"
+    check = f"Champion check ({decision['metric']} on these test rows): version " + (
+        f"{decision['version']} {decision['challenger']} vs champion version "
+        f"{decision['champion_version']} {decision['champion']}: {verdict}."
+        if decision["champion_version"]
+        else f"{decision['version']} {decision['challenger']}; no champion yet, so it would "
+        "be the first."
     )
+    return f"\n{check} Quality gate: {bars}. The promote stage moves the alias.\n"
 
 
 def flat_report(name: str, table: dict, metrics: dict, audit: pd.DataFrame, dropped: dict) -> str:

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from mqlscore import packaged
+from mqlscore import charts, packaged
 from mqlscore.io import file_md5
 from mqlscore.model import Scorer
+from mqlscore.reasons import plain_names
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -145,7 +146,10 @@ def log_training_run(
         mlflow.set_tag("git_commit", git_commit(root))
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
-        mlflow.log_figure(_importance_figure(importance), "feature_importance.png")
+        mlflow.log_figure(
+            charts.importance_figure(importance, plain_names(importance["feature"])),
+            "feature_importance.png",
+        )
         for name, text in (texts or {}).items():
             mlflow.log_text(text, name)
         if (root / "dvc.lock").exists():
@@ -159,22 +163,6 @@ def log_training_run(
     version = str(info.registered_model_version)
     log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
     return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
-
-
-def _importance_figure(importance: pd.DataFrame, top: int = 20):  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    head = importance.head(top).iloc[::-1]
-    figure, axis = plt.subplots(figsize=(7, 0.3 * len(head) + 1))
-    axis.barh(head["feature"], head["mean_abs_shap"])
-    axis.set_xlabel("mean |SHAP| (log-odds)")
-    axis.set_title("What drives the score")
-    figure.tight_layout()
-    plt.close(figure)
-    return figure
 
 
 def model_version(uri: str) -> dict[str, str]:
@@ -206,30 +194,6 @@ def load_scorer(uri: str) -> Scorer:
     return Scorer.load(folder / "artifacts" / "model")
 
 
-def _curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x, *ys = curve.columns
-    if title == "calibration":
-        x, ys = "predicted", ["observed"]
-    figure, axis = plt.subplots(figsize=(6, 4.5))
-    for y in ys:
-        axis.plot(curve[x], curve[y], marker="." if title == "calibration" else None, label=y)
-    if title == "calibration":
-        top = float(max(curve["predicted"].max(), curve["observed"].max()))
-        axis.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect")
-    axis.set_xlabel(x.replace("_", " "))
-    axis.set_ylabel({"gains": "share of conversions captured"}.get(title, title.replace("_", " ")))
-    axis.set_title(title.replace("_", " "))
-    axis.legend()
-    figure.tight_layout()
-    plt.close(figure)
-    return figure
-
-
 def log_evaluation(
     run_id: str,
     metrics: dict[str, float],
@@ -245,9 +209,19 @@ def log_evaluation(
             mlflow.log_text(report, "evaluate.md")
             for name, curve in curves.items():
                 mlflow.log_text(curve.to_csv(index=False), f"plots/{name}.csv")
-                mlflow.log_figure(_curve_figure(curve, name), f"plots/{name}.png")
+                mlflow.log_figure(charts.curve_figure(curve, name), f"plots/{name}.png")
     except mlflow.exceptions.MlflowException as err:
         log.warning("could not log evaluation to MLflow run %s: %s", run_id, err)
+
+
+def attach(run_id: str, path: Path, root: Path = Path(".")) -> None:
+    """Attach a file (the HTML report) to a run; a missing run is a warning."""
+    use_store(root)
+    try:
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifact(str(path))
+    except mlflow.exceptions.MlflowException as err:
+        log.warning("could not attach %s to MLflow run %s: %s", path.name, run_id, err)
 
 
 CHAMPION = "champion"

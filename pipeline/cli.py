@@ -15,7 +15,9 @@ from pipeline import (
     ingest,
     join,
     promote,
+    report,
     score,
+    track,
     train,
     validate,
 )
@@ -42,7 +44,9 @@ app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
 app.command("promote")(promote.main)
+app.command("report")(report.main)
 app.command("score")(score.main)
+app.command("track")(track.main)
 app.command("train-flat")(flat.train_main)
 app.command("score-flat")(flat.score_main)
 

@@ -15,7 +15,7 @@ import typer
 from mqlscore import evaluation as ev
 from mqlscore import report as md
 from mqlscore.config import EvaluateParams, TrainParams, load_section
-from mqlscore.io import write_json, write_text
+from mqlscore.io import write_json, write_parquet, write_text
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,12 @@ def main(
     outcomes: Annotated[Path, typer.Option(help="Opportunities behind each positive row.")],
     model_dir: Annotated[Path, typer.Option(help="Trained model folder (MLflow format).")],
     run_info: Annotated[Path, typer.Option(help="JSON with the training run id.")],
-    metrics: Annotated[Path, typer.Option(help="Side-by-side metrics (DVC metrics).")],
+    metrics: Annotated[Path, typer.Option(help="Side-by-side figures, the whole table (JSON).")],
+    headline: Annotated[Path, typer.Option(help="A few headline figures (DVC metrics).")],
+    test_scores: Annotated[
+        Path,
+        typer.Option(help="The test rows with every ranker's score (Parquet), for the report."),
+    ],
     report: Annotated[Path, typer.Option(help="Markdown report.")],
     plots: Annotated[Path, typer.Option(help="Folder for the plot tables (DVC plots).")],
     truth: Annotated[
@@ -46,6 +51,8 @@ def main(
     if "skipped" in run:  # no model of this kind for this source
         gate = {"passed": True, "failed": [], "skipped": [run["skipped"]]}
         write_json({"skipped": run["skipped"], "gate": gate, "champion": None}, metrics)
+        write_json({"skipped": run["skipped"]}, headline)
+        write_parquet(pd.DataFrame(), test_scores)
         write_text(f"No {kind} model: {run['skipped']}.\n", report)
         plots.mkdir(parents=True, exist_ok=True)
         return
@@ -88,6 +95,8 @@ def main(
         write_text(curve.to_csv(index=False), plots / f"{name}.csv")
     summary = {**table, "calibration": calibration, "champion": decision, "gate": gate, **extra}
     write_json(summary, metrics)
+    write_json(ev.headline(summary, spec), headline)
+    write_parquet(test, test_scores)
     write_text(text, report)
     tracking.log_evaluation(run["run_id"], ev.flat_metrics(table, calibration), text, curves)
     log.info("evaluate %s:\n%s", kind, text)

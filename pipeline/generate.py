@@ -6,12 +6,14 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from mqlscore.config import MqlRule, WorldParams, load_section
 from mqlscore.console import progress
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from sources.demo import write_demo_export
+from sources.exports import as_of as as_of_tables
 from sources.exports import write_nightly_export
 from sources.world import generate_world
 
@@ -37,6 +39,13 @@ def main(
     scale: Annotated[
         float | None, typer.Option(help="Override world.scale (for benchmarks).")
     ] = None,
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Nightly exports as taken on these past dates (YYYY-MM-DD), each "
+            "in --out/<date>: scoring history to try `mqlscore track` on."
+        ),
+    ] = None,
 ) -> None:
     """Generate the synthetic B2B world: training tables, a nightly export to score, or
     (`--as`) the export of a source system, to try its mapping."""
@@ -58,6 +67,13 @@ def main(
     if system is not None:
         files = write_demo_export(world.raw_tables(), system, out)
         log.info("%s export: %d files in %s", system, len(files), out)
+        return
+    if export == "nightly" and as_of:
+        rule = load_section(params, "mql_rule", MqlRule)
+        for day in progress(sorted(as_of), "past nights"):
+            when = pd.Timestamp(day)
+            write_nightly_export(as_of_tables(world.raw_tables(), when, rule), out / day, when)
+        log.info("%d past nightly exports in %s", len(as_of), out)
         return
     if export == "nightly":
         write_nightly_export(world.raw_tables(), out, world.exported_at)

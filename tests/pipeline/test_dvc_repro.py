@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.browser import chromium_page
 from tests.conftest import ROOT, tiny_params_dict
 
 pytestmark = pytest.mark.smoke
@@ -97,6 +98,52 @@ def test_repro_writes_the_side_by_side_metrics(
     assert "| mqlscore " + kind + " model |" in (work / f"reports/evaluate_{kind}.md").read_text()
     gains = pd.read_csv(work / f"reports/plots/{kind}/gains.csv")
     assert set(gains.columns) == {"share_worked", *rankers} and gains["model"].iloc[-1] == 1.0
+
+
+def test_the_report_opens_offline_with_the_runs_own_figures(
+    project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    work, _ = project
+    report = work / "reports/report.html"
+    evaluated = json.loads((work / "reports/evaluate_lead.json").read_text())["sales_capacity"]
+    with chromium_page() as (page, errors, requests):
+        page.goto(report.as_uri())
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.alt, e.naturalWidth, e.naturalHeight])"
+        )
+        figures = page.eval_on_selector_all(
+            "[data-figure]", "els => els.map(e => [e.dataset.figure, e.textContent])"
+        )
+        sections = page.eval_on_selector_all("section h2", "els => els.map(e => e.textContent)")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert errors == []
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    assert len(images) >= 5 and all(w > 0 and h > 0 for _, w, h in images)
+    shown = dict(figures)
+    for ranker in ("model", "mql_flag"):
+        for field in ("deals_reached", "won_deals", "won_revenue"):
+            value = float(shown[f"{ranker}.{field}"].replace(",", ""))
+            assert value == pytest.approx(evaluated[ranker][field], abs=0.5)
+    assert {"Campaign quality", "MQL rule vs model: who agrees", "Data health"} <= set(sections)
+    assert (tmp_path / "report.png").stat().st_size > 0
+
+
+def test_dvc_plots_render_every_declared_plot(project: tuple[Path, dict[str, str]]) -> None:
+    work, env = project
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shown = json.loads(out)
+    declared = [next(iter(p)) for p in yaml.safe_load((work / "dvc.yaml").read_text())["plots"]]
+    assert set(declared) <= set(shown["data"]) and not shown.get("errors")
+    for plot in shown["data"].values():
+        spec = plot[0]["content"]
+        assert spec["data"]["values"], "a plot without data"
 
 
 def test_the_gates_ran_and_passed(project: tuple[Path, dict[str, str]]) -> None:
@@ -200,6 +247,8 @@ def test_a_failing_gate_exits_1_and_crowns_nothing(
             "--model-dir=models/lead",
             "--run-info=models/lead_run.json",
             f"--metrics={evaluated}",
+            f"--headline={tmp_path / 'headline.json'}",
+            f"--test-scores={tmp_path / 'test.parquet'}",
             f"--report={tmp_path / 'evaluate.md'}",
             f"--plots={tmp_path / 'plots'}",
             f"--params={tmp_path / 'params.yaml'}",

@@ -1,0 +1,288 @@
+"""The revenue team's report as one self-contained HTML page: sections built from the
+review tables and charts, rendered with one Jinja2 template (images inline, no network).
+
+Each `*_section` returns a `Section`; a section the source cannot support says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from markupsafe import Markup
+
+from mqlscore import charts, review
+from mqlscore.evaluation import Kind
+from mqlscore.model import grade, score_0_100
+from mqlscore.reasons import plain_names
+
+
+@dataclass
+class Section:
+    """A titled part of the page: sentences, images (data URIs) and HTML tables."""
+
+    title: str
+    anchor: str
+    text: list[str] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)  # (alt text, data URI)
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (caption, HTML)
+    missing: str = ""  # why the section cannot be shown for this source
+
+
+@dataclass
+class Evidence:
+    """What the report reads: the evaluated test rows and everything beside them."""
+
+    kind: Kind
+    summary: dict  # the evaluate stage's JSON
+    test: pd.DataFrame  # test rows with every ranker's score
+    outcomes: pd.DataFrame  # opportunities behind the positive rows
+    curves: dict[str, pd.DataFrame]  # gains, calibration
+    grades: dict[str, float]
+    label_window_days: int
+    lookback_days: int
+    buying_group_roles: int
+    engagement: pd.DataFrame | None = None
+    importance: pd.DataFrame | None = None
+    explain: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # rows -> reasons
+    validation: dict = field(default_factory=dict)
+    join: dict = field(default_factory=dict)
+    manifest: dict | None = None
+    tracking: dict | None = None
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and "revenue" in column:
+        return f"{value:,.0f}"
+    if isinstance(value, float) and ("rate" in column or "precision" in column):
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def html_table(frame: pd.DataFrame) -> Markup:
+    """A frame as a plain HTML table, numbers formatted for reading."""
+    shown = frame.copy()
+    for column in shown.columns:
+        shown[column] = [_cell(str(column), v) for v in shown[column].tolist()]
+    shown.columns = [str(c).replace("_", " ") for c in shown.columns]
+    return Markup(shown.to_html(index=False, border=0, classes="t", escape=True))
+
+
+def _has(test: pd.DataFrame, column: str) -> bool:
+    return column in test.columns and test[column].nunique() > 1
+
+
+def headline_section(ev: Evidence) -> Section:
+    """At sales' capacity: rows handed over, deals created and won, revenue, model vs rule."""
+    rows = ev.summary["sales_capacity"]
+    rule = ev.kind.baseline if ev.kind.baseline in rows else None
+    model = rows["model"]
+    noun = ev.kind.noun
+    text = (
+        f"Handing sales <span data-figure='model.selected'>{model['selected']:,}</span> {noun}s "
+        f"over the test period (sales' capacity), the model's picks led to "
+        f"<span data-figure='model.deals_reached'>{model['deals_reached']}</span> deals created "
+        f"and <span data-figure='model.won_deals'>{model['won_deals']}</span> won, worth "
+        f"<span data-figure='model.won_revenue'>{model['won_revenue']:,.0f}</span>"
+    )
+    if rule:
+        base = rows[rule]
+        text += (
+            f"; {charts.LABELS[rule]} at the same volume: "
+            f"<span data-figure='{rule}.deals_reached'>{base['deals_reached']}</span> created, "
+            f"<span data-figure='{rule}.won_deals'>{base['won_deals']}</span> won, worth "
+            f"<span data-figure='{rule}.won_revenue'>{base['won_revenue']:,.0f}</span>."
+        )
+    else:
+        text += ". This export has no marketing flag to compare with."
+    names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
+    figure = charts.headline_figure(rows, names)
+    return Section(
+        "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(figure))]
+    )
+
+
+def matrix_section(ev: Evidence) -> Section:
+    """Marketing's flag x the model's hand-over, with examples from the off-diagonal cells."""
+    section = Section("MQL rule vs model: who agrees", "matrix")
+    if not _has(ev.test, ev.kind.baseline):
+        section.missing = f"This export carries no {ev.kind.baseline.replace('_', ' ')}."
+        return section
+    test = review.with_handover(ev.test, ev.kind)
+    section.text.append(
+        f"The model hands over as many {ev.kind.noun}s per snapshot as marketing flags. "
+        "Conversion: an opportunity created within "
+        f"{ev.label_window_days} days of the snapshot."
+    )
+    section.tables.append(("Rows and conversion per cell", html_table(review.two_by_two(test))))
+    for caption, rows in review.off_diagonal(test).items():
+        section.tables.append((caption, html_table(_examples(rows, ev))))
+    return section
+
+
+def _examples(rows: pd.DataFrame, ev: Evidence) -> pd.DataFrame:
+    shown = pd.DataFrame(
+        {
+            ev.kind.key: rows[ev.kind.key].to_numpy(),
+            "snapshot": rows["snapshot_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "grade": grade(rows["model"].to_numpy(), ev.grades),
+            "score": score_0_100(rows["model"].to_numpy()),
+            "converted": rows["label"].astype(bool).to_numpy(),
+        }
+    )
+    if ev.explain is not None and len(rows):
+        reasons = ev.explain(rows).reset_index(drop=True)
+        shown["reasons for"] = reasons["reason_up_1"] + "; " + reasons["reason_up_2"]
+        shown["reason against"] = reasons["reason_down_1"]
+    return shown
+
+
+def curves_section(ev: Evidence) -> Section:
+    """Cumulative gains and lift, calibration, conversion by grade."""
+    section = Section("Gains, lift and calibration", "curves")
+    gains, calibration = ev.curves["gains"], ev.curves["calibration"]
+    section.images.append(
+        ("cumulative gains", charts.data_uri(charts.curve_figure(gains, "gains")))
+    )
+    section.images.append(
+        ("calibration", charts.data_uri(charts.curve_figure(calibration, "calibration")))
+    )
+    section.tables.append(("Share of conversions captured, and lift", _lift_html(gains)))
+    grades = review.grade_table(ev.summary["calibration"])
+    section.tables.append(("Conversion by grade", html_table(grades)))
+    return section
+
+
+def _lift_html(gains: pd.DataFrame) -> str:
+    table = review.lift_table(gains)
+    return html_table(table.assign(ranker=table["ranker"].map(lambda n: charts.LABELS.get(n, n))))
+
+
+def drivers_section(ev: Evidence) -> Section:
+    """Global importance in words, and conversion by buying-group roles engaged."""
+    section = Section("What drives the score", "drivers")
+    if ev.importance is not None:
+        labels = plain_names(ev.importance["feature"])
+        figure = charts.importance_figure(ev.importance, labels)
+        section.images.append(("importance", charts.data_uri(figure)))
+    if "buying_group_coverage" in ev.test.columns:
+        roles = review.roles_table(ev.test, ev.buying_group_roles)
+        figure = charts.bar_figure(
+            roles,
+            "roles_engaged",
+            ["conversion_rate"],
+            "Conversion by buying-group roles engaged",
+            "conversion rate",
+        )
+        section.images.append(("buying group", charts.data_uri(figure)))
+        section.tables.append(("Buying-group roles engaged at the account", html_table(roles)))
+    else:
+        section.text.append("This export has no accounts, so no buying-group view.")
+    return section
+
+
+def breakdown_section(ev: Evidence) -> Section:
+    """The model's and the rule's precision per lead source, country and target status."""
+    section = Section("Breakdowns", "breakdowns")
+    if not _has(ev.test, ev.kind.baseline):
+        section.missing = "No marketing flag in this export to compare precision with."
+        return section
+    test = review.with_handover(ev.test, ev.kind)
+    for column in ("lead_source", "country", "is_target_account"):
+        if _has(test, column):
+            section.tables.append(
+                (f"By {column.replace('_', ' ')}", html_table(review.segment_table(test, column)))
+            )
+    return section
+
+
+def campaign_section(ev: Evidence) -> Section:
+    """Campaign and lead-source quality: leads, MQLs, expected conversions, deals, revenue."""
+    section = Section("Campaign quality", "campaigns")
+    section.text.append(
+        f"Attribution: any touch. A campaign is credited with an opportunity when it touched a "
+        f"lead in the {ev.lookback_days} days before a test snapshot and that lead is a contact "
+        f"on an opportunity created in the {ev.label_window_days} days after it. Every campaign "
+        "that touched gets full credit, so the rows add up to more than the total. Expected "
+        "conversions: the sum of the model's probabilities."
+    )
+    if ev.kind.key != "lead_id":
+        section.missing = "Campaign quality is a lead view; see the lead report."
+        return section
+    if ev.engagement is None or ev.engagement["campaign_id"].notna().sum() == 0:
+        section.text.append("This export has no campaign on its engagement events.")
+    else:
+        table = review.campaign_quality(ev.engagement, ev.test, ev.outcomes, ev.lookback_days)
+        section.tables.append(("By campaign (top 15 by won revenue)", html_table(table.head(15))))
+    if "lead_source" in ev.test.columns:
+        table = review.quality_by(ev.test, ev.outcomes, "lead_source")
+        section.tables.append(("By lead source", html_table(table)))
+    return section
+
+
+def health_section(ev: Evidence) -> Section:
+    """Validation, match rates, and drift from the latest scoring run."""
+    section = Section("Data health", "health")
+    section.tables.append(("Checks", html_table(review.health_table(ev.validation, ev.join))))
+    if ev.manifest is None:
+        section.text.append(
+            "No scoring run given (mqlscore report --scores DIR), so no drift view."
+        )
+    else:
+        run, drift = ev.manifest, ev.manifest.get("drift", {})
+        drifting = ", ".join(plain_names(drift.get("drifting", {})).values()) or "none"
+        section.text.append(
+            f"Latest scoring run {run.get('run_date', '?')}: {run.get('scored', 0):,} scored, "
+            f"{run.get('rejected', 0):,} rejected; features drifting above PSI "
+            f"{drift.get('warn_above', '?')}: {drifting}."
+        )
+        section.tables.append(
+            ("Largest shifts since training (PSI)", html_table(review.drifted(drift)))
+        )
+    return section
+
+
+def tracking_section(ev: Evidence) -> Section | None:
+    """Realised conversion of past scoring runs, by grade and month (when there are any)."""
+    if not ev.tracking:
+        return None
+    section = Section("Did last quarter's scores come true?", "tracking")
+    section.text.append(ev.tracking["says"])
+    by_grade = pd.DataFrame(ev.tracking["by_grade"])
+    section.tables.append(("Realised conversion by grade and scoring month", html_table(by_grade)))
+    section.tables.append(("By score decile", html_table(pd.DataFrame(ev.tracking["by_decile"]))))
+    return section
+
+
+def sections(ev: Evidence) -> list[Section]:
+    """Every section, in reading order."""
+    built = [
+        headline_section(ev),
+        matrix_section(ev),
+        curves_section(ev),
+        drivers_section(ev),
+        breakdown_section(ev),
+        campaign_section(ev),
+        tracking_section(ev),
+        health_section(ev),
+    ]
+    return [s for s in built if s is not None]
+
+
+def render(title: str, subtitle: str, parts: list[Section]) -> str:
+    """The page: the template filled with the sections."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("mqlscore"), autoescape=select_autoescape())
+    return env.get_template("report.html.j2").render(
+        title=title, subtitle=subtitle, sections=parts
+    )

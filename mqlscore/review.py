@@ -1,0 +1,183 @@
+"""The revenue team's review as tables: the model's hand-over beside marketing's MQLs,
+breakdowns, campaign quality and the buying-group story, all on the evaluated test rows.
+
+Pure functions: the test rows (every ranker's score, from `evaluate`), the outcomes
+behind them and the engagement log in; small frames out, ready for the HTML report.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mqlscore.evaluation import Kind, top_k_per_snapshot
+from mqlscore.reasons import plain_name
+
+MISSING = "(blank: no account)"
+
+
+def with_handover(test: pd.DataFrame, kind: Kind) -> pd.DataFrame:
+    """`rule_pick`: marketing's pick (the MQL flag); `model_pick`: the model's hand-over
+    of the same number of rows per snapshot. Needs the baseline column."""
+    volume = test.groupby("snapshot_date")[kind.baseline].sum()
+    picks = top_k_per_snapshot(test, "model", volume, kind.key)
+    return test.assign(rule_pick=test[kind.baseline] > 0, model_pick=picks.astype(bool))
+
+
+def _rate(conversions: pd.Series, rows: pd.Series) -> pd.Series:
+    return (conversions / rows.where(rows > 0)).round(4)
+
+
+def two_by_two(test: pd.DataFrame) -> pd.DataFrame:
+    """Rows and conversion in each cell of marketing's flag x the model's hand-over."""
+    cells = test.groupby(["rule_pick", "model_pick"])["label"].agg(["size", "sum"])
+    cells = cells.reindex(pd.MultiIndex.from_product([[True, False], [True, False]]), fill_value=0)
+    table = cells.rename(columns={"size": "rows", "sum": "conversions"}).reset_index()
+    table.columns = ["mql_rule", "model", "rows", "conversions"]
+    table["conversion_rate"] = _rate(table["conversions"], table["rows"])
+    return table
+
+
+def off_diagonal(test: pd.DataFrame, per_cell: int = 3, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A few rows (a seeded draw, best-scored first) from each cell the rule and the model
+    disagree on: MQLs the model would not hand over, and its picks marketing missed."""
+    cells = {
+        "MQL, not handed over by the model": test[test["rule_pick"] & ~test["model_pick"]],
+        "handed over by the model, not an MQL": test[~test["rule_pick"] & test["model_pick"]],
+    }
+    return {
+        name: rows.sample(min(per_cell, len(rows)), random_state=seed).sort_values(
+            "model", ascending=False
+        )
+        for name, rows in cells.items()
+    }
+
+
+def lift_table(gains: pd.DataFrame, shares: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5)):
+    """Per ranker, the share of conversions captured working the top x% of rows, and the
+    lift (that share over x), as "72% (14.4x)"."""
+    rows = gains.set_index("share_worked")
+    table = {}
+    for share in shares:
+        nearest = min(rows.index, key=lambda s, share=share: abs(s - share))
+        captured = rows.loc[nearest]
+        table[f"top {share:.0%}"] = [f"{c:.0%} ({c / nearest:.1f}x)" for c in captured]
+    return pd.DataFrame(table, index=rows.columns).rename_axis("ranker").reset_index()
+
+
+def grade_table(calibration: dict) -> pd.DataFrame:
+    """Rows, mean probability and conversion by grade."""
+    table = pd.DataFrame(calibration["grades"]).T.rename_axis("grade").reset_index()
+    table["rows"] = table["rows"].astype(int)
+    return table
+
+
+def roles_table(test: pd.DataFrame, roles: int) -> pd.DataFrame:
+    """Conversion by the number of buying-group roles engaged at the lead's account."""
+    engaged = (test["buying_group_coverage"].fillna(0) * roles).round().astype(int)
+    table = test.groupby(engaged)["label"].agg(rows="size", conversions="sum")
+    table["conversion_rate"] = _rate(table["conversions"], table["rows"])
+    return table.rename_axis("roles_engaged").reset_index()
+
+
+def segment_table(test: pd.DataFrame, column: str, top: int = 8) -> pd.DataFrame:
+    """Per segment (the `top` largest, the rest as "other"): rows, conversions, and the
+    precision of the model's and the rule's hand-over within it."""
+    values = test[column]
+    if column.startswith("is_"):
+        values = values.map({1: "yes", 0: "no"})
+    values = values.astype("string").fillna(MISSING)
+    largest = values.value_counts().index[:top]
+    segment = values.where(values.isin(largest), "other")
+    frame = test.assign(segment=segment)
+    table = frame.groupby("segment").agg(
+        rows=("label", "size"),
+        conversions=("label", "sum"),
+        model_picks=("model_pick", "sum"),
+        rule_picks=("rule_pick", "sum"),
+    )
+    for who in ("model", "rule"):
+        hits = frame[frame[f"{who}_pick"]].groupby("segment")["label"].sum()
+        table[f"{who}_precision"] = _rate(
+            hits.reindex(table.index, fill_value=0), table[f"{who}_picks"]
+        )
+    return table.sort_values("rows", ascending=False).rename_axis(column).reset_index()
+
+
+def campaign_touches(engagement: pd.DataFrame, test: pd.DataFrame, days: int) -> pd.DataFrame:
+    """(lead, snapshot, campaign) for every campaign that touched a test lead in the
+    `days` before the snapshot."""
+    keys = test[["lead_id", "snapshot_date"]]
+    events = engagement.loc[
+        engagement["campaign_id"].notna(), ["lead_id", "occurred_at", "campaign_id"]
+    ]
+    events = events[events["lead_id"].isin(keys["lead_id"])]
+    joined = events.merge(keys, on="lead_id")
+    start = joined["snapshot_date"] - pd.Timedelta(days=days)
+    inside = (joined["occurred_at"] >= start) & (joined["occurred_at"] < joined["snapshot_date"])
+    return joined.loc[inside, ["lead_id", "snapshot_date", "campaign_id"]].drop_duplicates()
+
+
+def quality_by(rows: pd.DataFrame, outcomes: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per value of `column` over (lead, snapshot) rows carrying `model` and `new_mql`:
+    leads touched, MQLs, expected conversions, opportunities created and won, won revenue.
+    An opportunity counts for every group whose row it follows (full credit each)."""
+    deals = rows[["lead_id", "snapshot_date", column]].merge(
+        outcomes, on=["lead_id", "snapshot_date"]
+    )
+    won = deals[deals["is_won"].eq(True)].drop_duplicates([column, "opportunity_id"])
+    mqls = rows[rows["new_mql"] > 0] if "new_mql" in rows else rows.iloc[:0]
+    table = pd.DataFrame(
+        {
+            "leads": rows.groupby(column)["lead_id"].nunique(),
+            "mqls": mqls.groupby(column)["lead_id"].nunique(),
+            "expected_conversions": rows.groupby(column)["model"].sum().round(1),
+            "conversions": rows.groupby(column)["label"].sum(),
+            "opportunities": deals.groupby(column)["opportunity_id"].nunique(),
+            "won": won.groupby(column)["opportunity_id"].nunique(),
+            "won_revenue": won.groupby(column)["amount"].sum(),
+        }
+    ).fillna(0)
+    integer = ["leads", "mqls", "conversions", "opportunities", "won"]
+    table[integer] = table[integer].astype(int)
+    return table.sort_values(["won_revenue", "opportunities"], ascending=False).reset_index()
+
+
+def campaign_quality(
+    engagement: pd.DataFrame, test: pd.DataFrame, outcomes: pd.DataFrame, days: int
+) -> pd.DataFrame:
+    """`quality_by` campaign: a campaign is credited with the opportunities of the leads
+    it touched in the `days` before a test snapshot, created in the label window after."""
+    touches = campaign_touches(engagement, test, days)
+    columns = ["lead_id", "snapshot_date", "model", "label"]
+    columns += ["new_mql"] if "new_mql" in test else []
+    rows = touches.merge(test[columns], on=["lead_id", "snapshot_date"])
+    return quality_by(rows, outcomes, "campaign_id")
+
+
+def health_table(validation: dict, join: dict) -> pd.DataFrame:
+    """The validation result and the match rate per rule, as one small table."""
+    rows = [
+        {
+            "check": "data checks (Great Expectations)",
+            "result": f"{validation.get('checks', 0)} run, "
+            f"{validation.get('failed', 0)} failed, {validation.get('warnings', 0)} warnings",
+        },
+    ]
+    if validation.get("skipped_tables"):
+        rows.append(
+            {
+                "check": "tables not in this export",
+                "result": ", ".join(validation["skipped_tables"]),
+            }
+        )
+    for rule, share in join.get("match_rate", {}).items():
+        how = "not matched to any account" if rule == "unmatched" else f"matched by {rule}"
+        rows.append({"check": f"leads {how.replace('_', ' ')}", "result": f"{share:.1%}"})
+    return pd.DataFrame(rows, columns=["check", "result"])
+
+
+def drifted(drift: dict, top: int = 5) -> pd.DataFrame:
+    """The features that moved most since training (PSI), from a scoring manifest."""
+    psi = pd.Series(drift.get("psi", {}), dtype=float).sort_values(ascending=False)
+    table = psi.head(top).round(3).rename("psi").rename_axis("feature").reset_index()
+    return table.assign(feature=[plain_name(f) for f in table["feature"]])

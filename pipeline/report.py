@@ -1,0 +1,88 @@
+"""Stage `report`: the revenue team's review, one self-contained HTML file (images
+inline, no network) built from the evaluated test rows; attached to the MLflow run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from mqlscore import page
+from mqlscore.config import EvaluateParams, FeatureParams, load_section
+from mqlscore.evaluation import KINDS
+from mqlscore.io import read_export_info, write_text
+
+log = logging.getLogger(__name__)
+
+
+def _json(path: Path | None) -> dict | None:
+    return json.loads(path.read_text()) if path and path.exists() else None
+
+
+def main(
+    evaluation: Annotated[Path, typer.Option(help="The evaluate stage's JSON (lead model).")],
+    test_scores: Annotated[Path, typer.Option(help="The evaluated test rows (Parquet).")],
+    outcomes: Annotated[Path, typer.Option(help="Opportunities behind each positive row.")],
+    plots: Annotated[Path, typer.Option(help="The evaluate stage's plot tables.")],
+    model_dir: Annotated[Path, typer.Option(help="The lead model folder (reasons, importance).")],
+    raw: Annotated[Path, typer.Option(help="Canonical tables (engagement for campaigns).")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")],
+    validation: Annotated[Path | None, typer.Option(help="Validation summary JSON.")] = None,
+    join: Annotated[Path | None, typer.Option(help="Match-rate summary JSON.")] = None,
+    run_info: Annotated[Path | None, typer.Option(help="Attach to this MLflow run.")] = None,
+    scores: Annotated[
+        Path | None, typer.Option(help="A scoring run's folder: drift from its manifest.")
+    ] = None,
+    tracking: Annotated[
+        Path | None, typer.Option(help="`mqlscore track` JSON: realised conversion.")
+    ] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+) -> None:
+    """Write the review page: the headline, MQL rule vs model, curves, drivers,
+    breakdowns, campaign quality, outcome tracking and data health."""
+    from mqlscore import tracking as mlflow_runs
+    from mqlscore.training import importance_table
+
+    summary = json.loads(evaluation.read_text())
+    if "skipped" in summary:
+        write_text(f"<!doctype html><p>No lead model: {summary['skipped']}</p>", out)
+        return
+    features = load_section(params, "features", FeatureParams)
+    test = pd.read_parquet(test_scores)
+    scorer = mlflow_runs.load_scorer(str(model_dir))
+    engagement = raw / "engagement.parquet"
+    evidence = page.Evidence(
+        kind=KINDS["lead"],
+        summary=summary,
+        test=test,
+        outcomes=pd.read_parquet(outcomes),
+        curves={n: pd.read_csv(plots / f"{n}.csv") for n in ("gains", "calibration")},
+        grades=load_section(params, "evaluate", EvaluateParams).grades,
+        label_window_days=features.label_window_days,
+        lookback_days=max(features.windows_days),
+        buying_group_roles=len(features.buying_group),
+        engagement=pd.read_parquet(engagement) if engagement.exists() else None,
+        importance=importance_table(scorer, test.sample(min(len(test), 20_000), random_state=0)),
+        explain=scorer.reasons,
+        validation=_json(validation) or {},
+        join=_json(join) or {},
+        manifest=_json(scores / "manifest.json") if scores else None,
+        tracking=_json(tracking),
+    )
+    source = read_export_info(raw).get("source", "synthetic")
+    dates = test["snapshot_date"]
+    subtitle = (
+        f"Source: {source}. Test period {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, "
+        f"{len(test):,} lead rows. Every figure is measured on rows the model never trained on."
+    )
+    html = page.render(
+        "mqlscore: the model beside the MQL rule", subtitle, page.sections(evidence)
+    )
+    write_text(html, out)
+    log.info("report: %s (%.0f kB)", out, len(html) / 1024)
+    if run_info and run_info.exists():
+        mlflow_runs.attach(json.loads(run_info.read_text())["run_id"], out)

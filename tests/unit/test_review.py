@@ -1,0 +1,102 @@
+"""The review tables: hand-over, the 2x2, breakdowns, campaign quality, lift, the page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mqlscore import page, review
+from mqlscore.evaluation import KINDS
+
+DAY = pd.Timestamp("2025-03-01")
+
+
+@pytest.fixture
+def test_rows() -> pd.DataFrame:
+    """Two snapshots of four leads: marketing flags L1 and L2, the model prefers L3, L1."""
+    rows = []
+    for snapshot in (DAY, DAY + pd.Timedelta(days=31)):
+        rows += [
+            ("L1", "A1", snapshot, 1, 0.50, 1, "web", 1, 0.8),
+            ("L2", "A2", snapshot, 1, 0.01, 0, "event", 0, 0.2),
+            ("L3", "A3", snapshot, 0, 0.90, 1, "web", 1, 1.0),
+            ("L4", None, snapshot, 0, 0.02, 0, "event", None, 0.0),
+        ]
+    columns = ["lead_id", "account_id", "snapshot_date", "mql_flag", "model", "label"]
+    columns += ["lead_source", "is_target_account", "buying_group_coverage"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.assign(new_mql=frame["mql_flag"])
+
+
+def test_the_model_hands_over_as_many_rows_as_marketing_flags(test_rows: pd.DataFrame) -> None:
+    marked = review.with_handover(test_rows, KINDS["lead"])
+    picks = marked[marked["model_pick"]]
+    assert len(picks) == int(test_rows["mql_flag"].sum()) == 4
+    assert set(picks["lead_id"]) == {"L1", "L3"}
+    cells = review.two_by_two(marked).set_index(["mql_rule", "model"])
+    assert cells.loc[(True, True), "rows"] == 2 and cells.loc[(True, True), "conversions"] == 2
+    assert cells.loc[(True, False), "conversion_rate"] == 0.0  # L2: flagged, never converts
+    assert cells.loc[(False, True), "conversion_rate"] == 1.0  # L3: the model's find
+    assert cells["rows"].sum() == len(test_rows)
+    examples = review.off_diagonal(marked)
+    assert set(examples["MQL, not handed over by the model"]["lead_id"]) == {"L2"}
+    assert set(examples["handed over by the model, not an MQL"]["lead_id"]) == {"L3"}
+
+
+def test_segments_give_each_side_its_precision(test_rows: pd.DataFrame) -> None:
+    marked = review.with_handover(test_rows, KINDS["lead"])
+    table = review.segment_table(marked, "is_target_account").set_index("is_target_account")
+    assert table.loc["yes", "model_picks"] == 4 and table.loc["yes", "model_precision"] == 1.0
+    assert table.loc["no", "rule_picks"] == 2 and table.loc["no", "rule_precision"] == 0.0
+    assert table.loc[review.MISSING, "rows"] == 2  # L4 has no account
+    assert table["rows"].sum() == len(test_rows)
+
+
+def test_campaigns_are_credited_for_touches_in_the_lookback_only(test_rows: pd.DataFrame) -> None:
+    engagement = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L3", "L3", "L2"],
+            "occurred_at": [DAY - pd.Timedelta(days=5), DAY - pd.Timedelta(days=200), DAY, DAY],
+            "campaign_id": ["C-web", "C-old", "C-late", None],
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L1", "L3"],
+            "snapshot_date": [DAY, DAY + pd.Timedelta(days=31), DAY],
+            "opportunity_id": ["O1", "O1", "O3"],
+            "is_won": [True, True, False],
+            "amount": [1000.0, 1000.0, 500.0],
+        }
+    )
+    table = review.campaign_quality(engagement, test_rows, outcomes, days=90).set_index(
+        "campaign_id"
+    )
+    # C-old is 200 days before the first snapshot; C-late is on the snapshot day itself,
+    # so it counts for the second snapshot only (before it, and within 90 days).
+    assert set(table.index) == {"C-web", "C-late"}
+    assert table.loc["C-web", "won"] == 1 and table.loc["C-web", "won_revenue"] == 1000.0
+    assert table.loc["C-web", "opportunities"] == 1  # one deal, though two rows lead to it
+    assert table.loc["C-late", "opportunities"] == 0  # O3 follows the first snapshot only
+    assert table.loc["C-web", "mqls"] == 1 and table.loc["C-late", "mqls"] == 0
+    # C-web's touch falls in both snapshots' lookback: two rows at L1's 0.5 each
+    assert table.loc["C-web", "expected_conversions"] == pytest.approx(1.0)
+    assert table.loc["C-web", "leads"] == 1 and table.loc["C-web", "conversions"] == 2
+
+
+def test_lift_divides_the_captured_share_by_the_share_worked() -> None:
+    gains = pd.DataFrame({"share_worked": [0.0, 0.1, 0.2, 1.0], "model": [0.0, 0.5, 0.6, 1.0]})
+    table = review.lift_table(gains, shares=(0.1, 0.2)).set_index("ranker")
+    assert table.loc["model", "top 10%"] == "50% (5.0x)"
+    assert table.loc["model", "top 20%"] == "60% (3.0x)"
+
+
+def test_roles_engaged_count_the_buying_group(test_rows: pd.DataFrame) -> None:
+    table = review.roles_table(test_rows, roles=5).set_index("roles_engaged")
+    assert list(table.index) == [0, 1, 4, 5]
+    assert table.loc[5, "conversion_rate"] == 1.0 and table.loc[1, "conversion_rate"] == 0.0
+
+
+def test_tables_escape_what_an_export_put_in_a_cell() -> None:
+    html = page.html_table(pd.DataFrame({"campaign_id": ["<script>x</script>"], "won": [1]}))
+    assert "<script>" not in html and "&lt;script&gt;" in html
