@@ -16,6 +16,7 @@ YLABELS = {
     "gains": "share of conversions captured",
     "calibration": "observed conversion rate",
     "precision_at_k": "precision",
+    "realised_conversion": "realised conversion rate",
 }
 MODEL, RULE, OTHER = "#1f6fb2", "#d9822b", "#9aa5b1"
 LABELS = {
@@ -27,6 +28,10 @@ LABELS = {
     "target_accounts": "all target accounts",
     "marketing_points_sum": "summed MQL points",
     "oracle": "oracle (truth)",
+    "A": "grade A",
+    "B": "grade B",
+    "C": "grade C",
+    "D": "grade D",
 }
 
 
@@ -40,7 +45,8 @@ def _pyplot():  # noqa: ANN202
 
 
 def _color(name: str) -> str:
-    return {"model": MODEL, "mql_flag": RULE, "target_accounts": RULE}.get(name, OTHER)
+    colors = {"model": MODEL, "mql_flag": RULE, "MQL flag": RULE, "target_accounts": RULE}
+    return colors.get(name, OTHER)
 
 
 def data_uri(figure) -> str:  # noqa: ANN001
@@ -84,8 +90,8 @@ def curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN201
         x, ys = "predicted", ["observed"]
     figure, axis = plt.subplots(figsize=(6, 4.2))
     for y in ys:
-        style = {"marker": "."} if title == "calibration" else {}
-        color = MODEL if y in ("model", "observed") else _color(y)
+        style = {"marker": "."} if title in ("calibration", "realised_conversion") else {}
+        color = MODEL if y in ("model", "observed", "A") else _color(y)
         axis.plot(curve[x], curve[y], label=LABELS.get(y, y), color=color, **style)
     if title == "calibration":
         top = float(max(curve["predicted"].max(), curve["observed"].max()))

@@ -136,6 +136,7 @@ class ScoreParams(Section):
     account_model: str  # or "none"
     qualify: Literal["top_n", "threshold"]
     capacity: int = Field(ge=1)  # top_n: leads qualified per run
+    account_capacity: int = Field(ge=1)  # top_n: accounts handed over per run
     threshold: float = Field(ge=0, le=1)  # threshold: qualified at this probability
     lead_id_pattern: str
     chunk_rows: int = Field(ge=1)

@@ -258,6 +258,7 @@ class Scorer:
         profile: dict | None = None,
         context: dict | None = None,
         meta: dict | None = None,
+        typical: dict | None = None,
     ):
         self.booster = booster
         self.features = features
@@ -266,6 +267,7 @@ class Scorer:
         self.profile = profile or {}
         self.context = context or {}  # mean touches per training row, by feature
         self.meta = meta or {}  # what reads its input (flat mode: column kinds, id)
+        self.typical = typical or {}  # means of converting and other rows (reasons)
 
     def save(self, folder: Path) -> None:
         """Write `booster.txt` (the best iteration's trees) and `model.json`."""
@@ -280,6 +282,7 @@ class Scorer:
             "profile": self.profile,
             "context": self.context,
             "meta": self.meta,
+            "typical": self.typical,
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
 
@@ -296,6 +299,7 @@ class Scorer:
             spec["profile"],
             spec.get("context"),
             spec.get("meta"),
+            spec.get("typical"),
         )
 
     def example(self, frame: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
@@ -324,7 +328,21 @@ class Scorer:
         """Top `top` reasons up and down per row, in words (`reason_up_1`, ...)."""
         from mqlscore.reasons import top_reasons
 
-        return top_reasons(self.contributions(frame), frame[self.features], top)
+        return top_reasons(self.contributions(frame), frame[self.features], top, self.typical)
+
+
+def typical_values(frame: pd.DataFrame, features: list[str], noun: str) -> dict:
+    """Per numeric feature, the mean of the converting rows and of the others: what a
+    reason against compares a row's value with."""
+    numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
+    converting = frame.loc[frame["label"] == 1, numeric].mean()
+    others = frame.loc[frame["label"] == 0, numeric].mean()
+    means = {
+        f: [round(float(converting[f]), 6), round(float(others[f]), 6)]
+        for f in numeric
+        if pd.notna(converting[f]) and pd.notna(others[f])
+    }
+    return {"noun": noun, "features": means}
 
 
 def grade(probability: np.ndarray, cuts: dict[str, float]) -> np.ndarray:

@@ -50,7 +50,7 @@ def _rates(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def by_grade(rows: pd.DataFrame) -> pd.DataFrame:
     """Per scoring month: realised conversion per grade, for the handed-over leads and for
-    marketing's MQLs (grade column "MQL flag")."""
+    every lead marketing had flagged MQL by then (grade column "MQL flag")."""
     graded = _rates(rows, ["month", "grade"])
     handed = _rates(rows[rows["qualified"]], ["month"]).assign(grade="handed over")
     mqls = _rates(rows[rows["marketing_mql"]], ["month"]).assign(grade="MQL flag")
@@ -80,5 +80,5 @@ def verdict(grades: pd.DataFrame) -> str:
     text += f"converted above grade B (A {wide['A'].mean():.1%} vs B {wide['B'].mean():.1%} "
     text += "on average)"
     if "MQL flag" in wide:
-        text += f"; marketing's MQLs converted at {wide['MQL flag'].mean():.1%}"
+        text += f"; every lead marketing had flagged MQL: {wide['MQL flag'].mean():.1%}"
     return text + "."

@@ -6,6 +6,7 @@ Each `*_section` returns a `Section`; a section the source cannot support says w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -52,6 +53,9 @@ class Evidence:
     tracking: dict | None = None
 
 
+RATE = re.compile(r"rate|precision|^\d{4}-\d{2}$")  # a month column holds rates
+
+
 def _cell(column: str, value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
@@ -59,7 +63,7 @@ def _cell(column: str, value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and "revenue" in column:
         return f"{value:,.0f}"
-    if isinstance(value, float) and ("rate" in column or "precision" in column):
+    if isinstance(value, float) and RATE.search(column):
         return f"{value:.1%}"
     if isinstance(value, float):
         return f"{value:,.3f}".rstrip("0").rstrip(".")
@@ -251,15 +255,34 @@ def health_section(ev: Evidence) -> Section:
     return section
 
 
+ORDER = ["A", "B", "C", "D", "handed over", "MQL flag"]
+
+
 def tracking_section(ev: Evidence) -> Section | None:
     """Realised conversion of past scoring runs, by grade and month (when there are any)."""
     if not ev.tracking:
         return None
-    section = Section("Did last quarter's scores come true?", "tracking")
-    section.text.append(ev.tracking["says"])
-    by_grade = pd.DataFrame(ev.tracking["by_grade"])
-    section.tables.append(("Realised conversion by grade and scoring month", html_table(by_grade)))
-    section.tables.append(("By score decile", html_table(pd.DataFrame(ev.tracking["by_decile"]))))
+    section = Section("Did past scores come true?", "tracking", [ev.tracking["says"]])
+    grades = pd.DataFrame(ev.tracking["by_grade"])
+    rates = grades.pivot(index="grade", columns="month", values="conversion_rate")
+    rates = rates.reindex([g for g in ORDER if g in rates.index])
+    figure = charts.curve_figure(rates.T.rename_axis("month").reset_index(), "realised_conversion")
+    section.images.append(("realised conversion by grade", charts.data_uri(figure)))
+    counts = grades.assign(
+        cell=grades["converted"].astype(str) + " of " + grades["leads"].astype(str)
+    )
+    cells = counts.pivot(index="grade", columns="month", values="cell").reindex(rates.index)
+    section.tables.append(
+        ("Realised conversion rate by grade and scoring month", html_table(rates.reset_index()))
+    )
+    section.tables.append(("Converted of scored", html_table(cells.reset_index())))
+    deciles = pd.DataFrame(ev.tracking["by_decile"]).set_index("decile")
+    section.tables.append(
+        (
+            "Realised conversion rate by score decile (1 = top tenth)",
+            html_table(deciles.reset_index()),
+        )
+    )
     return section
 
 

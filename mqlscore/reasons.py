@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -153,27 +154,81 @@ def plain_names(features: Iterable[str]) -> dict[str, str]:
     return {f: plain_name(f) for f in features}
 
 
-def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
+def looks_converting(values: pd.DataFrame, typical: dict) -> np.ndarray:
+    """Cells whose value sits nearer the converting rows' mean than the others' (for a
+    trend: points the converters' way): as a reason against, such a value reads as
+    nonsense, whatever SHAP's interactions say."""
+    out = np.zeros(values.shape, dtype=bool)
+    for j, feature in enumerate(values.columns):
+        if feature not in typical.get("features", {}):
+            continue
+        converting, others = typical["features"][feature]
+        column = pd.to_numeric(values[feature], errors="coerce").to_numpy(dtype=float)
+        # nearer the converters' mean than the others', or a trend in their direction
+        edge = 0.0 if "{trend}" in str(_template(feature)) else (converting + others) / 2
+        if converting > others:
+            out[:, j] = column >= edge
+        elif converting < others:
+            out[:, j] = column <= edge
+    return out
+
+
+def _template(feature: str) -> str | tuple[str, str] | None:
+    for pattern, template in _COMPILED:
+        found = pattern.match(feature)
+        if found and found.groupdict().get("what", "events") in ACTIVITY_WORDS:
+            return template
+    return None
+
+
+def _against(feature: str, value: object, typical: dict) -> str:
+    """A reason against, with what converting rows show on average when the sentence
+    states a count or a share ("2 people ... (converting leads: about 5)")."""
+    text = describe(feature, value)
+    means = typical.get("features", {}).get(feature)
+    template = _template(feature)
+    if means is None or isinstance(value, str) or not isinstance(template, str):
+        return text
+    converting, others = means
+    if converting == others:  # nothing to contrast with
+        return text
+    if "{n}" in template:
+        return f"{text} (converting {typical['noun']}: about {_number(round(converting, 1))})"
+    if "{pct}" in template:
+        return f"{text} (converting {typical['noun']}: about {converting:.0%})"
+    return text
+
+
+def top_reasons(
+    contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP, typical: dict | None = None
+) -> pd.DataFrame:
     """Top positive and negative reasons per row, as `reason_up_1..top`, `reason_down_1..top`.
 
     `contributions` holds per-row SHAP values (columns = features); `values` the same rows'
-    feature values. Blank when fewer than `top` features pushed that way.
+    feature values. With `typical` (the model's means), a reason against says what
+    converting rows show, and a value on the converting side is never one. Blank when
+    fewer than `top` features pushed that way.
     """
+    typical = typical or {}
     features = list(contributions.columns)
     shap = contributions.to_numpy()
     rows = np.arange(len(shap))
     columns = {}
     for direction, sign in (("up", 1.0), ("down", -1.0)):
-        order = np.argsort(-sign * shap, axis=1, kind="stable")[:, :top]
+        pushes_all = sign * shap
+        if direction == "down" and typical:
+            pushes_all = np.where(looks_converting(values[features], typical), 0.0, pushes_all)
+        order = np.argsort(-pushes_all, axis=1, kind="stable")[:, :top]
+        words_for = describe if direction == "up" else partial(_against, typical=typical)
         for k in range(order.shape[1]):
             slot = order[:, k]
-            pushes = sign * shap[rows, slot] > 0
+            pushes = pushes_all[rows, slot] > 0
             texts = np.full(len(shap), "", dtype=object)
             for i in np.unique(slot[pushes]):
                 chosen = pushes & (slot == i)
                 picked = values[features[i]].to_numpy()[chosen]
                 codes, uniques = pd.factorize(picked, use_na_sentinel=False)
-                words = np.array([describe(features[i], v) for v in uniques], dtype=object)
+                words = np.array([words_for(features[i], v) for v in uniques], dtype=object)
                 texts[chosen] = words[codes]
             columns[f"reason_{direction}_{k + 1}"] = texts
     return pd.DataFrame(columns, index=contributions.index)

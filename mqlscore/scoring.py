@@ -49,6 +49,7 @@ ACCOUNT_COLUMNS = [
     "score",
     "grade",
     "rank",
+    "qualified",
     "on_open_opportunity",
     "engaged_buying_group_members",
     "buying_group_coverage",
@@ -104,9 +105,14 @@ def lead_output(
 
 
 def account_output(
-    accounts: pd.DataFrame, probability: np.ndarray, leads: pd.DataFrame, cuts: dict[str, float]
+    accounts: pd.DataFrame,
+    probability: np.ndarray,
+    leads: pd.DataFrame,
+    cuts: dict[str, float],
+    config: ScoreParams,
 ) -> pd.DataFrame:
-    """One row per account: its score and rank, buying-group engagement, its best lead."""
+    """One row per account: its score, rank and the hand-over decision (as for leads,
+    never an account already on an open deal), buying-group engagement, its best lead."""
     out = pd.DataFrame(
         {
             "account_id": accounts["account_id"].to_numpy(),
@@ -120,9 +126,12 @@ def account_output(
             "buying_group_coverage": accounts["buying_group_coverage"].round(3).to_numpy(),
         }
     )
-    order = np.lexsort((out["account_id"].to_numpy(), -out["probability"].to_numpy()))
-    out.loc[out.index[order], "rank"] = np.arange(1, len(out) + 1)
-    out["rank"] = out["rank"].astype("int64")
+    out["rank"], out["qualified"] = qualify(
+        probability,
+        out["account_id"].to_numpy(),
+        out["on_open_opportunity"].to_numpy(),
+        config.model_copy(update={"capacity": config.account_capacity}),
+    )
     matched = leads.dropna(subset=["account_id"]).sort_values(["rank"])
     best = matched.drop_duplicates("account_id").set_index("account_id")
     counts = matched.groupby("account_id").size()
@@ -313,7 +322,7 @@ def score_outputs(
     if account_scorer is None:
         return scored, counts, 0
     accounts = pd.read_parquet(paths["accounts"])
-    rows = account_output(accounts, account_scorer.probability(accounts), scored, cuts)
+    rows = account_output(accounts, account_scorer.probability(accounts), scored, cuts, config)
     write_table(rows, staged / "account_scores")
     return scored, counts, len(accounts)
 

@@ -19,6 +19,7 @@ from mqlscore.model import (
     follow_up_weighted,
     split_for,
     to_matrix,
+    typical_values,
 )
 from mqlscore.schema import context_features, feature_columns
 
@@ -58,7 +59,15 @@ def train_model(frame: pd.DataFrame, params: TrainParams) -> tuple[Scorer, dict]
     booster, levels = fit_model(fit_split, features, params)
     recent = split.valid  # drift and context are judged against the latest checked period
     context = {c: float(recent[c].mean()) for c in context_features(features)}
-    model = Scorer(booster, features, levels, profile=profile(recent, features), context=context)
+    noun = "leads" if "lead_id" in frame.columns else "accounts"
+    model = Scorer(
+        booster,
+        features,
+        levels,
+        profile=profile(recent, features),
+        context=context,
+        typical=typical_values(split.train, features, noun),
+    )
     raw_valid = model.raw_score(split.valid)
     model.calibrator = Calibrator.fit(
         raw_valid, split.valid["label"].to_numpy(), params.isotonic_min_positives

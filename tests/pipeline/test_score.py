@@ -97,6 +97,13 @@ def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
     assert top["reason_up_1"] and not top["reason_up_1"].startswith("reason")
     accounts = pd.read_csv(out / "account_scores.csv")
     assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
+    handed = accounts[accounts["qualified"]]
+    capacity = yaml.safe_load((ROOT / "params.yaml").read_text())["score"]["account_capacity"]
+    assert 0 < len(handed) <= capacity and not handed["on_open_opportunity"].any()
+    assert (
+        handed["rank"].max()
+        < accounts.loc[~accounts["qualified"] & ~accounts["on_open_opportunity"], "rank"].min()
+    )
     assert manifest["drift"]["psi"] and all(v >= 0 for v in manifest["drift"]["psi"].values())
     text = "".join((out / name).read_text() for name in ("manifest.json",))
     assert "@" not in text  # no emails in the run record

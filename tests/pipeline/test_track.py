@@ -103,3 +103,15 @@ def test_the_top_decile_converts_above_the_bottom(history: dict) -> None:
     deciles = pd.DataFrame(history["by_decile"]).set_index("decile")
     finished = deciles[["2024-10", "2024-11", "2024-12"]]
     assert (finished.loc[1] > finished.loc[10]).all()
+
+
+def test_the_report_shows_realised_conversion(history: dict) -> None:
+    from mqlscore import page
+    from mqlscore.evaluation import KINDS
+
+    empty = pd.DataFrame()
+    evidence = page.Evidence(KINDS["lead"], {}, empty, empty, {}, {}, 90, 90, 5, tracking=history)
+    section = page.tracking_section(evidence)
+    assert section is not None and len(section.images) == 1
+    rates = section.tables[0][1]
+    assert all(night[:7] in rates for night in NIGHTS) and "handed over" in rates

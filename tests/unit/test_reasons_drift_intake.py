@@ -53,6 +53,21 @@ def test_top_reasons_pick_the_largest_pushes_each_way() -> None:
     assert reasons.loc[1, "reason_up_1"] == ""
 
 
+def test_a_reason_against_says_what_converters_show_and_is_never_a_converting_value() -> None:
+    feature = "account_engaged_contacts_90d"
+    shap = pd.DataFrame({feature: [-0.6, -0.6], "employees": [-0.1, -0.1]})
+    values = pd.DataFrame({feature: [2.0, 8.0], "employees": [40.0, 40.0]})
+    typical = {"noun": "leads", "features": {feature: [5.0, 1.0], "employees": [300.0, 200.0]}}
+    reasons = top_reasons(shap, values, typical=typical)
+    assert reasons.loc[0, "reason_down_1"] == (
+        "2 people from this account engaged in 90 days (converting leads: about 5)"
+    )
+    # 8 engaged people is more than converters show: not a reason against, whatever SHAP says
+    assert reasons.loc[1, "reason_down_1"].startswith("40 employees")
+    assert "people from this account" not in " ".join(reasons.loc[1])
+    assert top_reasons(shap, values).loc[1, "reason_down_1"].startswith("8 people")
+
+
 def test_psi_is_zero_on_the_same_data_and_grows_with_a_shift() -> None:
     rng = np.random.default_rng(0)
     train = pd.DataFrame({"x": rng.normal(size=5000), "kind": rng.choice(["a", "b"], 5000)})
