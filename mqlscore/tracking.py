@@ -84,14 +84,42 @@ def relocate_store(db: Path) -> None:
             log.info("MLflow store moved from %s to %s: artifact paths updated", old, here)
 
 
+# MLflow's UI opens an experiment without this tag on its GenAI pages (traces, tokens).
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def _experiment(name: str, root: Path) -> str:
     existing = mlflow.get_experiment_by_name(name)
     if existing:
+        if existing.tags.get(KIND_TAG) != KIND:
+            mlflow.MlflowClient().set_experiment_tag(existing.experiment_id, KIND_TAG, KIND)
         return existing.experiment_id
     location = None
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         location = (root / "mlartifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
+
+
+def run_name(kind: str, source: str, digest: str, when: pd.Timestamp) -> str:
+    """A name a reviewer can tell apart: model kind, source, data version, date."""
+    return f"{kind} {source} data-{digest[:8]} {when:%Y-%m-%d %H:%M}"
+
+
+def log_datasets(inputs: dict[str, Path], digests: dict[str, str]) -> None:
+    """Each input table as an MLflow dataset (schema and row count), its digest the
+    DVC hash, its source the file path."""
+    import pyarrow.parquet as pq
+
+    for name, path in inputs.items():
+        if Path(path).suffix != ".parquet":  # a flat file: its md5 param says enough
+            continue
+        frame = pq.read_table(path).slice(0, 1000).to_pandas()
+        target = "label" if "label" in frame.columns else None
+        dataset = mlflow.data.from_pandas(
+            frame, source=str(path), name=name, digest=digests[name], targets=target
+        )
+        rows = pq.ParquetFile(path).metadata.num_rows
+        mlflow.log_input(dataset, context="training", tags={"rows": str(rows)})
 
 
 def git_commit(root: Path = Path(".")) -> str:
@@ -134,15 +162,20 @@ def log_training_run(
     metrics: dict[str, float],
     inputs: dict[str, Path],
     importance: pd.DataFrame,
+    kind: str,
+    source: str,
     root: Path = Path("."),
     texts: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Log one training run, register its model; return run id and model version."""
     use_store(root)
     exp_id = _experiment(experiment, root)
-    with mlflow.start_run(experiment_id=exp_id) as run:
+    digests = {name: file_md5(path) for name, path in inputs.items()}
+    title = run_name(kind, source, next(iter(digests.values()), ""), pd.Timestamp.now())
+    with mlflow.start_run(experiment_id=exp_id, run_name=title) as run:
         mlflow.log_params(params)
-        mlflow.log_params({f"data.{name}.md5": file_md5(path) for name, path in inputs.items()})
+        mlflow.log_params({f"data.{name}.md5": digest for name, digest in digests.items()})
+        log_datasets(inputs, digests)
         mlflow.set_tag("git_commit", git_commit(root))
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
@@ -161,7 +194,14 @@ def log_training_run(
                 **_model_kwargs(model, example, Path(tmp) / "model"),
             )
     version = str(info.registered_model_version)
-    log.info("MLflow run %s registered %s version %s", run.info.run_id, registered_model, version)
+    log.info(
+        "MLflow run %r registered %s version %s; in `mlflow ui`: "
+        "/#/experiments/%s?workflowType=machine_learning",
+        title,
+        registered_model,
+        version,
+        exp_id,
+    )
     return {"run_id": run.info.run_id, "registered_model": registered_model, "version": version}
 
 

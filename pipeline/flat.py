@@ -98,6 +98,8 @@ def train_main(
         metrics={f"test_{k}": v for k, v in table["model"].items()},
         inputs={"flat_input": input},
         importance=importance,
+        kind="flat",
+        source=input.stem,
         texts={"leakage.json": json.dumps(leakage, indent=1), "report.md": report},
     )
     log.info(

@@ -11,7 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore.config import TrainParams, load_section, registered_name
+from mqlscore.config import TrainParams, load_section, registered_name, source_name
 from mqlscore.io import write_json, write_text
 from mqlscore.training import KINDS, importance_table, train_model
 
@@ -61,6 +61,8 @@ def main(
         metrics={k: v for k, v in figures.items() if isinstance(v, int | float)},
         inputs={f"{kind}_snapshots": snapshots},
         importance=importance_table(model, frame.sample(min(len(frame), 20_000), random_state=0)),
+        kind=kind,
+        source=source_name(params),
     )
     write_json(figures, metrics)
     write_json(info, run_info)

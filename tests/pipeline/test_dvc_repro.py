@@ -146,6 +146,75 @@ def test_dvc_plots_render_every_declared_plot(project: tuple[Path, dict[str, str
         assert spec["data"]["values"], "a plot without data"
 
 
+@pytest.fixture(scope="module")
+def mlflow_ui(project: tuple[Path, dict[str, str]]):  # noqa: ANN201
+    """`mlflow server` on the smoke run's store, as a reviewer would open it."""
+    import socket
+    import time
+    import urllib.request
+
+    work, env = project
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            env["MLFLOW_TRACKING_URI"],
+            "--workers",
+            "1",
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_mlflow_opens_on_training_runs_with_the_importance_image(
+    project: tuple[Path, dict[str, str]], mlflow_ui: str, tmp_path: Path
+) -> None:
+    work, env = project
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    run = mlflow.get_run(json.loads((work / "models/lead_run.json").read_text())["run_id"])
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert run.info.run_name.startswith("lead synthetic data-")  # kind, source, data version
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["lead_snapshots"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"report.html", "feature_importance.png"} <= artifacts
+    experiment_page = f"{mlflow_ui}/#/experiments/{experiment.experiment_id}"
+    importance = f"{experiment_page}/runs/{run.info.run_id}/artifacts/feature_importance.png"
+    with chromium_page() as (page, _, _):
+        page.goto(f"{experiment_page}?workflowType=machine_learning")
+        page.get_by_text(run.info.run_name).first.wait_for(timeout=30_000)
+        assert "/runs" in page.url  # the training-runs view, not the GenAI overview
+        page.screenshot(path=str(tmp_path / "mlflow_runs.png"))
+        page.goto(f"{importance}?workflowType=machine_learning")
+        loaded = "i => i.src.startsWith('blob:') && i.naturalWidth > 0"
+        page.wait_for_function(f"() => [...document.images].some({loaded})", timeout=30_000)
+
+
 def test_the_gates_ran_and_passed(project: tuple[Path, dict[str, str]]) -> None:
     work, _ = project
     assert json.loads((work / "reports/validation.json").read_text())["failed"] == 0

@@ -45,6 +45,8 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
             metrics={},
             inputs={},
             importance=pd.DataFrame({"feature": ["x"], "mean_abs_shap": [1.0]}),
+            kind="lead",
+            source="test",
             root=tmp_path,
         )
         versions.append(info["version"])
@@ -99,6 +101,8 @@ def test_the_embedded_store_follows_a_moved_project_folder(
         metrics={},
         inputs={},
         importance=pd.DataFrame({"feature": ["x"], "mean_abs_shap": [1.0]}),
+        kind="lead",
+        source="test",
     )
     tracking.set_champion(NAME, info["version"])
     moved = tmp_path / "moved"
