@@ -57,3 +57,17 @@ def test_the_olist_model_is_its_own_champion_and_no_account_model(olist) -> None
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
     names = {m.name for m in mlflow.MlflowClient().search_registered_models()}
     assert names == {"mqlscore-olist-lead"}  # never the synthetic champion's name
+
+
+def test_the_report_says_what_olist_cannot_show(olist) -> None:  # noqa: ANN001
+    from tests.browser import chromium_page
+
+    work, _ = olist
+    with chromium_page() as (page, errors, _):
+        page.goto((work / "reports/report.html").as_uri())
+        missing = page.eval_on_selector_all(".missing", "els => els.map(e => e.textContent)")
+        text = page.inner_text("body")
+    assert errors == []
+    assert any("no mql flag" in m.lower() for m in missing)  # the 2x2 and breakdowns
+    assert "no marketing flag to compare with" in text  # the headline says so too
+    assert "By lead source" in text  # campaign quality by the source Olist does carry
