@@ -312,11 +312,19 @@ class Scorer:
         return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-row SHAP contributions (log-odds) of each feature, from LightGBM itself."""
+        """Per-row SHAP contributions (log-odds) of each feature: LightGBM's own values,
+        by table lookup for shallow trees (`mqlscore.treeshap`)."""
+        from mqlscore import treeshap
+
         matrix = to_matrix(frame, self.features, self.levels)
-        values = self.booster.predict(
-            matrix, num_iteration=self.booster.best_iteration, pred_contrib=True
-        )
+        if not hasattr(self, "_trees"):
+            self._trees = treeshap.parse(self.booster)
+        if self._trees is None:  # deep trees: LightGBM's TreeSHAP
+            values = self.booster.predict(
+                matrix, num_iteration=self.booster.best_iteration, pred_contrib=True
+            )
+        else:
+            values = treeshap.contributions(self.booster, self._trees, matrix)
         return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
 
     def probability(self, frame: pd.DataFrame) -> np.ndarray:

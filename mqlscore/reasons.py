@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -88,6 +88,7 @@ def _words_for(what: str) -> str:
     return ACTIVITY_WORDS.get(what, what.replace("_", " "))
 
 
+@lru_cache(maxsize=1 << 17)
 def describe(feature: str, value: object) -> str:
     """One feature and its value as a short sentence."""
     missing = value is None or (isinstance(value, float) and np.isnan(value))
@@ -199,6 +200,34 @@ def _against(feature: str, value: object, typical: dict) -> str:
     return text
 
 
+def _largest(pushes: np.ndarray, top: int) -> np.ndarray:
+    """Per row, the columns of the `top` largest values, largest first."""
+    width = pushes.shape[1]
+    k = min(top, width)
+    if k == 0:
+        return np.zeros((len(pushes), 0), dtype=np.int64)
+    part = np.argpartition(pushes, width - k, axis=1)[:, width - k :]  # row-major: fast
+    ranked = np.argsort(-np.take_along_axis(pushes, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, ranked, axis=1)
+
+
+def _words(slot: np.ndarray, pushes: np.ndarray, values: pd.DataFrame, words_for) -> np.ndarray:  # noqa: ANN001
+    """One reason column: each row's feature in `slot` described with its value; one
+    sentence per distinct (feature, value), rows grouped by feature."""
+    texts = np.full(len(slot), "", dtype=object)
+    rows = np.flatnonzero(pushes)
+    if not len(rows):
+        return texts
+    rows = rows[np.argsort(slot[rows], kind="stable")]
+    features, starts = np.unique(slot[rows], return_index=True)
+    for i, group in zip(features, np.split(rows, starts[1:]), strict=True):
+        name = values.columns[i]
+        codes, uniques = pd.factorize(values[name].to_numpy()[group], use_na_sentinel=False)
+        words = np.array([words_for(name, v) for v in uniques], dtype=object)
+        texts[group] = words[codes]
+    return texts
+
+
 def top_reasons(
     contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP, typical: dict | None = None
 ) -> pd.DataFrame:
@@ -211,26 +240,20 @@ def top_reasons(
     """
     typical = typical or {}
     features = list(contributions.columns)
-    shap = contributions.to_numpy()
+    values = values[features]  # column i of each: the same feature
+    shap = np.ascontiguousarray(contributions.to_numpy())  # rows contiguous for the top-k
     rows = np.arange(len(shap))
     columns = {}
     for direction, sign in (("up", 1.0), ("down", -1.0)):
-        pushes_all = sign * shap
+        pushes_all = shap if sign > 0 else -shap
         if direction == "down" and typical:
-            pushes_all = np.where(looks_converting(values[features], typical), 0.0, pushes_all)
-        order = np.argsort(-pushes_all, axis=1, kind="stable")[:, :top]
+            pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
+        order = _largest(pushes_all, top)
         words_for = describe if direction == "up" else partial(_against, typical=typical)
         for k in range(order.shape[1]):
-            slot = order[:, k]
-            pushes = pushes_all[rows, slot] > 0
-            texts = np.full(len(shap), "", dtype=object)
-            for i in np.unique(slot[pushes]):
-                chosen = pushes & (slot == i)
-                picked = values[features[i]].to_numpy()[chosen]
-                codes, uniques = pd.factorize(picked, use_na_sentinel=False)
-                words = np.array([words_for(features[i], v) for v in uniques], dtype=object)
-                texts[chosen] = words[codes]
-            columns[f"reason_{direction}_{k + 1}"] = texts
+            columns[f"reason_{direction}_{k + 1}"] = _words(
+                order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for
+            )
     return pd.DataFrame(columns, index=contributions.index)
 
 
