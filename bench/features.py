@@ -48,7 +48,7 @@ def generate_world(millions: float, work: Path) -> Path:
         [
             sys.executable,
             "-m",
-            "mqlscore",
+            "pipeline",
             "-q",
             "generate",
             "--raw",

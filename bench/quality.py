@@ -55,10 +55,15 @@ def stages(work: Path) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def run_seed(seed: int, work: Path) -> dict:
-    """One world: the evaluate stage's JSON (its exit code is the gate, not an error)."""
+def run_seed(seed: int, work: Path, overrides: list[str]) -> dict:
+    """One world: the evaluate stage's JSON (its exit code is the gate, not an error).
+    `overrides` are `section.key=value` changes to params.yaml (a trial)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["world"]["seed"] = seed
+    for change in overrides:
+        path, _, value = change.partition("=")
+        section, key = path.split(".", 1)
+        params[section][key] = yaml.safe_load(value)
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
     for args in stages(work):
@@ -116,21 +121,25 @@ def table(per_seed: dict[int, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9, 10, 11])
+    parser.add_argument("--set", nargs="*", default=[], help="section.key=value (a trial)")
+    parser.add_argument("--name", default="quality", help="results file stem")
     args = parser.parse_args()
     per_seed = {}
     for seed in args.seeds:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"mqlscore-quality-{seed}-") as tmp:
-            per_seed[seed] = run_seed(seed, Path(tmp))
+            per_seed[seed] = run_seed(seed, Path(tmp), args.set)
         model = per_seed[seed]["ranking"]["model"]
         print(f"seed {seed}: ROC-AUC {model['roc_auc']}, PR-AUC {model['pr_auc']} "
               f"({time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
     text = table(per_seed)
+    if args.set:
+        text = f"Trial: {', '.join(args.set)}.\n\n" + text
     print(text)
     results = ROOT / "bench/results"
     results.mkdir(exist_ok=True)
-    (results / "quality.md").write_text(text)
-    (results / "quality.json").write_text(json.dumps(per_seed, indent=1, sort_keys=True))
+    (results / f"{args.name}.md").write_text(text)
+    (results / f"{args.name}.json").write_text(json.dumps(per_seed, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
