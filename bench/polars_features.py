@@ -74,6 +74,40 @@ def polars_features(events: Path, keys: Path, out: Path) -> None:
     result.sink_parquet(out)
 
 
+def duckdb_features(events: Path, keys: Path, out: Path) -> None:
+    """The same features with our own SQL pieces (`window_aggregates`) on DuckDB, for a
+    like-for-like time beside Polars."""
+    import duckdb
+
+    from features.snapshots import spec_from, window_aggregates
+    from mqlscore.config import FeatureParams, MqlRule, load_section
+
+    params = ROOT / "params.yaml"
+    spec = spec_from(
+        load_section(params, "features", FeatureParams), load_section(params, "mql_rule", MqlRule)
+    )
+    counts = [f"{a}_{w}d" for w in WINDOWS for a in ("events", *TYPES)]
+    duckdb.sql(f"""
+    COPY (
+      WITH snaps AS (SELECT DISTINCT snapshot_date FROM read_parquet('{keys}')),
+      e AS (SELECT lead_id, occurred_at, activity_type FROM read_parquet('{events}')),
+      w AS (SELECT e.lead_id, s.snapshot_date, {", ".join(window_aggregates(spec))}
+            FROM e JOIN snaps s ON e.occurred_at < s.snapshot_date
+                               AND e.occurred_at >= s.snapshot_date - INTERVAL {max(WINDOWS)} DAY
+            GROUP BY ALL),
+      l AS (SELECT e.lead_id, s.snapshot_date, max(e.occurred_at) AS last_at
+            FROM e JOIN snaps s ON e.occurred_at < s.snapshot_date GROUP BY ALL)
+      SELECT k.lead_id, k.snapshot_date,
+             {", ".join(f"CAST(coalesce(w.{c}, 0) AS DOUBLE) AS {c}" for c in counts)},
+             round(coalesce(w.decayed_engagement, 0), 9) AS decayed_engagement,
+             CAST(coalesce(date_diff('day', CAST(l.last_at AS DATE),
+                  CAST(k.snapshot_date AS DATE)), 9999) AS DOUBLE) AS days_since_last_event
+      FROM read_parquet('{keys}') k
+      LEFT JOIN w USING (lead_id, snapshot_date) LEFT JOIN l USING (lead_id, snapshot_date)
+    ) TO '{out}' (FORMAT parquet)
+    """)
+
+
 def compare(ours: Path, theirs: Path) -> int:
     """The number of compared values; raises on the first difference."""
     import pandas as pd
@@ -95,16 +129,18 @@ def compare(ours: Path, theirs: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=float, nargs="+", default=[1.0, 10.0])
-    parser.add_argument("--worker", nargs=3, metavar=("EVENTS", "KEYS", "OUT"))
+    parser.add_argument("--worker", nargs=4, metavar=("ENGINE", "EVENTS", "KEYS", "OUT"))
     args = parser.parse_args()
     if args.worker:
-        polars_features(*(Path(a) for a in args.worker))
+        engine = {"polars": polars_features, "duckdb": duckdb_features}[args.worker[0]]
+        engine(*(Path(a) for a in args.worker[1:]))
         return
     exe = [sys.executable, "-m", "pipeline", "-q"]
     lines = [
-        "| events | lead rows | mqlscore features (s) | peak GB | Polars, these features "
-        "only (s) | peak GB | values compared, all equal |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | lead rows | `mqlscore features`, whole tables (s) | peak GB | our SQL, "
+        "these features only (s) | peak GB | Polars, these features only (s) | peak GB | "
+        "values compared, all equal |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for millions in args.events:
         with tempfile.TemporaryDirectory(prefix="mqlscore-polars-") as tmp:
@@ -124,17 +160,20 @@ def main() -> None:
                 + [str(part) for pair in outputs.items() for part in pair],
                 ROOT,
             )
-            theirs_out = work / "polars.parquet"
-            worker = [str(raw / "engagement.parquet"), str(leads), str(theirs_out)]
-            theirs = timed([sys.executable, __file__, "--worker", *worker], ROOT)
-            compared = compare(leads, theirs_out)
+            same = {}
+            for engine in ("duckdb", "polars"):
+                result = work / f"{engine}.parquet"
+                worker = [engine, str(raw / "engagement.parquet"), str(leads), str(result)]
+                same[engine] = timed([sys.executable, __file__, "--worker", *worker], ROOT)
+                compared = compare(leads, result)
             import pyarrow.parquet as pq
 
             events = pq.ParquetFile(raw / "engagement.parquet").metadata.num_rows
             rows = pq.ParquetFile(leads).metadata.num_rows
+        (sql, sql_gb), (pol, pol_gb) = same["duckdb"], same["polars"]
         lines.append(
-            f"| {events:,} | {rows:,} | {ours[0]:.1f} | {ours[1]:.2f} | {theirs[0]:.1f} | "
-            f"{theirs[1]:.2f} | {compared:,} |"
+            f"| {events:,} | {rows:,} | {ours[0]:.1f} | {ours[1]:.2f} | {sql:.1f} | "
+            f"{sql_gb:.2f} | {pol:.1f} | {pol_gb:.2f} | {compared:,} |"
         )
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
