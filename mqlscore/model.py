@@ -374,7 +374,8 @@ def follow_up_weighted(split: Split, features: list[str], clip: float) -> Split:
     P(worked) comes from a logistic regression on the features plus marketing's columns
     (the MQL flag drives follow-up), fitted on the training period.
     """
-    drivers = features + [c for c in MARKETING_COLUMNS if c in split.train.columns]
+    marketing = [c for c in MARKETING_COLUMNS if c in split.train.columns and c not in features]
+    drivers = features + marketing  # once each, when the model may use them too
     propensity = fit_logistic_baseline(split.train, drivers, target="worked")
 
     def weighted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -101,3 +101,22 @@ def test_search_is_off_by_default_and_keeps_the_best_validation_draw() -> None:
 def test_search_space_rejects_unknown_params() -> None:
     with pytest.raises(ValueError, match="unknown train params: num_trees"):
         project_params("train", TrainParams, search_space={"num_trees": (10, 20)})
+
+
+def test_follow_up_weights_accept_marketing_columns_as_features() -> None:
+    from mqlscore.model import Split, follow_up_weighted
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=400),
+            "marketing_points": rng.integers(0, 200, 400).astype(float),
+            "is_mql": rng.integers(0, 2, 400).astype(float),
+            "new_mql": rng.integers(0, 2, 400).astype(float),
+            "worked": rng.integers(0, 2, 400),
+            "label": rng.integers(0, 2, 400),
+        }
+    )
+    features = ["x", "marketing_points", "is_mql", "new_mql"]  # use_marketing_features
+    split = follow_up_weighted(Split(frame, frame, frame), features, 0.05)
+    assert (split.train["worked"] == 1).all() and (split.train["weight"] >= 1).all()
