@@ -25,6 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.features import save_table  # noqa: E402
 
 
 def seconds(work) -> tuple[float, object]:  # noqa: ANN001
@@ -82,10 +83,7 @@ def main() -> None:
             f"{ratio} | {words_s:.2f} |"
         )
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    (ROOT / "bench/results").mkdir(exist_ok=True)
-    (ROOT / "bench/results/explain.md").write_text(text)
+    save_table(lines, ROOT / "bench/results/explain.md")
 
 
 if __name__ == "__main__":

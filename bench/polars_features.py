@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.features import generate_world, timed  # noqa: E402
+from bench.features import generate_world, save_table, timed  # noqa: E402
 
 TYPES = [
     "email_open", "email_click", "web_visit", "pricing_page_visit", "content_download",
@@ -176,10 +176,7 @@ def main() -> None:
             f"{sql_gb:.2f} | {pol:.1f} | {pol_gb:.2f} | {compared:,} |"
         )
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    (ROOT / "bench/results").mkdir(exist_ok=True)
-    (ROOT / "bench/results/polars_features.md").write_text(text)
+    save_table(lines, ROOT / "bench/results/polars_features.md")
 
 
 if __name__ == "__main__":
