@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -311,20 +312,25 @@ class Scorer:
         matrix = to_matrix(frame, self.features, self.levels)
         return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
 
+    @cached_property
+    def trees(self) -> list | None:
+        """The booster's trees with their SHAP tables (None: too deep to tabulate)."""
+        from mqlscore import treeshap
+
+        return treeshap.parse(self.booster)
+
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row SHAP contributions (log-odds) of each feature: LightGBM's own values,
         by table lookup for shallow trees (`mqlscore.treeshap`)."""
         from mqlscore import treeshap
 
         matrix = to_matrix(frame, self.features, self.levels)
-        if not hasattr(self, "_trees"):
-            self._trees = treeshap.parse(self.booster)
-        if self._trees is None:  # deep trees: LightGBM's TreeSHAP
+        if self.trees is None:  # deep trees: LightGBM's TreeSHAP
             values = self.booster.predict(
                 matrix, num_iteration=self.booster.best_iteration, pred_contrib=True
             )
         else:
-            values = treeshap.contributions(self.booster, self._trees, matrix)
+            values = treeshap.contributions(self.booster, self.trees, matrix)
         return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
 
     def probability(self, frame: pd.DataFrame) -> np.ndarray:

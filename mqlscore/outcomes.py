@@ -8,6 +8,7 @@ window after the scoring run, as in training. Pure functions: frames in, frames 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -63,7 +64,7 @@ def by_grade(rows: pd.DataFrame) -> pd.DataFrame:
 def by_decile(rows: pd.DataFrame) -> pd.DataFrame:
     """Per scoring month, realised conversion by score decile (1 = the top tenth)."""
     ranked = rows.groupby("month")["probability"].rank(method="first", ascending=False, pct=True)
-    decile = (ranked * 10).clip(upper=10).apply(lambda r: int(-(-r // 1)))
+    decile = np.ceil(ranked * 10).clip(upper=10).astype(int)
     table = _rates(rows.assign(decile=decile), ["month", "decile"])
     return table.pivot(index="decile", columns="month", values="conversion_rate").reset_index()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 from markupsafe import Markup
@@ -51,6 +52,11 @@ class Evidence:
     join: dict = field(default_factory=dict)
     manifest: dict | None = None
     tracking: dict | None = None
+
+    @cached_property
+    def handed(self) -> pd.DataFrame:
+        """The test rows with marketing's and the model's hand-over marked."""
+        return review.with_handover(self.test, self.kind)
 
 
 RATE = re.compile(r"rate|precision|^\d{4}-\d{2}$")  # a month column holds rates
@@ -121,7 +127,7 @@ def matrix_section(ev: Evidence) -> Section:
     if not _has(ev.test, ev.kind.baseline):
         section.missing = f"This export carries no {ev.kind.baseline.replace('_', ' ')}."
         return section
-    test = review.with_handover(ev.test, ev.kind)
+    test = ev.handed
     section.text.append(
         f"The model hands over as many {ev.kind.noun}s per snapshot as marketing flags. "
         "Conversion: an opportunity created within "
@@ -200,7 +206,7 @@ def breakdown_section(ev: Evidence) -> Section:
     if not _has(ev.test, ev.kind.baseline):
         section.missing = "No marketing flag in this export to compare precision with."
         return section
-    test = review.with_handover(ev.test, ev.kind)
+    test = ev.handed
     for column in ("lead_source", "country", "is_target_account"):
         if _has(test, column):
             section.tables.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -88,35 +88,42 @@ def _words_for(what: str) -> str:
     return ACTIVITY_WORDS.get(what, what.replace("_", " "))
 
 
+@cache
+def _match(feature: str) -> tuple[str | tuple[str, str], dict[str, str]] | None:
+    """The template describing a feature, and the words its name fills in (window,
+    activity, field); None when no template fits."""
+    for pattern, template in _COMPILED:
+        found = pattern.match(feature)
+        groups = found.groupdict() if found else {}
+        if not found or ("what" in groups and groups["what"] not in ACTIVITY_WORDS):
+            continue
+        words = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
+        return template, words | {"field": groups.get("field", "").replace("_", " ")}
+    return None
+
+
 @lru_cache(maxsize=1 << 17)
 def describe(feature: str, value: object) -> str:
     """One feature and its value as a short sentence."""
-    missing = value is None or (isinstance(value, float) and np.isnan(value))
-    for pattern, template in _COMPILED:
-        found = pattern.match(feature)
-        if not found:
-            continue
-        groups = found.groupdict()
-        if "what" in groups and groups["what"] not in ACTIVITY_WORDS:
-            continue
-        if missing:
-            return f"{feature.replace('_', ' ')} unknown"
-        fields = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
-        fields["field"] = groups.get("field", "").replace("_", " ")
-        if isinstance(value, str):
-            return template.format(text=value.replace("_", " "), **fields)
-        number = float(value)
-        if isinstance(template, tuple):
-            return template[0] if number >= 0.5 else template[1]
-        fields |= {
-            "n": "no" if number == 0 and "{n} " in template else _number(number),
-            "pct": f"{number:.0%}",
-            "money": f"{number / 1e6:,.1f}M" if number >= 1e6 else _number(number),
-            "trend": "rising" if number > 0 else "falling" if number < 0 else "flat",
-            "days": "never" if number >= 9999 else f"{_number(number)} days ago",
-        }
-        return template.format(text=str(value), **fields)
-    return f"{feature.replace('_', ' ')} = {value}"
+    matched = _match(feature)
+    if matched is None:
+        return f"{feature.replace('_', ' ')} = {value}"
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"{feature.replace('_', ' ')} unknown"
+    template, fields = matched
+    if isinstance(value, str):
+        return template.format(text=value.replace("_", " "), **fields)
+    number = float(value)
+    if isinstance(template, tuple):
+        return template[0] if number >= 0.5 else template[1]
+    filled = {
+        "n": "no" if number == 0 and "{n} " in template else _number(number),
+        "pct": f"{number:.0%}",
+        "money": f"{number / 1e6:,.1f}M" if number >= 1e6 else _number(number),
+        "trend": "rising" if number > 0 else "falling" if number < 0 else "flat",
+        "days": "never" if number >= 9999 else f"{_number(number)} days ago",
+    }
+    return template.format(text=str(value), **fields, **filled)
 
 
 NAMES = {  # where the sentence without its value reads badly
@@ -135,19 +142,13 @@ def plain_name(feature: str) -> str:
     """A feature named in words, for charts: its sentence without the value."""
     if feature in NAMES:
         return NAMES[feature]
+    matched = _match(feature)
+    if matched is None:
+        return feature.replace("_", " ")
+    template, fields = matched
     blank = {"n": "", "pct": "share", "money": "", "trend": "trend", "days": "", "text": ""}
-    for pattern, template in _COMPILED:
-        found = pattern.match(feature)
-        groups = found.groupdict() if found else {}
-        if not found or ("what" in groups and groups["what"] not in ACTIVITY_WORDS):
-            continue
-        fields = {"w": groups.get("w", ""), "what": _words_for(groups.get("what", ""))}
-        fields["field"] = groups.get("field", "").replace("_", " ")
-        sentence = (template[0] if isinstance(template, tuple) else template).format(
-            **blank, **fields
-        )
-        return re.sub(r"\s+", " ", sentence).strip(" :")
-    return feature.replace("_", " ")
+    sentence = (template[0] if isinstance(template, tuple) else template).format(**blank, **fields)
+    return re.sub(r"\s+", " ", sentence).strip(" :")
 
 
 def plain_names(features: Iterable[str]) -> dict[str, str]:
@@ -175,11 +176,8 @@ def looks_converting(values: pd.DataFrame, typical: dict) -> np.ndarray:
 
 
 def _template(feature: str) -> str | tuple[str, str] | None:
-    for pattern, template in _COMPILED:
-        found = pattern.match(feature)
-        if found and found.groupdict().get("what", "events") in ACTIVITY_WORDS:
-            return template
-    return None
+    matched = _match(feature)
+    return matched[0] if matched else None
 
 
 def _against(feature: str, value: object, typical: dict) -> str:

@@ -113,12 +113,13 @@ def log_datasets(inputs: dict[str, Path], digests: dict[str, str]) -> None:
     for name, path in inputs.items():
         if Path(path).suffix != ".parquet":  # a flat file: its md5 param says enough
             continue
-        frame = pq.read_table(path).slice(0, 1000).to_pandas()
+        table = pq.ParquetFile(path)
+        frame = next(table.iter_batches(batch_size=1000)).to_pandas()  # the schema's rows
         target = "label" if "label" in frame.columns else None
         dataset = mlflow.data.from_pandas(
             frame, source=str(path), name=name, digest=digests[name], targets=target
         )
-        rows = pq.ParquetFile(path).metadata.num_rows
+        rows = table.metadata.num_rows
         mlflow.log_input(dataset, context="training", tags={"rows": str(rows)})
 
 
