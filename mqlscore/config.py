@@ -59,6 +59,7 @@ class ValidateParams(Section):
     label_rate_min: float = Field(ge=0, le=1)
     label_rate_max: float = Field(ge=0, le=1)
     max_match_rate_drop: float = Field(ge=0, le=1)  # join: warn when a rule falls this much
+    max_backdated_deal_share: float = Field(ge=0, le=1)  # deals closed before created
 
 
 class BuyingRoleParams(Section):

@@ -189,15 +189,7 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
     ]
     if table == "opportunities":
         if has("closed_at") and has("created_at"):
-            rules.append(
-                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A="closed_at",
-                    column_B="created_at",
-                    or_equal=True,
-                    ignore_row_if="either_value_is_missing",
-                    meta=_meta("closed_at on or after created_at"),
-                )
-            )
+            rules += _closed_after_created(params.max_backdated_deal_share)
         if has("closed_at") and has("is_won"):
             rules.append(
                 gxe.ExpectColumnValuesToNotBeInSet(
@@ -236,6 +228,30 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
             ),
         ]
     return rules
+
+
+def _closed_after_created(share: float) -> list[Any]:
+    """A deal closes on or after it is created; migrated or imported deals (created on the
+    import day) may break that on up to `share` of deals, each counted in a warning."""
+
+    def pair(mostly: float, says: str, severity: str) -> Any:
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="closed_at",
+            column_B="created_at",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            mostly=mostly,
+            meta=_meta(says, severity),
+        )
+
+    if not share:
+        says = "closed_at on or after created_at (migrated deals? see max_backdated_deal_share)"
+        return [pair(1.0, says, "fatal")]
+    accepted = pair(1.0, "closed_at on or after created_at (back-dated: accepted)", "warning")
+    if share >= 1:
+        return [accepted]
+    says = f"closed_at on or after created_at on at least {1 - share:.0%} of deals"
+    return [pair(1 - share, says, "fatal"), accepted]
 
 
 def model_table_suite(

@@ -2,9 +2,13 @@
 before pointing it at a team's own files (`mqlscore generate --as salesforce`, `hubspot`,
 `marketo`).
 
-Salesforce: the data export's CSVs with API field names. People on a deal are converted
-leads: a Lead row (IsConverted, ConvertedContactId) plus their Contact, and everything
-after conversion (campaign responses, tasks, deal roles) points at the Contact.
+Salesforce: the data export's CSVs with API field names, with the weekly export's quirks:
+`000000000000000AAA` in every empty lookup, date-only CloseDate, a header-only
+Event.csv (meetings logged as tasks). People
+on a deal are converted leads: a Lead row (IsConverted, ConvertedContactId,
+ConvertedOpportunityId) plus their Contact, and everything after conversion (campaign
+responses, tasks, deal roles) points at the Contact. The lead's account before
+conversion is the custom lookup `Account__c`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ SF_STATUS = {  # CampaignMember.Status per kind of touch
 }
 
 
+EMPTY_ID = "000000000000000AAA"  # Salesforce's weekly export writes this in empty lookups
+
+
+def _lookup(ids: pd.Series) -> pd.Series:
+    """A lookup field as the weekly Data Export writes it: the empty id where blank."""
+    return ids.where(ids.notna() & (ids != ""), EMPTY_ID)
+
+
 def sf_time(values: pd.Series) -> pd.Series:
     """Salesforce's datetime spelling: 2025-10-01T10:00:00.000+0000 (blank when missing)."""
     text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
@@ -53,6 +65,7 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     converted = leads["lead_id"].isin(roles["lead_id"])
     contact = _contact_id(leads["lead_id"]).where(converted, "")
     who = dict(zip(leads["lead_id"], contact.where(converted, leads["lead_id"]), strict=True))
+    first_deal = roles.drop_duplicates("lead_id").set_index("lead_id")["opportunity_id"]
     accounts = tables["accounts"]
     opportunities = tables["opportunities"]
     closed = opportunities["closed_at"].notna()
@@ -60,8 +73,6 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     engagement, sales = tables["engagement"], tables["sales_activities"]
     member = engagement["lead_id"].map(who)
     is_contact = member.str.startswith("003")
-    calls = sales[sales["type"] != "meeting"]
-    meetings = sales[sales["type"] == "meeting"]
     return {
         "Account.csv": pd.DataFrame(
             {
@@ -85,16 +96,17 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
                 "CreatedDate": sf_time(leads["created_at"]),
                 "Lead_Score__c": leads["marketing_score"],
                 "MQL_Date__c": sf_time(leads["mql_at"]),
-                "Account__c": leads["account_id"].where(~converted, ""),
+                "Account__c": _lookup(leads["account_id"]),
                 "IsConverted": np.where(converted, "true", "false"),
-                "ConvertedContactId": contact,
-                "ConvertedAccountId": leads["account_id"].where(converted, ""),
+                "ConvertedContactId": _lookup(contact),
+                "ConvertedAccountId": _lookup(leads["account_id"].where(converted)),
+                "ConvertedOpportunityId": _lookup(leads["lead_id"].map(first_deal)),
             }
         ),
         "Contact.csv": pd.DataFrame(
             {
                 "Id": contact[converted],
-                "AccountId": leads.loc[converted, "account_id"],
+                "AccountId": _lookup(leads.loc[converted, "account_id"]),
                 "Email": leads.loc[converted, "email"],
                 "Title": leads.loc[converted, "title"],
                 "LeadSource": leads.loc[converted, "lead_source"],
@@ -106,7 +118,7 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
                 "Id": opportunities["opportunity_id"],
                 "AccountId": opportunities["account_id"],
                 "CreatedDate": sf_time(opportunities["created_at"]),
-                "CloseDate": sf_time(opportunities["closed_at"]),
+                "CloseDate": opportunities["closed_at"].dt.strftime("%Y-%m-%d").fillna(""),
                 "IsClosed": np.where(closed, "true", "false"),
                 "IsWon": np.where(won, "true", "false"),
                 "StageName": np.select(
@@ -126,28 +138,29 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
             {
                 "Id": engagement["event_id"],
                 "CampaignId": engagement["campaign_id"],
-                "LeadId": member.where(~is_contact, ""),
-                "ContactId": member.where(is_contact, ""),
+                "LeadId": _lookup(member.where(~is_contact, "")),
+                "ContactId": _lookup(member.where(is_contact, "")),
                 "Status": engagement["activity_type"].map(SF_STATUS),
                 "FirstRespondedDate": sf_time(engagement["occurred_at"]),
             }
         ),
-        "Task.csv": pd.DataFrame(
-            {
-                "Id": calls["activity_id"],
-                "WhoId": calls["lead_id"].map(who),
-                "TaskSubtype": calls["type"].map({"call": "Call", "email": "Email"}),
-                "CreatedDate": sf_time(calls["occurred_at"]),
-            }
-        ),
-        "Event.csv": pd.DataFrame(
-            {
-                "Id": meetings["activity_id"],
-                "WhoId": meetings["lead_id"].map(who),
-                "StartDateTime": sf_time(meetings["occurred_at"]),
-            }
-        ),
+        "Task.csv": _tasks(sales, who),
+        "Event.csv": pd.DataFrame(columns=["Id", "WhoId", "ActivityDateTime"]),  # header only
     }
+
+
+def _tasks(sales: pd.DataFrame, who: dict[str, str]) -> pd.DataFrame:
+    """Calls, emails and meetings as Task rows (TaskSubtype, and Type for meetings, as
+    orgs that log meetings as tasks fill it)."""
+    return pd.DataFrame(
+        {
+            "Id": sales["activity_id"],
+            "WhoId": _lookup(sales["lead_id"].map(who)),
+            "Type": sales["type"].map({"meeting": "Meeting"}).fillna(""),
+            "TaskSubtype": sales["type"].map({"call": "Call", "email": "Email"}).fillna("Task"),
+            "CreatedDate": sf_time(sales["occurred_at"]),
+        }
+    )
 
 
 def hubspot_time(values: pd.Series) -> pd.Series:
@@ -155,9 +168,15 @@ def hubspot_time(values: pd.Series) -> pd.Series:
     return values.dt.strftime("%Y-%m-%d %H:%M:%S").where(values.notna(), "")
 
 
+MQL_ENTERED = 'Date entered "Marketing Qualified Lead (Lifecycle Stage Pipeline)"'
+REPEATED = "Associated Company IDs"  # current contact exports name it twice
+
+
 def hubspot_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The world as HubSpot's CRM exports (contacts, companies, deals) with their default
-    column labels. HubSpot's CRM exports hold no marketing or sales event log."""
+    """The world as HubSpot's CRM exports (contacts, companies, deals) with their current
+    default column labels, the company association named twice in the contacts' header
+    (written as `Associated Company IDs.1`, see `write_demo_export`). HubSpot's CRM
+    exports hold no marketing or sales event log."""
     leads, accounts, deals = tables["leads"], tables["accounts"], tables["opportunities"]
     roles = tables["opportunity_contacts"]
     closed = deals["closed_at"].notna()
@@ -171,10 +190,11 @@ def hubspot_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
                 "Job Title": leads["title"],
                 "Company Name": leads["company"],
                 "Associated Company IDs": leads["account_id"],
-                "Original Source": leads["lead_source"],
+                f"{REPEATED}.1": leads["account_id"],
+                "Original Traffic Source": leads["lead_source"],
                 "Create Date": hubspot_time(leads["created_at"]),
                 "HubSpot Score": leads["marketing_score"],
-                "Became a Marketing Qualified Lead Date": hubspot_time(leads["mql_at"]),
+                MQL_ENTERED: hubspot_time(leads["mql_at"]),
                 "Lifecycle Stage": np.where(
                     leads["mql_at"].notna(), "Marketing Qualified Lead", "Lead"
                 ),
@@ -208,23 +228,30 @@ def hubspot_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     }
 
 
-MARKETO_TOUCH = {  # activity -> (activityTypeId, primaryAttributeValue)
-    "email_open": (10, "Newsletter"),
-    "email_click": (11, "Newsletter"),
-    "web_visit": (1, "/product"),
-    "pricing_page_visit": (1, "/pricing"),
-    "content_download": (2, "Whitepaper Download Form"),
-    "form_fill": (2, "Demo Request Form"),
-    "webinar_attend": (104, "Webinar > Attended"),
-    "event_scan": (104, "Trade Show > Visited Booth"),
-    "ad_click": (3, "Paid Social Ad"),
+MARKETO_TOUCH = {  # activity -> (activityTypeId, primaryAttributeValue, attributes)
+    "email_open": (10, "Newsletter", "{}"),
+    "email_click": (11, "Newsletter", "{}"),
+    "web_visit": (1, "/product", "{}"),
+    "pricing_page_visit": (1, "/pricing", "{}"),
+    "content_download": (2, "Whitepaper Download Form", "{}"),
+    "form_fill": (2, "Demo Request Form", "{}"),
+    # Change Status in Progression: the program in the primary attribute, the status in
+    # the attributes JSON
+    "webinar_attend": (
+        104,
+        "Webinar 2025",
+        '{"Old Status": "Registered", "New Status": "Attended"}',
+    ),
+    "event_scan": (104, "Trade Show 2025", '{"New Status": "Visited Booth", "Success": true}'),
+    "ad_click": (3, "Paid Social Ad", "{}"),
 }
 
 
 def marketo_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The world as a Marketo instance synced with Salesforce exports it: the lead export
-    and the Bulk Activity Extract from Marketo (Marketo's own numeric lead ids, each
-    person's Salesforce id beside it), accounts, deals and sales touches from Salesforce."""
+    """The world as a Marketo instance synced with Salesforce exports it: the Bulk Lead
+    Extract (API names) and the Bulk Activity Extract from Marketo (Marketo's own numeric
+    lead ids, each person's Salesforce id beside it), accounts, deals and sales touches
+    from Salesforce."""
     leads, engagement = tables["leads"], tables["engagement"]
     marketo_id = pd.Series(np.arange(1_000_001, 1_000_001 + len(leads)).astype(str))
     by_lead = dict(zip(leads["lead_id"], marketo_id, strict=True))
@@ -235,16 +262,16 @@ def marketo_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return crm | {
         "marketo_leads.csv": pd.DataFrame(
             {
-                "Id": marketo_id,
-                "SFDC Id": leads["lead_id"].to_numpy(),
-                "Email Address": leads["email"].to_numpy(),
-                "Job Title": leads["title"].to_numpy(),
-                "Company Name": leads["company"].to_numpy(),
-                "SFDC Account Id": leads["account_id"].to_numpy(),
-                "Lead Source": leads["lead_source"].to_numpy(),
-                "Created At": leads["created_at"].dt.strftime(iso).to_numpy(),
-                "Lead Score": leads["marketing_score"].to_numpy(),
-                "MQL Date": leads["mql_at"].dt.strftime(iso).fillna("").to_numpy(),
+                "id": marketo_id,
+                "sfdcLeadId": leads["lead_id"].to_numpy(),
+                "email": leads["email"].to_numpy(),
+                "title": leads["title"].to_numpy(),
+                "company": leads["company"].to_numpy(),
+                "sfdcAccountId": leads["account_id"].to_numpy(),
+                "leadSource": leads["lead_source"].to_numpy(),
+                "createdAt": leads["created_at"].dt.strftime(iso).to_numpy(),
+                "leadScore": leads["marketing_score"].to_numpy(),
+                "mqlDate": leads["mql_at"].dt.strftime(iso).fillna("").to_numpy(),
             }
         ),
         "marketo_activities.csv": pd.DataFrame(
@@ -255,7 +282,7 @@ def marketo_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
                 "activityTypeId": touch.str[0],
                 "campaignId": engagement["campaign_id"],
                 "primaryAttributeValue": touch.str[1],
-                "attributes": "{}",
+                "attributes": touch.str[2],
             }
         ),
     }
@@ -270,6 +297,7 @@ def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -
         raise ValueError(f"--as must be one of {', '.join(WRITERS)}, not {system!r}")
     written = []
     for name, frame in WRITERS[system](tables).items():
-        write_text(frame.to_csv(index=False), out / name)
+        header = [str(c).removesuffix(".1") for c in frame.columns]  # a name used twice
+        write_text(frame.to_csv(index=False, header=header), out / name)
         written.append(out / name)
     return written

@@ -10,9 +10,12 @@ text into typed canonical frames; reading files is `read_export_file`.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import fnmatch
 import io
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +26,14 @@ import yaml
 
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.schema import RAW_TABLES, TABLES
+from sources.mapping_spec import SpecError, check_spec
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
 OTHER = "_other"  # value-map key: what every unlisted value becomes
+NONBLANK = "_nonblank"  # `where` value: keep the rows where the column is filled
+REQUIRED_TABLES = ("leads", "opportunities")
+log = logging.getLogger(__name__)
 
 
 class MappingError(ValueError):
@@ -46,34 +53,49 @@ class Source:
 
 def load_source(paths: list[Path]) -> Source:
     """Merge mapping files; a table two of them map comes from the one listed first
-    (Marketo before Salesforce: Marketo's leads and touches, Salesforce's deals)."""
+    (Marketo before Salesforce: Marketo's leads and touches, Salesforce's deals). Each
+    file is checked against the mapping language before any export is read."""
     names, tables, people = [], {}, []
     for path in paths:
-        try:
-            spec = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise MappingError(f"{path}: cannot read the mapping: {err}") from err
-        unknown = set(spec) - {"name", "tables", "params", "description", "same_person"}
-        if unknown:
-            raise MappingError(f"{path}: unknown keys {sorted(unknown)}")
+        spec = _read_spec(Path(path))
         names.append(spec.get("name") or Path(path).stem)
+        blanks = list(spec.get("blank_values") or [])
         for table, parts in (spec.get("tables") or {}).items():
-            if table not in TABLES:
-                raise MappingError(f"{path}: unknown table {table!r} (one of {RAW_TABLES})")
             if table not in tables:  # the mapping listed first supplies a table
-                tables[table] = parts if isinstance(parts, list) else [parts]
+                parts = parts if isinstance(parts, list) else [parts]
+                tables[table] = [_with_blanks(part, blanks) for part in parts]
         if spec.get("same_person"):
-            people.append(spec["same_person"])
-    if "leads" not in tables or "opportunities" not in tables:
+            people.append(_with_blanks(spec["same_person"], blanks))
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
         raise MappingError(
             f"{', '.join(map(str, paths))}: a source needs at least leads and opportunities"
+            f" (no mapping names {', '.join(missing)})"
         )
     return Source("-".join(names), tables, tuple(Path(p) for p in paths), tuple(people))
 
 
+def _read_spec(path: Path) -> dict[str, Any]:
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+        check_spec(spec, str(path))
+    except (OSError, yaml.YAMLError) as err:
+        raise MappingError(f"{path}: cannot read the mapping: {err}") from err
+    except SpecError as err:
+        raise MappingError(str(err)) from err
+    return spec
+
+
+def _with_blanks(part: dict[str, Any], blanks: list[str]) -> dict[str, Any]:
+    """A part with its mapping's `blank_values` added to its own."""
+    own = list(part.get("blank_values") or [])
+    return {**part, "blank_values": own + [b for b in blanks if b not in own]}
+
+
 def read_export_file(path: Path) -> pd.DataFrame:
     """A CSV (any common dialect: BOM, `;`, tabs, CRLF, Latin-1, quoted newlines) or
-    Parquet file as text columns, placeholders as missing."""
+    Parquet file as text columns, placeholders as missing; a header-only file gives its
+    columns and no rows; a column named twice is merged (first non-blank), with a warning."""
     if path.suffix.lower() == ".parquet":
         frame = pd.read_parquet(path)
         return frame.astype("string").astype(object).where(frame.notna(), None)
@@ -83,14 +105,46 @@ def read_export_file(path: Path) -> pd.DataFrame:
     except ValueError as err:
         raise MappingError(f"{path}: {err}") from err
     try:
+        text = raw.decode(encoding)
+        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
         frame = pd.read_csv(
-            io.StringIO(raw.decode(encoding)), sep=sep, dtype=str, keep_default_na=False
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            header=0,
+            names=range(len(header)),
         )
-    except (pd.errors.ParserError, ValueError) as err:
+    except (pd.errors.ParserError, ValueError, csv.Error) as err:
         raise MappingError(f"{path}: not a readable CSV ({encoding}, {sep!r}): {err}") from err
-    frame.columns = [str(c).strip() for c in frame.columns]
-    text = frame.apply(lambda c: c.str.strip())
-    return text.where(~text.isin(PLACEHOLDERS), None)
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in header]
+    frame = _merge_repeated(frame, path.name)
+    cells = frame.apply(lambda c: c.str.strip())
+    return cells.where(~cells.isin(PLACEHOLDERS), None)
+
+
+def _merge_repeated(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Columns a header names twice (HubSpot's "Associated Company IDs") as one: the
+    first non-blank cell of each row; conflicting cells are counted in the warning."""
+    names = list(frame.columns)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if not repeated:
+        return frame
+    merged = {}
+    for name in dict.fromkeys(names):
+        copies = frame.loc[:, [n == name for n in names]].replace("", None)
+        merged[name] = copies.bfill(axis=1).iloc[:, 0]
+        if name in repeated:
+            filled = copies.notna().sum(axis=1) > 1
+            differ = filled & (copies.nunique(axis=1, dropna=True) > 1)
+            log.warning(
+                "%s: column %r appears %d times in the header; merged (first non-blank)%s",
+                file,
+                name,
+                names.count(name),
+                f", {int(differ.sum())} row(s) disagree" if differ.any() else "",
+            )
+    return pd.DataFrame(merged).fillna("")
 
 
 def _fail(file: str, column: str, values: pd.Series, what: str) -> MappingError:
@@ -180,14 +234,14 @@ def parse_booleans(values: pd.Series, options: dict, file: str, column: str) -> 
     false = FALSE_WORDS | {str(w).lower() for w in options.get("false", options.get(False, ()))}
     lowered = values.fillna("").astype(str).str.strip().str.lower()
     bad = ~lowered.isin(true | false)
-    if bad.any():
-        raise _fail(file, column, values[bad], "is not a yes/no value")
+    if bad.any():  # every distinct one (a deal stage the mapping does not list, say)
+        raise _unlisted(file, column, values[bad], "the yes/no words (`booleans: true/false`)")
     return lowered.isin(true)
 
 
 def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.Series:
     """Source values to ours by a value map; unlisted values become the `_other` entry,
-    or stop the run when the map has none."""
+    or stop the run naming every distinct unlisted value, so one edit maps them all."""
     table = {str(k): v for k, v in mapping.items() if k != OTHER}
     mapped = values.astype("string").map(table).astype(object)
     patterns = [(k, v) for k, v in table.items() if "*" in k]  # first matching wildcard
@@ -198,8 +252,22 @@ def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.S
             mapped[rest & (values == value)] = hit
     unmapped = values.notna() & mapped.isna()
     if unmapped.any() and OTHER not in mapping:
-        raise _fail(file, column, values[unmapped], "is not covered by the mapping's value map")
+        raise _unlisted(file, column, values[unmapped], "the mapping's value map")
     return mapped.where(~unmapped, mapping.get(OTHER)).where(values.notna(), None)
+
+
+def _unlisted(file: str, column: str, values: pd.Series, where: str) -> MappingError:
+    """Every distinct value a map does not cover, with its count and first data row."""
+    counts = values.value_counts(sort=False)
+    first = values.reset_index().drop_duplicates(values.name or 0).set_index(values.name or 0)
+    listed = ", ".join(
+        f"{value!r} ({n} row(s), first in data row {first.loc[value].iloc[0] + 1})"
+        for value, n in counts.items()
+    )
+    return MappingError(
+        f"{file}, column {column!r}: {len(counts)} value(s) not covered by {where}: {listed};"
+        " add each to the map (or `_other: other`)"
+    )
 
 
 def _closest(name: str, columns: list[str]) -> str:
@@ -214,11 +282,85 @@ def _column(frame: pd.DataFrame, name: str, file: str, purpose: str) -> pd.Serie
     return frame[name]
 
 
-def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataFrame:
-    """One export file's rows as canonical rows of `table` (typed), by one mapping part."""
-    kinds = TABLES[table]
+def _json_key(frame: pd.DataFrame, spec: dict, file: str, purpose: str) -> pd.Series:
+    """One key of a JSON object column (Marketo's `attributes`), blank where absent."""
+    cells = _column(frame, spec["json"], file, purpose)
+
+    def read(cell: Any) -> Any:
+        if cell is None:
+            return None
+        try:
+            found = json.loads(cell)
+        except (TypeError, ValueError):
+            return _BAD_JSON
+        return found.get(spec["key"]) if isinstance(found, dict) else _BAD_JSON
+
+    values = cells.map(read)
+    bad = values.map(lambda v: v is _BAD_JSON)
+    if bad.any():
+        raise _fail(file, spec["json"], cells[bad], "is not a JSON object")
+    return values.map(lambda v: None if v is None else str(v)).astype(object)
+
+
+_BAD_JSON = object()
+
+
+def source_names(spec: Any) -> list[str]:
+    """The export columns a column spec reads (a name, alternatives, a join, a JSON key)."""
+    if isinstance(spec, list):
+        return [n for s in spec for n in source_names(s)]
+    if isinstance(spec, dict):
+        return source_names(spec.get("join") or spec.get("json") or [])
+    return [str(spec)]
+
+
+def _cells(frame: pd.DataFrame, spec: Any, file: str, purpose: str) -> pd.Series | None:
+    """The cells a column spec names: a column; a list of alternatives (the first
+    non-blank of those present, None when none is); `{join: [...], sep}`; `{json, key}`."""
+    if isinstance(spec, dict) and "json" in spec:
+        return _json_key(frame, spec, file, purpose)
+    if isinstance(spec, dict):
+        parts = [_cells(frame, s, file, purpose) for s in spec["join"]]
+        texts = [
+            (p if p is not None else pd.Series(None, index=frame.index)).fillna("") for p in parts
+        ]
+        return (
+            texts[0]
+            .astype(str)
+            .str.cat([t.astype(str) for t in texts[1:]], sep=spec.get("sep", "|"))
+        )
+    if isinstance(spec, list):
+        present = [_cells(frame, s, file, purpose) for s in spec if _present(frame, s)]
+        if not present:
+            return None
+        return pd.concat(present, axis=1).bfill(axis=1).iloc[:, 0]
+    return _column(frame, spec, file, purpose)
+
+
+def _present(frame: pd.DataFrame, spec: Any) -> bool:
+    return all(name in frame.columns for name in source_names(spec))
+
+
+def absent_columns(frame: pd.DataFrame, part: dict) -> dict[str, list[str]]:
+    """Optional canonical columns whose export columns the file lacks: they stay blank."""
+    columns = part.get("columns") or {}
+    return {
+        name: source_names(columns[name])
+        for name in part.get("optional_columns") or ()
+        if name in columns
+        and not (
+            any(_present(frame, s) for s in columns[name])
+            if isinstance(columns[name], list)
+            else _present(frame, columns[name])
+        )
+    }
+
+
+def _filtered(frame: pd.DataFrame, part: dict, file: str) -> pd.DataFrame:
+    """Rows the part keeps (`where`), lists split to rows, first items of lists taken."""
     for column, allowed in (part.get("where") or {}).items():
-        keep = _column(frame, column, file, "filter").isin([str(v) for v in allowed])
+        cells = _column(frame, column, file, "filter")
+        keep = cells.notna() if allowed == NONBLANK else cells.isin([str(v) for v in allowed])
         frame = frame[keep]
     for column, separator in (part.get("split") or {}).items():
         cells = _column(frame, column, file, "split").str.split(separator)
@@ -228,32 +370,56 @@ def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataF
     for column, separator in (part.get("take_first") or {}).items():  # first of a list
         first = _column(frame, column, file, "take_first").str.split(separator).str[0]
         frame = frame.assign(**{column: first.str.strip().replace("", None)})
-    frame = frame.reset_index(drop=True)
+    return frame.reset_index(drop=True)
+
+
+def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataFrame:
+    """One export file's rows as canonical rows of `table` (typed), by one mapping part."""
+    kinds = TABLES[table]
+    blanks = [str(b) for b in part.get("blank_values") or ()]
+    if blanks:  # Salesforce's 000000000000000AAA in an empty lookup means blank
+        frame = frame.where(~frame.isin(blanks), None)
+    frame = _filtered(frame, part, file)
     out = pd.DataFrame(index=frame.index)
     columns, constants = part.get("columns") or {}, part.get("constants") or {}
+    optional = absent_columns(frame, part)
     for name in kinds:
-        if name in columns and isinstance(columns[name], dict):  # {join: [a, b], sep: "|"}
-            spec = columns[name]
-            cells = [_column(frame, c, file, f"{table}.{name}").fillna("") for c in spec["join"]]
-            out[name] = cells[0].str.cat(cells[1:], sep=spec.get("sep", "|"))
-        elif name in columns:
-            source = columns[name]
-            sources = source if isinstance(source, list) else [source]
-            picked = [_column(frame, s, file, f"{table}.{name}") for s in sources]
-            out[name] = pd.concat(picked, axis=1).bfill(axis=1).iloc[:, 0]  # first non-blank
+        if name in columns and name not in optional:
+            cells = _cells(frame, columns[name], file, f"{table}.{name}")
+            if cells is None:  # none of the alternatives: name the first as missing
+                _column(frame, source_names(columns[name])[0], file, f"{table}.{name}")
+            out[name] = cells
         else:
             out[name] = constants.get(name)
     if table == "engagement":  # the export's own activity names, counted when mapped to other
         out["activity_source"] = out["activity_type"]
     for name, mapping in (part.get("values") or {}).items():
-        out[name] = map_values(out[name], mapping, file, columns.get(name, name))
+        out[name] = map_values(out[name], mapping, file, _label(columns.get(name, name)))
+    day_only = {n: out[n] for n in (part.get("dates") or {}).get("end_of_day") or ()}
     for name, kind in kinds.items():
-        out[name] = _typed(out[name], kind, part, file, str(columns.get(name, name)))
+        out[name] = _typed(out[name], kind, part, file, _label(columns.get(name, name)))
+    for name, text in day_only.items():
+        out[name] = end_of_day(out[name], text)
     for name, rule in (part.get("blank_unless") or {}).items():  # an open deal's CloseDate
         out[name] = out[name].where(_kept(frame, rule, file, name))
     for name, source in (part.get("extra") or {}).items():
         out[f"x_{name}"] = _column(frame, source, file, f"extra column {name}")
     return out
+
+
+def _label(spec: Any) -> str:
+    """How messages name a column spec: its export column(s)."""
+    names = source_names(spec)
+    return names[0] if len(names) == 1 else "|".join(names)
+
+
+def end_of_day(times: pd.Series, text: pd.Series) -> pd.Series:
+    """Date-only cells (no time of day) as the last second of their day: a deal closed on
+    2024-01-22 closed some time that day and is known by its end, so a same-day close is
+    never before the deal's created time."""
+    date_only = text.astype("string").str.fullmatch(r"\s*[\d./-]+\s*", na=False)
+    shift = pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    return times.where(~date_only.to_numpy(), times + shift)
 
 
 def _typed(values: pd.Series, kind: str, part: dict, file: str, column: str) -> pd.Series:
@@ -281,37 +447,71 @@ def _kept(frame: pd.DataFrame, rule: str | dict, file: str, name: str) -> np.nda
     ).to_numpy()
 
 
-def map_table(source: Source, table: str, folder: Path) -> tuple[pd.DataFrame, list[str]]:
-    """A canonical table from the export files its mapping parts name (their union), and
-    the files read."""
-    frames, read = [], []
+@dataclass(frozen=True)
+class Mapped:
+    """One canonical table as its mapping parts read it (None: no part's file is there)."""
+
+    frame: pd.DataFrame | None
+    files: list[str]
+    absent_files: list[str]  # optional parts whose file is not in the export
+    absent_columns: dict[str, list[str]]  # optional canonical column -> export names
+
+
+def map_table(source: Source, table: str, folder: Path) -> Mapped:
+    """A canonical table from the export files its mapping parts name (their union)."""
+    frames, read, absent, columns = [], [], [], {}
     for part in source.tables[table]:
         patterns = part.get("file")
         patterns = patterns if isinstance(patterns, list) else [patterns]
         paths = sorted({p for pattern in patterns for p in folder.glob(str(pattern))})
+        if not paths and part.get("optional"):
+            absent.append(" or ".join(map(str, patterns)))
+            continue
         if not paths:
             raise MappingError(
                 f"{folder}: no file matches {patterns} (mapping for {table}); "
                 f"found: {', '.join(sorted(p.name for p in folder.iterdir())[:12])}"
             )
         for path in paths:
-            frames.append(map_part(read_export_file(path), part, table, path.name))
+            frame = read_export_file(path)
+            for name, names in absent_columns(frame, part).items():
+                columns[name] = names
+                log.warning(
+                    "%s has no column %s (%s.%s, optional): left blank",
+                    path.name,
+                    " or ".join(map(repr, names)),
+                    table,
+                    name,
+                )
+            frames.append(map_part(frame, part, table, path.name))
             read.append(path.name)
+    if not frames:
+        return Mapped(None, read, absent, columns)
     mapped = pd.concat(frames, ignore_index=True)
     key = {"engagement": "event_id", "sales_activities": "activity_id"}.get(table)
-    if key and mapped[key].isna().all():  # sources without event ids: number the rows
+    if key and len(mapped) and mapped[key].isna().all():  # no event ids: number the rows
         mapped[key] = [f"{table[0].upper()}{i}" for i in range(1, len(mapped) + 1)]
-    return mapped, read
+    return Mapped(mapped, read, absent, columns)
 
 
 def _aliases(rule: dict, folder: Path) -> dict[str, str]:
-    """alias id -> person id, from the file a `same_person` rule names."""
+    """alias id -> person id, from the file a `same_person` rule names (blank values of
+    the mapping, like an empty lookup's 000000000000000AAA, are no alias); none when the
+    file is not in the export."""
     found = sorted(folder.glob(rule["file"]))
-    if not found:
-        raise MappingError(f"{folder}: no file matches {rule['file']} (same_person)")
+    if not found:  # e.g. Salesforce's Lead.csv when Marketo supplies the leads
+        log.warning(
+            "%s: no file matches %s: its same_person rule is skipped", folder, rule["file"]
+        )
+        return {}
     frame = read_export_file(found[0])
-    ids = _column(frame, rule["id"], rule["file"], "same_person id")
-    alias = _column(frame, rule["alias"], rule["file"], "same_person alias")
+    blanks = [str(b) for b in rule.get("blank_values") or ()]
+    frame = frame.where(~frame.isin(blanks), None) if blanks else frame
+    ids = _cells(frame, rule["id"], rule["file"], "same_person id")
+    alias = _cells(frame, rule["alias"], rule["file"], "same_person alias")
+    if ids is None or alias is None:
+        wanted = source_names(rule["id"] if ids is None else rule["alias"])
+        _column(frame, wanted[0], rule["file"], "same_person")
     return {a: i for a, i in zip(alias, ids, strict=True) if a is not None and i is not None}
 
 
@@ -349,37 +549,52 @@ def accounts_from_ids(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Every canonical table (empty for those the source lacks) and what was done."""
+    """Every canonical table (empty for those the source lacks) and what was done. A
+    table whose files are all absent (optional parts) or hold only a header is a table
+    the source lacks: named in `missing_tables`, its features dropped, its checks skipped."""
     if not folder.is_dir():
         raise MappingError(f"export folder {folder} does not exist")
-    tables, files = {}, {}
-    for table in RAW_TABLES:
-        if table in source.tables:
-            tables[table], files[table] = map_table(source, table, folder)
+    mapped = {t: map_table(source, t, folder) for t in RAW_TABLES if t in source.tables}
+    tables = {t: m.frame for t, m in mapped.items() if m.frame is not None and len(m.frame)}
+    for table in REQUIRED_TABLES:
+        if table not in tables:
+            files = ", ".join(mapped[table].files) or "no file"
+            raise MappingError(f"{folder}: {table} has no rows ({files}); a source needs them")
     for rule in source.same_person:
         tables = one_person(tables, _aliases(rule, folder))
+    if "opportunity_contacts" in tables:  # a contact role and a converted lead: one row
+        roles = tables["opportunity_contacts"]
+        tables["opportunity_contacts"] = roles.drop_duplicates(
+            ["opportunity_id", "lead_id"]
+        ).reset_index(drop=True)
     missing = [t for t in RAW_TABLES if t not in tables]
     for table in missing:
         tables[table] = accounts_from_ids(tables) if table == "accounts" else empty_table(table)
+    other = _other_counts(tables["engagement"])
+    tables["engagement"] = tables["engagement"].drop(columns="activity_source", errors="ignore")
+    info = {
+        "exported_at": _newest(tables),
+        "source": source.name,
+        "missing_tables": missing,
+        "empty_tables": [t for t, m in mapped.items() if m.frame is not None and not len(m.frame)],
+        "absent_files": sorted(f for m in mapped.values() for f in m.absent_files),
+        "absent_columns": {t: m.absent_columns for t, m in mapped.items() if m.absent_columns},
+        "extra_lead_columns": [c for c in tables["leads"].columns if c.startswith("x_")],
+        "files": {t: m.files for t, m in mapped.items() if m.files},
+        "rows": {name: len(frame) for name, frame in tables.items()},
+        "other_activity_types": other,
+    }
+    return tables, info
+
+
+def _newest(tables: dict[str, pd.DataFrame]) -> str | None:
     times = [
         frame[c].max()
         for name, frame in tables.items()
         for c, kind in TABLES[name].items()
         if kind == "time" and len(frame) and frame[c].notna().any()
     ]
-    other = _other_counts(tables["engagement"])
-    tables["engagement"] = tables["engagement"].drop(columns="activity_source", errors="ignore")
-    extra = [c for c in tables["leads"].columns if c.startswith("x_")]
-    info = {
-        "exported_at": max(times).isoformat() if times else None,
-        "source": source.name,
-        "missing_tables": missing,
-        "extra_lead_columns": extra,
-        "files": files,
-        "rows": {name: len(frame) for name, frame in tables.items()},
-        "other_activity_types": other,
-    }
-    return tables, info
+    return max(times).isoformat() if times else None
 
 
 def _other_counts(engagement: pd.DataFrame) -> dict[str, int]:

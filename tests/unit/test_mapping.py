@@ -129,7 +129,7 @@ def test_value_maps_booleans_and_lists() -> None:
     assert out["lead_id"].tolist() == ["11", "12", "13"]
     assert out["role"].tolist() == ["economic_buyer", "economic_buyer", "other"]
     strict = {**part, "values": {"role": {"Decision Maker": "economic_buyer"}}}
-    with pytest.raises(MappingError, match="'Something new' in data row 3 is not covered"):
+    with pytest.raises(MappingError, match=r"'Something new' \(1 row\(s\), first in data row 3"):
         map_part(frame, strict, "opportunity_contacts", "deals.csv")
     won = pd.DataFrame({"Id": ["O1", "O2", "O3"], "Won": ["Yes", "no", "X"], "Acc": "A"})
     part = {"columns": {"opportunity_id": "Id", "is_won": "Won", "account_id": "Acc"}}
