@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
-from mqlscore.schema import RAW_TABLES, TABLES
+from mqlscore.schema import OTHER_TYPE, RAW_TABLES, TABLES
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
@@ -385,5 +385,5 @@ def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFra
 def _other_counts(engagement: pd.DataFrame) -> dict[str, int]:
     if "activity_source" not in engagement.columns:
         return {}
-    other = engagement.loc[engagement["activity_type"] == "other", "activity_source"]
+    other = engagement.loc[engagement["activity_type"] == OTHER_TYPE, "activity_source"]
     return {str(k): int(v) for k, v in other.value_counts().items()}

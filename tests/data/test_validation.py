@@ -132,6 +132,35 @@ def test_row_fault_is_named_with_table_column_and_count(
     assert failure["examples"], "example ids are shown"
 
 
+def test_other_picklist_values_pass_and_their_count_is_kept(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["engagement"].loc[tables["engagement"].index[:40], "activity_type"] = "other"
+    tables["sales_activities"].loc[tables["sales_activities"].index[:9], "type"] = "other"
+    raw = _write(tables, tiny_world, tmp_path / "raw")
+    exported = tiny_world.exported_at.isoformat()
+    write_json({"exported_at": exported, "other_activity_types": {"Sent": 40}}, raw / EXPORT_FILE)
+    code, summary = _validate(tmp_path, tiny_params_file, raw)
+    assert code == 0 and summary["failed"] == 0, [f["message"] for f in summary["failures"]]
+    assert summary["other_activity_types"] == {"Sent": 40}
+
+
+def test_an_unmapped_activity_type_fails_naming_the_value(
+    run_with_fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    def typo(t: Tables) -> None:
+        t["engagement"].loc[t["engagement"].index[:3], "activity_type"] = "pricing_page_vist"
+        t["engagement"].loc[t["engagement"].index[3], "activity_type"] = "other"
+
+    with caplog.at_level(logging.ERROR):
+        code, summary = run_with_fault(typo)
+    failure = _only_failure(summary)
+    assert code == 1 and (failure["table"], failure["column"]) == ("engagement", "activity_type")
+    assert failure["failed_rows"] == 3 and failure["values"] == ["pricing_page_vist"]
+    assert "3 row(s) fail" in caplog.text and "found pricing_page_vist" in caplog.text
+
+
 def test_duplicate_ids_are_shown_as_examples(run_with_fault) -> None:
     _, summary = run_with_fault(_duplicate_lead)
     assert _only_failure(summary)["examples"] == ["L0000004", "L0000004"]

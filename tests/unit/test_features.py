@@ -14,6 +14,7 @@ from features.engine import build_snapshots
 from features.matching import match_leads
 from features.persona import function_of, seniority_of
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
+from mqlscore.schema import ACTIVITY_TYPES
 from sources.world import World
 from tests.conftest import ROOT
 
@@ -148,6 +149,22 @@ def test_snapshot_features_count_only_the_past(spec: SnapshotSpec) -> None:
     assert row["web_visit_90d"] == 1 and row["web_visit_30d"] == 0
     assert row["days_since_last_event"] == (t - pd.Timestamp("2024-01-04")).days
     assert row["seniority"] == "c_level" and row["free_mail"] == 0
+
+
+def test_other_touches_count_in_the_totals_but_as_no_known_type(spec: SnapshotSpec) -> None:
+    t = pd.Timestamp("2024-03-01")
+    world = _one_deal_world(t + pd.Timedelta(days=5))  # a web visit on 2024-01-04, a call
+    world["engagement"] = pd.concat(
+        [world["engagement"], world["engagement"].assign(event_id=2, activity_type="other")]
+    )
+    world["sales_activities"] = pd.concat(
+        [world["sales_activities"], world["sales_activities"].assign(activity_id=2, type="other")]
+    )
+    row = build_leads(world, spec, [t], pd.Timestamp("2025-01-01")).iloc[0]
+    known = sum(row[f"{a}_90d"] for a in ACTIVITY_TYPES)
+    assert (row["events_90d"], known, row["web_visit_90d"]) == (2, 1, 1)
+    assert row["sales_touches_90d"] == 2
+    assert not [c for c in row.index if c.startswith("other")]
 
 
 def test_last_opportunity_outcome_is_its_state_at_each_snapshot(spec: SnapshotSpec) -> None:
