@@ -10,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+import yaml
 
 from mqlscore.config import ValidateParams
 from mqlscore.expectations import model_table_suite, run_suites
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from pipeline import validate
 from sources.world import World
-from tests.conftest import project_params
+from tests.conftest import project_params, tiny_params_dict
 
 Tables = dict[str, pd.DataFrame]
 
@@ -264,6 +265,55 @@ def test_account_table_checks_one_row_per_account_and_snapshot() -> None:
     checks, _ = run_suites({"accounts": frame}, {"accounts": suite})
     failed = {c.column for c in checks if not c.passed}
     assert failed == {"account_id,snapshot_date", "label"}  # a repeated row; no conversion
+
+
+def _model_tables(folder: Path) -> tuple[Path, Path]:
+    """A lead table that passes and an account table that never converts (rate 0)."""
+    t = pd.Timestamp("2025-01-01")
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(10)],
+            "account_id": ["A1"] * 10,
+            "snapshot_date": [t] * 10,
+            "label": [1] + [0] * 9,
+            "label_complete": [1] * 10,
+            "web_visit_30d": [1.0] * 10,
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3"],
+            "snapshot_date": [t] * 3,
+            "label": [0, 0, 0],
+            "label_complete": [1, 1, 1],
+            "employees": [10.0, 20.0, 30.0],
+        }
+    )
+    paths = folder / "lead_snapshots.parquet", folder / "account_snapshots.parquet"
+    write_parquet(leads, paths[0])
+    write_parquet(accounts, paths[1])
+    return paths
+
+
+@pytest.mark.parametrize(("kinds", "code"), [(["lead"], 0), (["lead", "account"], 1)])
+def test_model_tables_are_checked_only_for_the_kinds_trained(
+    tmp_path: Path, kinds: list[str], code: int
+) -> None:
+    params = tiny_params_dict()
+    params["train"]["kinds"] = kinds
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    leads, accounts = _model_tables(tmp_path)
+    summary = tmp_path / "feature_validation.json"
+    try:
+        validate.features_main(leads, accounts, summary, None, params_file)
+        exit_code = 0
+    except typer.Exit as stop:
+        exit_code = stop.exit_code
+    result = json.loads(summary.read_text())
+    assert exit_code == code and result["kinds"] == kinds
+    failed = {(f["table"], f["column"]) for f in result["failures"]}
+    assert failed == ({("account_snapshots", "label")} if code else set())
 
 
 def _won_deal_without_amount(t: Tables) -> None:
