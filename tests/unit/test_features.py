@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,10 @@ import yaml
 from features.engine import build_snapshots
 from features.matching import match_leads
 from features.persona import function_of, seniority_of
-from features.snapshots import SnapshotSpec, data_end, snapshot_dates
+from features.snapshots import SnapshotSpec, blank_features, data_end, snapshot_dates
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from mqlscore.schema import ACTIVITY_TYPES
+from pipeline import featurize, validate
 from sources.world import World
 from tests.conftest import ROOT
 
@@ -271,3 +274,31 @@ def test_arrival_rows_score_each_lead_once_at_its_first_snapshot(spec: SnapshotS
     )
     assert built.leads["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]
     assert built.accounts["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]
+
+
+def test_blank_features_are_those_blank_on_more_than_the_share() -> None:
+    blanks = {"employees": 100, "annual_revenue": 99, "industry": 98, "country": 0}
+    assert blank_features(blanks, 100, 0.98) == {"employees": 1.0, "annual_revenue": 0.99}
+    assert blank_features(blanks, 0, 0.98) == {}  # an empty table: nothing to judge
+
+
+def test_a_firmographic_never_filled_is_dropped_from_the_model_tables_and_named(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["accounts"]["employees"] = pd.array([pd.NA] * len(tables["accounts"]), dtype="Int64")
+    raw = tmp_path / "raw"
+    for name, frame in tables.items():
+        write_parquet(frame, raw / f"{name}.parquet")
+    write_json({"exported_at": tiny_world.exported_at.isoformat()}, raw / EXPORT_FILE)
+    matches = tmp_path / "lead_accounts.parquet"
+    write_parquet(match_leads(tables["leads"], tables["accounts"]), matches)
+    leads, accounts, summary = (tmp_path / n for n in ("l.parquet", "a.parquet", "f.json"))
+    outcomes = tmp_path / "lo.parquet", tmp_path / "ao.parquet"
+    featurize.main(raw, matches, leads, accounts, *outcomes, summary, tiny_params_file)
+    blank = json.loads(summary.read_text())["blank_features"]
+    assert blank == {"leads": {"employees": 1.0}, "accounts": {"employees": 1.0}}
+    for table in (leads, accounts):
+        columns = pd.read_parquet(table).columns
+        assert "employees" not in columns and "annual_revenue" in columns
+    validate.features_main(leads, accounts, tmp_path / "v.json", None, tiny_params_file)  # passes
