@@ -19,13 +19,14 @@ from features.snapshots import (
     SnapshotSpec,
     account_outcomes_sql,
     account_snapshot_sql,
+    blank_features,
     lead_outcomes_sql,
     lead_snapshot_sql,
     shared_tables,
     unsupported_features,
 )
 from mqlscore.io import atomic_path
-from mqlscore.schema import AUDIT_COLUMNS
+from mqlscore.schema import AUDIT_COLUMNS, feature_columns
 
 log = logging.getLogger(__name__)
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -204,3 +205,33 @@ def drop_unsupported(targets: dict[str, Path], missing: list[str]) -> dict[str, 
         if gone:
             log.warning("%s: dropped %d features the source cannot support", name, len(gone))
     return {table: sorted(cols) for table, cols in named.items()}
+
+
+def blank_counts(path: Path, columns: list[str]) -> tuple[int, dict[str, int]]:
+    """The rows of a Parquet file and the blank (null) values of each column, counted by
+    DuckDB (the table is never loaded whole)."""
+    quoted = str(path).replace("'", "''")
+    blanks = "".join(f', count(*) - count("{c}")' for c in columns)
+    with duckdb.connect() as con:
+        found = con.execute(f"SELECT count(*){blanks} FROM read_parquet('{quoted}')").fetchone()
+    return int(found[0]), dict(zip(columns, map(int, found[1:]), strict=True))
+
+
+def drop_blank(targets: dict[str, Path], max_share: float) -> dict[str, dict[str, float]]:
+    """Remove from the snapshot tables the features blank on more than `max_share` of
+    their rows (a field the source never fills), and say which with their blank share."""
+    import pyarrow.parquet as pq
+
+    from mqlscore.io import write_parquet
+
+    named: dict[str, dict[str, float]] = {}
+    for name in ("leads", "accounts"):
+        columns = pq.ParquetFile(targets[name]).schema_arrow.names
+        features = feature_columns(pd.DataFrame(columns=columns), use_marketing=False)
+        rows, blanks = blank_counts(targets[name], features)
+        named[name] = blank_features(blanks, rows, max_share)
+        if named[name]:
+            frame = pd.read_parquet(targets[name]).drop(columns=list(named[name]))
+            write_parquet(frame, targets[name])
+            log.warning("%s: dropped blank features: %s", name, ", ".join(named[name]))
+    return named

@@ -66,6 +66,14 @@ def unsupported_features(columns: list[str], missing_tables: list[str]) -> dict[
     }
 
 
+def blank_features(blanks: dict[str, int], rows: int, max_share: float) -> dict[str, float]:
+    """The features blank on more than `max_share` of `rows`, with their blank share
+    (none of an empty table)."""
+    if rows == 0:
+        return {}
+    return {c: round(n / rows, 4) for c, n in blanks.items() if n / rows > max_share}
+
+
 LABELS: tuple[str, ...] = ("opportunity_created", "closed_won")
 
 

@@ -82,6 +82,7 @@ class FeatureParams(Section):
     windows_days: tuple[int, ...] = Field(min_length=3)
     half_life_days: float = Field(gt=0)
     buying_group: tuple[BuyingRoleParams, ...]
+    max_blank_share: float = Field(gt=0, le=1)  # a feature blank on more rows: dropped, named
 
 
 class TrainParams(Section):

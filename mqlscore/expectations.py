@@ -22,6 +22,7 @@ from mqlscore.schema import (
     ACTIVITY_TYPES,
     EMAIL_PATTERN,
     FOREIGN_KEYS,
+    OTHER_TYPE,
     PRIMARY_KEYS,
     SALES_ACTIVITY_TYPES,
     TABLES,
@@ -57,6 +58,7 @@ class Check:
     failed_rows: int = 0
     examples: list[str] = field(default_factory=list)
     observed: str = ""
+    values: list[str] = field(default_factory=list)  # a picklist's unexpected values
 
     @property
     def passed(self) -> bool:
@@ -67,7 +69,8 @@ class Check:
         if self.observed:
             return f"{where}: expected {self.says}; found {self.observed}"
         ids = ", ".join(self.examples)
-        return f"{where}: expected {self.says}; {self.failed_rows} row(s) fail (e.g. {ids})"
+        found = f"; found {', '.join(self.values)}" if self.values else ""
+        return f"{where}: expected {self.says}; {self.failed_rows} row(s) fail (e.g. {ids}){found}"
 
 
 def _meta(says: str, severity: str = "fatal") -> dict[str, str]:
@@ -162,9 +165,10 @@ def raw_suites(
     return suites
 
 
+# Picklists: our types, or `other` (a mapping's `_other`); a failure names the values found.
 KNOWN_VALUES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
-    ("engagement", "activity_type"): (ACTIVITY_TYPES, "a known activity type"),
-    ("sales_activities", "type"): (SALES_ACTIVITY_TYPES, "a known sales activity"),
+    ("engagement", "activity_type"): ((*ACTIVITY_TYPES, OTHER_TYPE), "a known activity type"),
+    ("sales_activities", "type"): ((*SALES_ACTIVITY_TYPES, OTHER_TYPE), "a known sales activity"),
 }
 MIN_VALUES: dict[tuple[str, str], tuple[float, str]] = {
     ("accounts", "employees"): (1, "at least 1 employee"),
@@ -434,6 +438,7 @@ def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.Data
         examples = (
             ids.astype(str).tolist() if ids is not None else [f"row {p}" for p in positions[:5]]
         )
+        values = _unexpected_values(result) if (table, column) in KNOWN_VALUES else []
         return (
             Check(
                 table,
@@ -443,11 +448,18 @@ def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.Data
                 severity,
                 int(result["unexpected_count"]),
                 examples,
+                values=values,
             ),
             rows,
         )
     observed = _observed(result, extras_only)
     return Check(table, column, config.type, says, severity, observed=observed), rows
+
+
+def _unexpected_values(result: dict[str, Any]) -> list[str]:
+    """The distinct values that failed a check, the most frequent first (at most EXAMPLES)."""
+    found = pd.Series(result.get("unexpected_list") or [], dtype=object).astype(str)
+    return found.value_counts(sort=True).index[:EXAMPLES].tolist()
 
 
 def _mismatched(result: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,9 @@ ACTIVITY_TYPES: tuple[str, ...] = (
     "ad_click",
 )
 SALES_ACTIVITY_TYPES: tuple[str, ...] = ("call", "email", "meeting")
+# Where a mapping's `_other` entry sends picklist values outside ours: a valid touch,
+# counted in the totals (events, sales touches), never as one of the known types.
+OTHER_TYPE = "other"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"  # a well-formed address
 
 # column -> kind: "id", "str", "int", "float", "bool", "time"

@@ -11,6 +11,7 @@ import typer
 
 from features.engine import (
     build_snapshots_spark,
+    drop_blank,
     drop_unsupported,
     spark_session,
     write_snapshots,
@@ -78,11 +79,12 @@ def main(
     else:
         write_snapshots(sources, spec, snapshots, end, targets, config.duckdb_memory_limit)
     dropped = drop_unsupported(targets, info.get("missing_tables", []))
+    blank = drop_blank(targets, config.max_blank_share)
     counted = ["lead_id", "snapshot_date", "label", "label_complete"]
     lead_rows = pd.read_parquet(leads_out, columns=counted)
     account_rows = pd.read_parquet(accounts_out, columns=counted[1:])
     result = summarize(lead_rows, account_rows, times["leads"], snapshots, config.rows)
-    write_json(result | {"dropped_features": dropped}, summary)
+    write_json(result | {"dropped_features": dropped, "blank_features": blank}, summary)
     log.info(
         "features (%s): %d lead rows, %d account rows over %d snapshots",
         config.engine,

@@ -14,11 +14,12 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore.config import SYNTHETIC, ValidateParams, load_section
+from mqlscore.config import SYNTHETIC, TrainParams, ValidateParams, load_section
 from mqlscore.io import read_export_info, read_export_time, read_tables, write_json
 from mqlscore.schema import RAW_TABLES
 
 log = logging.getLogger(__name__)
+KEYS: dict[str, str] = {"lead": "lead_id", "account": "account_id"}  # model kind -> its key
 
 
 def _report(result: dict, what: str) -> None:
@@ -89,25 +90,28 @@ def features_main(
     docs: Annotated[Path | None, typer.Option(help="Folder for the Data Docs HTML.")] = None,
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Validate the model tables: nulls, label rate, one row per key, point in time."""
+    """Validate the model tables of the kinds `train.kinds` trains: nulls, label rate, one
+    row per key, point in time."""
     from mqlscore.expectations import model_table_suite, run_suites, summarize
     from mqlscore.schema import AUDIT_COLUMNS, feature_columns
 
     config = load_section(params, "validate", ValidateParams)
-    tables = {
-        "lead_snapshots": pd.read_parquet(snapshots),
-        "account_snapshots": pd.read_parquet(account_snapshots),
-    }
+    kinds = load_section(params, "train", TrainParams).kinds
+    paths = {"lead": snapshots, "account": account_snapshots}
+    frames = {kind: pd.read_parquet(paths[kind]) for kind in kinds}
+    tables = {f"{kind}_snapshots": frame for kind, frame in frames.items()}
     suites = {
-        name: model_table_suite(
+        f"{kind}_snapshots": model_table_suite(
             config,
             feature_columns(frame, use_marketing=True),
-            key="lead_id" if name == "lead_snapshots" else "account_id",
+            key=KEYS[kind],
             audit=tuple(c for c in AUDIT_COLUMNS if c in frame.columns),
         )
-        for name, frame in tables.items()
+        for kind, frame in frames.items()
     }
+    for kind in sorted(set(KEYS) - set(kinds)):
+        log.info("validate_features: no %s model is trained (train.kinds): not checked", kind)
     checks, _ = run_suites(tables, suites, docs)
-    result = summarize(checks)
+    result = summarize(checks) | {"kinds": list(kinds)}
     write_json(result, summary)
     _report(result, f"validate {snapshots.parent}")

@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
-from mqlscore.schema import RAW_TABLES, TABLES
+from mqlscore.schema import OTHER_TYPE, RAW_TABLES, TABLES
 from sources.mapping_spec import SpecError, check_spec
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
@@ -600,5 +600,5 @@ def _newest(tables: dict[str, pd.DataFrame]) -> str | None:
 def _other_counts(engagement: pd.DataFrame) -> dict[str, int]:
     if "activity_source" not in engagement.columns:
         return {}
-    other = engagement.loc[engagement["activity_type"] == "other", "activity_source"]
+    other = engagement.loc[engagement["activity_type"] == OTHER_TYPE, "activity_source"]
     return {str(k): int(v) for k, v in other.value_counts().items()}

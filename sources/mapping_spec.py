@@ -10,9 +10,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from mqlscore.schema import ACTIVITY_TYPES, SALES_ACTIVITY_TYPES, TABLES
+from mqlscore.schema import ACTIVITY_TYPES, OTHER_TYPE, SALES_ACTIVITY_TYPES, TABLES
 
-OTHER_VALUE = "other"  # what an unlisted picklist value becomes: kept, counted, no feature
 TOP_KEYS = frozenset({"name", "description", "tables", "params", "same_person", "blank_values"})
 PART_KEYS = frozenset(
     {
@@ -35,11 +34,11 @@ PART_KEYS = frozenset(
 )
 DATE_KEYS = frozenset({"dayfirst", "format", "unit", "tz", "end_of_day"})
 SAME_PERSON_KEYS = frozenset({"file", "id", "alias"})
-ROLES = ("economic_buyer", "champion", "evaluator", "user", "procurement", OTHER_VALUE)
+ROLES = ("economic_buyer", "champion", "evaluator", "user", "procurement", OTHER_TYPE)
 # (table, column) -> the values a value map or constant may produce there
 ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("engagement", "activity_type"): (*ACTIVITY_TYPES, OTHER_VALUE),
-    ("sales_activities", "type"): (*SALES_ACTIVITY_TYPES, OTHER_VALUE),
+    ("engagement", "activity_type"): (*ACTIVITY_TYPES, OTHER_TYPE),
+    ("sales_activities", "type"): (*SALES_ACTIVITY_TYPES, OTHER_TYPE),
     ("opportunity_contacts", "role"): ROLES,
 }
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+import yaml
 
 from mqlscore.config import ValidateParams
 from mqlscore.expectations import model_table_suite, run_suites
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from pipeline import validate
 from sources.world import World
-from tests.conftest import project_params
+from tests.conftest import project_params, tiny_params_dict
 
 Tables = dict[str, pd.DataFrame]
 
@@ -132,6 +133,35 @@ def test_row_fault_is_named_with_table_column_and_count(
     assert failure["examples"], "example ids are shown"
 
 
+def test_other_picklist_values_pass_and_their_count_is_kept(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["engagement"].loc[tables["engagement"].index[:40], "activity_type"] = "other"
+    tables["sales_activities"].loc[tables["sales_activities"].index[:9], "type"] = "other"
+    raw = _write(tables, tiny_world, tmp_path / "raw")
+    exported = tiny_world.exported_at.isoformat()
+    write_json({"exported_at": exported, "other_activity_types": {"Sent": 40}}, raw / EXPORT_FILE)
+    code, summary = _validate(tmp_path, tiny_params_file, raw)
+    assert code == 0 and summary["failed"] == 0, [f["message"] for f in summary["failures"]]
+    assert summary["other_activity_types"] == {"Sent": 40}
+
+
+def test_an_unmapped_activity_type_fails_naming_the_value(
+    run_with_fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    def typo(t: Tables) -> None:
+        t["engagement"].loc[t["engagement"].index[:3], "activity_type"] = "pricing_page_vist"
+        t["engagement"].loc[t["engagement"].index[3], "activity_type"] = "other"
+
+    with caplog.at_level(logging.ERROR):
+        code, summary = run_with_fault(typo)
+    failure = _only_failure(summary)
+    assert code == 1 and (failure["table"], failure["column"]) == ("engagement", "activity_type")
+    assert failure["failed_rows"] == 3 and failure["values"] == ["pricing_page_vist"]
+    assert "3 row(s) fail" in caplog.text and "found pricing_page_vist" in caplog.text
+
+
 def test_duplicate_ids_are_shown_as_examples(run_with_fault) -> None:
     _, summary = run_with_fault(_duplicate_lead)
     assert _only_failure(summary)["examples"] == ["L0000004", "L0000004"]
@@ -235,6 +265,55 @@ def test_account_table_checks_one_row_per_account_and_snapshot() -> None:
     checks, _ = run_suites({"accounts": frame}, {"accounts": suite})
     failed = {c.column for c in checks if not c.passed}
     assert failed == {"account_id,snapshot_date", "label"}  # a repeated row; no conversion
+
+
+def _model_tables(folder: Path) -> tuple[Path, Path]:
+    """A lead table that passes and an account table that never converts (rate 0)."""
+    t = pd.Timestamp("2025-01-01")
+    leads = pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(10)],
+            "account_id": ["A1"] * 10,
+            "snapshot_date": [t] * 10,
+            "label": [1] + [0] * 9,
+            "label_complete": [1] * 10,
+            "web_visit_30d": [1.0] * 10,
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3"],
+            "snapshot_date": [t] * 3,
+            "label": [0, 0, 0],
+            "label_complete": [1, 1, 1],
+            "employees": [10.0, 20.0, 30.0],
+        }
+    )
+    paths = folder / "lead_snapshots.parquet", folder / "account_snapshots.parquet"
+    write_parquet(leads, paths[0])
+    write_parquet(accounts, paths[1])
+    return paths
+
+
+@pytest.mark.parametrize(("kinds", "code"), [(["lead"], 0), (["lead", "account"], 1)])
+def test_model_tables_are_checked_only_for_the_kinds_trained(
+    tmp_path: Path, kinds: list[str], code: int
+) -> None:
+    params = tiny_params_dict()
+    params["train"]["kinds"] = kinds
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    leads, accounts = _model_tables(tmp_path)
+    summary = tmp_path / "feature_validation.json"
+    try:
+        validate.features_main(leads, accounts, summary, None, params_file)
+        exit_code = 0
+    except typer.Exit as stop:
+        exit_code = stop.exit_code
+    result = json.loads(summary.read_text())
+    assert exit_code == code and result["kinds"] == kinds
+    failed = {(f["table"], f["column"]) for f in result["failures"]}
+    assert failed == ({("account_snapshots", "label")} if code else set())
 
 
 def _won_deal_without_amount(t: Tables) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,10 @@ import yaml
 from features.engine import build_snapshots
 from features.matching import match_leads
 from features.persona import function_of, seniority_of
-from features.snapshots import SnapshotSpec, data_end, snapshot_dates
+from features.snapshots import SnapshotSpec, blank_features, data_end, snapshot_dates
+from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.schema import ACTIVITY_TYPES
+from pipeline import featurize, validate
 from sources.world import World
 from tests.conftest import ROOT
 
@@ -150,6 +154,22 @@ def test_snapshot_features_count_only_the_past(spec: SnapshotSpec) -> None:
     assert row["seniority"] == "c_level" and row["free_mail"] == 0
 
 
+def test_other_touches_count_in_the_totals_but_as_no_known_type(spec: SnapshotSpec) -> None:
+    t = pd.Timestamp("2024-03-01")
+    world = _one_deal_world(t + pd.Timedelta(days=5))  # a web visit on 2024-01-04, a call
+    world["engagement"] = pd.concat(
+        [world["engagement"], world["engagement"].assign(event_id=2, activity_type="other")]
+    )
+    world["sales_activities"] = pd.concat(
+        [world["sales_activities"], world["sales_activities"].assign(activity_id=2, type="other")]
+    )
+    row = build_leads(world, spec, [t], pd.Timestamp("2025-01-01")).iloc[0]
+    known = sum(row[f"{a}_90d"] for a in ACTIVITY_TYPES)
+    assert (row["events_90d"], known, row["web_visit_90d"]) == (2, 1, 1)
+    assert row["sales_touches_90d"] == 2
+    assert not [c for c in row.index if c.startswith("other")]
+
+
 def test_last_opportunity_outcome_is_its_state_at_each_snapshot(spec: SnapshotSpec) -> None:
     world = _one_deal_world(pd.Timestamp("2024-01-10"))  # O1: won on 2024-01-20
     second = world["opportunities"].assign(
@@ -254,3 +274,31 @@ def test_arrival_rows_score_each_lead_once_at_its_first_snapshot(spec: SnapshotS
     )
     assert built.leads["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]
     assert built.accounts["snapshot_date"].tolist() == [pd.Timestamp("2024-01-02")]
+
+
+def test_blank_features_are_those_blank_on_more_than_the_share() -> None:
+    blanks = {"employees": 100, "annual_revenue": 99, "industry": 98, "country": 0}
+    assert blank_features(blanks, 100, 0.98) == {"employees": 1.0, "annual_revenue": 0.99}
+    assert blank_features(blanks, 0, 0.98) == {}  # an empty table: nothing to judge
+
+
+def test_a_firmographic_never_filled_is_dropped_from_the_model_tables_and_named(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["accounts"]["employees"] = pd.array([pd.NA] * len(tables["accounts"]), dtype="Int64")
+    raw = tmp_path / "raw"
+    for name, frame in tables.items():
+        write_parquet(frame, raw / f"{name}.parquet")
+    write_json({"exported_at": tiny_world.exported_at.isoformat()}, raw / EXPORT_FILE)
+    matches = tmp_path / "lead_accounts.parquet"
+    write_parquet(match_leads(tables["leads"], tables["accounts"]), matches)
+    leads, accounts, summary = (tmp_path / n for n in ("l.parquet", "a.parquet", "f.json"))
+    outcomes = tmp_path / "lo.parquet", tmp_path / "ao.parquet"
+    featurize.main(raw, matches, leads, accounts, *outcomes, summary, tiny_params_file)
+    blank = json.loads(summary.read_text())["blank_features"]
+    assert blank == {"leads": {"employees": 1.0}, "accounts": {"employees": 1.0}}
+    for table in (leads, accounts):
+        columns = pd.read_parquet(table).columns
+        assert "employees" not in columns and "annual_revenue" in columns
+    validate.features_main(leads, accounts, tmp_path / "v.json", None, tiny_params_file)  # passes

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from mqlscore.config import TrainParams
+from mqlscore.config import ScoreParams, TrainParams
+from mqlscore.io import write_parquet
 from mqlscore.model import NotEnoughData, time_split
+from mqlscore.scoring import score_leads
 from mqlscore.training import train_model
 from tests.conftest import project_params
 
@@ -59,6 +63,27 @@ def test_model_returns_probabilities_that_follow_the_signal() -> None:
     assert p.between(0, 1).all() and p.nunique() > 10  # probabilities, not 0/1 labels
     assert np.corrcoef(p, frame["signal"])[0, 1] > 0.5
     assert figures["valid_roc_auc"] > 0.7
+
+
+def test_nightly_rows_with_a_feature_dropped_at_training_score_by_the_models_list(
+    tmp_path: Path,
+) -> None:
+    frame = _frame()
+    params = project_params(
+        "train", TrainParams, test_snapshots=2, valid_snapshots=2, min_data_in_leaf=20
+    )
+    model, _ = train_model(frame, params)  # trained after `employees` was dropped as blank
+    nightly = frame.drop(columns=["label"]).assign(
+        employees=np.nan, match_rule="crm_id", on_open_opportunity=False
+    )
+    write_parquet(nightly, tmp_path / "features.parquet")
+    config = project_params("score", ScoreParams)
+    scored, _ = score_leads(
+        tmp_path / "features.parquet", model, config, {"A": 0.3}, False, tmp_path / "leads"
+    )
+    assert "employees" not in model.features and len(scored) == len(nightly)
+    expected = model.probability(frame.drop(columns=["label"]))
+    np.testing.assert_allclose(scored["probability"].to_numpy(), expected)
 
 
 def test_importance_ranks_the_real_signal_first() -> None:
