@@ -271,10 +271,25 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
     """,
         ),
         (
-            "sales",
+            "sales",  # touches on a person (lead features and `worked`); account-only ones not
             """
         SELECT la.lead_key, sa.occurred_at
         FROM sales_activities sa JOIN lead_acc la ON la.lead_id = sa.lead_id
+    """,
+        ),
+        (
+            # Each sales touch once per account it is on: its lead's account, and the
+            # account it names directly when that is another (a touch on no person).
+            "account_touches",
+            """
+        SELECT la.account_id, sa.occurred_at
+        FROM sales_activities sa JOIN lead_acc la ON la.lead_id = sa.lead_id
+        WHERE la.account_id IS NOT NULL
+        UNION ALL
+        SELECT CAST(sa.account_id AS VARCHAR) AS account_id, sa.occurred_at
+        FROM sales_activities sa LEFT JOIN lead_acc la ON la.lead_id = sa.lead_id
+        WHERE sa.account_id IS NOT NULL
+          AND (la.account_id IS NULL OR la.account_id <> CAST(sa.account_id AS VARCHAR))
     """,
         ),
         (
@@ -355,11 +370,11 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         (
             "acc_sales",
             f"""
-        SELECT la.account_id, w.snap_key,
-               sum(w.sales_touches_{longest}d) AS account_sales_touches_{longest}d
-        FROM sales_win w JOIN lead_acc la ON la.lead_key = w.lead_key
-        WHERE la.account_id IS NOT NULL
-        GROUP BY la.account_id, w.snap_key
+        SELECT t.account_id, s.snap_key, count(*) AS account_sales_touches_{longest}d
+        FROM account_touches t
+        JOIN intervals s ON t.occurred_at < s.snapshot_date
+                        AND {_recent("t.occurred_at", longest)}
+        GROUP BY t.account_id, s.snap_key
     """,
         ),
         (

@@ -22,6 +22,8 @@ from mqlscore.schema import (
     ACTIVITY_TYPES,
     EMAIL_PATTERN,
     FOREIGN_KEYS,
+    ONE_OF_KEYS,
+    OPTIONAL_KEYS,
     OTHER_TYPE,
     PRIMARY_KEYS,
     SALES_ACTIVITY_TYPES,
@@ -133,12 +135,13 @@ def raw_suites(
                     meta=_meta(f"every value found in {parent}.{parent_key}"),
                 )
             )
-            if (table, column) != ("leads", "account_id"):
+            if (table, column) not in OPTIONAL_KEYS:
                 exps.append(
                     gxe.ExpectColumnValuesToNotBeNull(
                         column=column, meta=_meta(f"every row points to a {parent} row")
                     )
                 )
+        exps += _one_of_rules(table, present)
         exps += _value_rules(table, present, params)
         if baseline_rows and table in baseline_rows:
             before = baseline_rows[table]
@@ -163,6 +166,22 @@ def raw_suites(
             )
         suites[table] = exps
     return suites
+
+
+def _one_of_rules(table: str, present: list[str]) -> list[Any]:
+    """Rows whose keys of `ONE_OF_KEYS` are all blank (a sales touch on nobody): fatal."""
+    keys = ONE_OF_KEYS.get(table, ())
+    if not keys or not set(keys) <= set(present):
+        return []
+    first, *others = keys
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=first,
+            row_condition=" & ".join(f"{c}.isnull()" for c in others),
+            condition_parser="pandas",
+            meta=_meta(f"a {' or an '.join(keys)} on every row (not both blank)"),
+        )
+    ]
 
 
 # Picklists: our types, or `other` (a mapping's `_other`); a failure names the values found.

@@ -38,6 +38,12 @@ OPTIONAL_LEAD_COLUMNS: tuple[str, ...] = (
     "title",
     "company",
 )
+# Columns a nightly table may lack (read as blank): older exports have no account_id on
+# sales activities.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "leads": OPTIONAL_LEAD_COLUMNS,
+    "sales_activities": ("account_id",),
+}
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
@@ -89,8 +95,7 @@ def _check_columns(columns: list[str], path: Path, table: str) -> None:
     repeated = sorted({c for c in columns if columns.count(c) > 1 or str(c).endswith(".1")})
     if repeated:  # pandas renames a second `title` to `title.1`: a column went missing
         raise ExportError(f"{path}: column name(s) repeated in the header: {', '.join(repeated)}")
-    optional = OPTIONAL_LEAD_COLUMNS if table == "leads" else ()
-    required = [c for c in TABLES[table] if c not in optional]
+    required = [c for c in TABLES[table] if c not in OPTIONAL_COLUMNS.get(table, ())]
     missing = [c for c in required if c not in columns]
     if missing:
         raise ExportError(
@@ -121,11 +126,19 @@ class _Check:
     kind: str
 
 
+def _blank_type(kind: str) -> str:
+    """The SQL type of a column of this kind once typed (a missing one reads as NULL)."""
+    return "TIMESTAMP" if kind == "time" else _CASTS.get(kind, ("VARCHAR", ""))[0]
+
+
 def _typed_columns(table: str, names: dict[str, str]) -> tuple[list[str], list[_Check]]:
-    """SELECT expressions typing each canonical column, and the parse checks they need."""
+    """SELECT expressions typing each canonical column, and the parse checks they need.
+    An optional column the export lacks reads as blank."""
     selects, checks = [], []
     for column, kind in TABLES[table].items():
         if column not in names:
+            if column in OPTIONAL_COLUMNS.get(table, ()):
+                selects.append(f"CAST(NULL AS {_blank_type(kind)}) AS {column}")
             continue
         raw = _quoted(names[column])
         if kind not in _CASTS:

@@ -54,9 +54,10 @@ TABLES: dict[str, dict[str, str]] = {
         "activity_type": "str",
         "campaign_id": "str",
     },
-    "sales_activities": {
+    "sales_activities": {  # a touch on a person (lead_id) or on an account only (account_id)
         "activity_id": "id",
         "lead_id": "id",
+        "account_id": "id",
         "occurred_at": "time",
         "type": "str",
     },
@@ -77,15 +78,23 @@ PRIMARY_KEYS: dict[str, str] = {
     "sales_activities": "activity_id",
     "opportunities": "opportunity_id",
 }
-# (table, column) -> (parent table, parent key); only leads.account_id may be blank
+# (table, column) -> (parent table, parent key); blank only where OPTIONAL_KEYS says
 FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("leads", "account_id"): ("accounts", "account_id"),
     ("engagement", "lead_id"): ("leads", "lead_id"),
     ("sales_activities", "lead_id"): ("leads", "lead_id"),
+    ("sales_activities", "account_id"): ("accounts", "account_id"),
     ("opportunities", "account_id"): ("accounts", "account_id"),
     ("opportunity_contacts", "opportunity_id"): ("opportunities", "opportunity_id"),
     ("opportunity_contacts", "lead_id"): ("leads", "lead_id"),
 }
+# Foreign keys that may be blank: a lead without a CRM account; a sales touch logged on an
+# account or a deal (no person) or on a person alone.
+OPTIONAL_KEYS: frozenset[tuple[str, str]] = frozenset(
+    {("leads", "account_id"), ("sales_activities", "lead_id"), ("sales_activities", "account_id")}
+)
+# table -> keys of which every row needs at least one
+ONE_OF_KEYS: dict[str, tuple[str, ...]] = {"sales_activities": ("lead_id", "account_id")}
 RAW_TABLES: tuple[str, ...] = tuple(TABLES)
 
 # Roles of the snapshot tables' columns (features/snapshots.py builds them).

@@ -39,6 +39,13 @@ def _report(result: dict, what: str) -> None:
     log.info("%s: %d checks passed, %d warnings", what, result["checks"], result["warnings"])
 
 
+def _report_dropped(dropped: dict[str, dict[str, int]]) -> None:
+    """Rows the mapping layer dropped before validation (e.g. sales touches on nobody)."""
+    for table, reasons in dropped.items():
+        for reason, count in reasons.items():
+            log.warning("%d %s row(s) dropped before validation: %s", count, table, reason)
+
+
 def main(
     raw: Annotated[Path, typer.Option(help="Folder of raw tables to check.")],
     summary: Annotated[Path, typer.Option(help="JSON summary to write (DVC metrics).")],
@@ -77,6 +84,9 @@ def main(
     result = summarize(checks) | {"source": source, "skipped_tables": absent}
     if info.get("other_activity_types"):
         result["other_activity_types"] = info["other_activity_types"]
+    if info.get("dropped_rows"):
+        result["dropped_rows"] = info["dropped_rows"]
+        _report_dropped(info["dropped_rows"])
     write_json(result, summary)
     _report(result, f"validate {raw}")
     rows = {name: len(tables[name]) for name in suites if name in tables}

@@ -4,7 +4,7 @@ before pointing it at a team's own files (`mqlscore generate --as salesforce`, `
 
 Salesforce: the data export's CSVs with API field names, with the weekly export's quirks:
 `000000000000000AAA` in every empty lookup, date-only CloseDate, a header-only
-Event.csv (meetings logged as tasks). People
+Event.csv (meetings logged as tasks), and tasks on no one (dropped, counted). People
 on a deal are converted leads: a Lead row (IsConverted, ConvertedContactId,
 ConvertedOpportunityId) plus their Contact, and everything after conversion (campaign
 responses, tasks, deal roles) points at the Contact. The lead's account before
@@ -151,16 +151,32 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
 
 def _tasks(sales: pd.DataFrame, who: dict[str, str]) -> pd.DataFrame:
     """Calls, emails and meetings as Task rows (TaskSubtype, and Type for meetings, as
-    orgs that log meetings as tasks fill it)."""
-    return pd.DataFrame(
+    orgs that log meetings as tasks fill it; AccountId where the world names one), plus
+    a few reminders on no one (dropped on the way in, counted)."""
+    logged = pd.DataFrame(
         {
             "Id": sales["activity_id"],
             "WhoId": _lookup(sales["lead_id"].map(who)),
+            "AccountId": _lookup(sales["account_id"]),
             "Type": sales["type"].map({"meeting": "Meeting"}).fillna(""),
             "TaskSubtype": sales["type"].map({"call": "Call", "email": "Email"}).fillna("Task"),
             "CreatedDate": sf_time(sales["occurred_at"]),
         }
     )
+    when = sf_time(
+        sales["occurred_at"].iloc[: 3 * max(len(sales) // 3, 1) : max(len(sales) // 3, 1)]
+    )
+    reminders = pd.DataFrame(
+        {
+            "Id": [f"00T_TODO_{i}" for i in range(len(when))],
+            "WhoId": EMPTY_ID,
+            "AccountId": EMPTY_ID,
+            "Type": "",
+            "TaskSubtype": "Task",
+            "CreatedDate": when.to_numpy(),
+        }
+    )
+    return pd.concat([logged, reminders], ignore_index=True)
 
 
 def hubspot_time(values: pd.Series) -> pd.Series:

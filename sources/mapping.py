@@ -570,6 +570,7 @@ def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFra
     missing = [t for t in RAW_TABLES if t not in tables]
     for table in missing:
         tables[table] = accounts_from_ids(tables) if table == "accounts" else empty_table(table)
+    tables, dropped = drop_personless(tables)
     other = _other_counts(tables["engagement"])
     tables["engagement"] = tables["engagement"].drop(columns="activity_source", errors="ignore")
     info = {
@@ -583,6 +584,7 @@ def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFra
         "files": {t: m.files for t, m in mapped.items() if m.files},
         "rows": {name: len(frame) for name, frame in tables.items()},
         "other_activity_types": other,
+        "dropped_rows": dropped,
     }
     return tables, info
 
@@ -602,3 +604,19 @@ def _other_counts(engagement: pd.DataFrame) -> dict[str, int]:
         return {}
     other = engagement.loc[engagement["activity_type"] == OTHER_TYPE, "activity_source"]
     return {str(k): int(v) for k, v in other.value_counts().items()}
+
+
+def drop_personless(
+    tables: dict[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, int]]]:
+    """Sales touches on neither a lead nor an account (a task logged on something no
+    table holds) dropped, and counted per table and reason; touches on an account only
+    stay, as account-level sales touches."""
+    sales = tables["sales_activities"]
+    nobody = sales["lead_id"].isna() & sales["account_id"].isna()
+    if not nobody.any():
+        return tables, {}
+    kept = sales[~nobody].reset_index(drop=True)
+    return tables | {"sales_activities": kept}, {
+        "sales_activities": {"no lead or account": int(nobody.sum())}
+    }

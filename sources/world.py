@@ -666,6 +666,7 @@ def _sales_activities(
         {
             "activity_id": np.arange(1, len(order) + 1, dtype=np.int64),
             "lead_id": leads["lead_id"].to_numpy()[lead_i[order]],
+            "account_id": None,  # every touch here is on a person (none on an account only)
             "occurred_at": when[order].astype("datetime64[us]"),
             "type": _text(kind[order], SALES_ACTIVITY_TYPES),
         }

@@ -109,6 +109,19 @@ def _blank_emails(t: Tables) -> None:
     t["leads"]["email"] = None
 
 
+def _touch_on_nobody(t: Tables) -> None:
+    t["sales_activities"].loc[t["sales_activities"].index[:3], "lead_id"] = None
+
+
+def _touch_on_unknown_account(t: Tables) -> None:
+    t["sales_activities"].loc[t["sales_activities"].index[:2], "account_id"] = "A-nowhere"
+
+
+def _touches_on_accounts_only(t: Tables) -> None:
+    sales, first = t["sales_activities"], t["accounts"]["account_id"].iloc[0]
+    sales.loc[sales.index[:4], ["lead_id", "account_id"]] = [None, first]
+
+
 @pytest.mark.parametrize(
     ("fault", "table", "column", "rows"),
     [
@@ -119,6 +132,8 @@ def _blank_emails(t: Tables) -> None:
         (_unknown_activity, "engagement", "activity_type", 2),
         (_zero_employees, "accounts", "employees", 1),
         (_open_deal_marked_won, "opportunities", "is_won", 1),
+        (_touch_on_nobody, "sales_activities", "lead_id", 3),
+        (_touch_on_unknown_account, "sales_activities", "account_id", 2),
     ],
 )
 def test_row_fault_is_named_with_table_column_and_count(
@@ -160,6 +175,29 @@ def test_an_unmapped_activity_type_fails_naming_the_value(
     assert code == 1 and (failure["table"], failure["column"]) == ("engagement", "activity_type")
     assert failure["failed_rows"] == 3 and failure["values"] == ["pricing_page_vist"]
     assert "3 row(s) fail" in caplog.text and "found pricing_page_vist" in caplog.text
+
+
+def test_touches_on_an_account_without_a_person_pass(run_with_fault) -> None:
+    code, summary = run_with_fault(_touches_on_accounts_only)
+    assert code == 0 and summary["failed"] == 0 and summary["warnings"] == 0
+
+
+def test_a_touch_on_nobody_says_both_ids_are_blank(run_with_fault) -> None:
+    _, summary = run_with_fault(_touch_on_nobody)
+    assert "a lead_id or an account_id on every row" in _only_failure(summary)["message"]
+
+
+def test_rows_dropped_by_the_mapping_are_in_the_summary_and_the_log(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = _write(tiny_world.raw_tables(), tiny_world, tmp_path / "raw")
+    dropped = {"sales_activities": {"no lead or account": 4}}
+    info = {"exported_at": tiny_world.exported_at.isoformat(), "dropped_rows": dropped}
+    write_json(info, raw / EXPORT_FILE)
+    with caplog.at_level(logging.WARNING):
+        code, summary = _validate(tmp_path, tiny_params_file, raw)
+    assert code == 0 and summary["dropped_rows"] == dropped
+    assert "4 sales_activities row(s) dropped before validation: no lead or account" in caplog.text
 
 
 def test_duplicate_ids_are_shown_as_examples(run_with_fault) -> None:

@@ -232,6 +232,22 @@ def test_a_column_map_renames_export_columns(
     ).read_bytes()
 
 
+def test_sales_activities_without_account_id_score_as_before(
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,
+    scored,  # noqa: ANN001
+) -> None:
+    older = tmp_path / "older"  # an export from before touches named their account
+    shutil.copytree(export, older)
+    sales = pd.read_parquet(older / "sales_activities.parquet")
+    sales.drop(columns=["account_id"]).to_parquet(older / "sales_activities.parquet")
+    _score(older, tmp_path / "out", models, tiny_params_file)
+    for name in ("lead_scores.csv", "account_scores.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == (scored[0] / name).read_bytes()
+
+
 @pytest.mark.spark
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 def test_spark_path_gives_the_local_scores(

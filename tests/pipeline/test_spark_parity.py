@@ -42,10 +42,24 @@ def spark():  # noqa: ANN201
     session.stop()
 
 
+def _with_account_touches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every 7th sales touch moved onto an account only; every 7th after it also names an
+    account (often not its lead's)."""
+    sales, accounts = tables["sales_activities"].copy(), tables["accounts"]["account_id"]
+    row = pd.Series(range(len(sales)), index=sales.index)
+    named = row % 7 <= 1
+    sales.loc[named, "account_id"] = accounts.iloc[row[named] % len(accounts)].to_numpy()
+    sales.loc[row % 7 == 0, "lead_id"] = None
+    return tables | {"sales_activities": sales}
+
+
+@pytest.mark.parametrize("account_touches", [False, True])
 def test_spark_features_equal_duckdb_features(
-    spark, tiny_world: World, spec: SnapshotSpec
+    spark, tiny_world: World, spec: SnapshotSpec, account_touches: bool
 ) -> None:
     tables = tiny_world.raw_tables()
+    if account_touches:
+        tables = _with_account_touches(tables)
     tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
     end = data_end(tables)
     snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)

@@ -16,10 +16,12 @@ from features.matching import match_leads
 from features.persona import function_of, seniority_of
 from features.snapshots import SnapshotSpec, blank_features, data_end, snapshot_dates
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
-from mqlscore.schema import ACTIVITY_TYPES
+from mqlscore.schema import ACTIVITY_TYPES, TABLES
 from pipeline import featurize, validate
 from sources.world import World
 from tests.conftest import ROOT
+
+DAY = pd.Timedelta(days=1)
 
 
 def with_matches(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -111,7 +113,13 @@ def _one_deal_world(created: pd.Timestamp) -> dict[str, pd.DataFrame]:
             }
         ),
         "sales_activities": pd.DataFrame(
-            {"activity_id": [1], "lead_id": ["L1"], "occurred_at": [t0], "type": ["call"]}
+            {
+                "activity_id": [1],
+                "lead_id": ["L1"],
+                "account_id": [None],
+                "occurred_at": [t0],
+                "type": ["call"],
+            }
         ),
         "opportunities": pd.DataFrame(
             {
@@ -302,3 +310,47 @@ def test_a_firmographic_never_filled_is_dropped_from_the_model_tables_and_named(
         columns = pd.read_parquet(table).columns
         assert "employees" not in columns and "annual_revenue" in columns
     validate.features_main(leads, accounts, tmp_path / "v.json", None, tiny_params_file)  # passes
+
+
+def _with_touches(
+    world: dict[str, pd.DataFrame], touches: list[tuple[str | None, str | None, pd.Timestamp]]
+) -> dict[str, pd.DataFrame]:
+    """The world plus sales calls, each (lead_id, account_id, when)."""
+    rows = pd.DataFrame(
+        [(100 + i, lead, acc, when, "call") for i, (lead, acc, when) in enumerate(touches)],
+        columns=list(TABLES["sales_activities"]),
+    )
+    sales = pd.concat([world["sales_activities"], rows], ignore_index=True)
+    return {**world, "sales_activities": sales}
+
+
+@pytest.mark.parametrize(
+    ("lead", "lead_touches", "account_touches"),
+    [
+        (None, 1, 2),  # on the account only: the account's touches, not the lead's
+        ("L1", 2, 2),  # on the lead and its account: once for each
+    ],
+)
+def test_a_touch_before_the_snapshot_counts_for_its_account(
+    spec: SnapshotSpec, lead: str | None, lead_touches: int, account_touches: int
+) -> None:
+    t = pd.Timestamp("2024-03-01")
+    longest = max(spec.windows_days)
+    world = _with_touches(_one_deal_world(t + pd.Timedelta(days=5)), [(lead, "A1", t - DAY)])
+    built = build_snapshots(with_matches(world), spec, [t], pd.Timestamp("2025-01-01"))
+    assert built.leads[f"sales_touches_{longest}d"].tolist() == [lead_touches]
+    for frame in (built.leads, built.accounts):
+        assert frame[f"account_sales_touches_{longest}d"].tolist() == [account_touches]
+
+
+def test_account_only_touches_on_or_after_the_snapshot_change_nothing(
+    spec: SnapshotSpec,
+) -> None:
+    t = pd.Timestamp("2024-03-01")
+    world = _one_deal_world(t + pd.Timedelta(days=5))
+    later = _with_touches(world, [(None, "A1", t), (None, "A1", t + 10 * DAY)])
+    before = build_snapshots(with_matches(world), spec, [t], pd.Timestamp("2025-01-01"))
+    after = build_snapshots(with_matches(later), spec, [t], pd.Timestamp("2025-01-01"))
+    pd.testing.assert_frame_equal(before.leads, after.leads)  # `worked` too: no lead touched
+    pd.testing.assert_frame_equal(before.accounts, after.accounts)
+    assert before.leads["worked"].tolist() == [0]

@@ -11,6 +11,7 @@ import yaml
 from sources.mapping import (
     MappingError,
     canonical_tables,
+    drop_personless,
     load_source,
     map_part,
     read_export_file,
@@ -148,6 +149,51 @@ def test_a_source_needs_leads_and_opportunities(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"name": "m", "tables": {"leads": {"file": "x.csv"}}}))
     with pytest.raises(MappingError, match="at least leads and opportunities"):
         load_source([path])
+
+
+def _touch_source(folder: Path) -> Path:
+    """A source of one lead, one deal and three tasks: on the lead, its account, nothing."""
+    (folder / "Lead.csv").write_text("Id,CreatedDate\nL1,2025-01-01\n")
+    (folder / "Opp.csv").write_text("Id,AccountId,CreatedDate\nO1,A1,2025-02-01\n")
+    (folder / "Task.csv").write_text(
+        "Id,WhoId,AccountId,ActivityDate\nT1,L1,,2025-01-05\nT2,,A1,2025-01-06\nT3,,,2025-01-07\n"
+    )
+    columns = {"activity_id": "Id", "lead_id": "WhoId", "occurred_at": "ActivityDate"}
+    tables = {
+        "leads": {"file": "Lead.csv", "columns": {"lead_id": "Id", "created_at": "CreatedDate"}},
+        "opportunities": {
+            "file": "Opp.csv",
+            "columns": {
+                "opportunity_id": "Id",
+                "account_id": "AccountId",
+                "created_at": "CreatedDate",
+            },
+        },
+        "sales_activities": {
+            "file": "Task.csv",
+            "columns": columns | {"account_id": "AccountId"},
+            "constants": {"type": "call"},
+        },
+    }
+    path = folder / "m.yaml"
+    path.write_text(yaml.safe_dump({"name": "crm", "tables": tables}))
+    return path
+
+
+def test_touches_on_nobody_are_dropped_and_counted(tmp_path: Path) -> None:
+    tables, info = canonical_tables(load_source([_touch_source(tmp_path)]), tmp_path)
+    sales = tables["sales_activities"]
+    assert sales["activity_id"].tolist() == ["T1", "T2"]  # T2: on the account only, kept
+    assert sales["account_id"].tolist() == [None, "A1"]
+    assert info["dropped_rows"] == {"sales_activities": {"no lead or account": 1}}
+    assert info["rows"]["sales_activities"] == 2
+
+
+def test_drop_personless_keeps_every_table_when_each_touch_has_someone() -> None:
+    sales = pd.DataFrame({"activity_id": ["T1", "T2"], "lead_id": ["L1", None]})
+    tables = {"sales_activities": sales.assign(account_id=[None, "A1"])}
+    kept, dropped = drop_personless(tables)
+    assert dropped == {} and kept["sales_activities"].equals(tables["sales_activities"])
 
 
 @pytest.mark.skipif(not OLIST.exists(), reason="needs ../shared/data")

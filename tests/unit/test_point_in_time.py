@@ -40,8 +40,11 @@ later = st.integers(min_value=0, max_value=200 * 86400)  # seconds on or after t
         min_size=1,
         max_size=40,
     ),
-    touches=st.lists(
-        st.tuples(st.integers(0, 10**6), later, st.sampled_from(SALES_ACTIVITY_TYPES)), max_size=20
+    touches=st.lists(  # (who, when, type, on the account only: no person)
+        st.tuples(
+            st.integers(0, 10**6), later, st.sampled_from(SALES_ACTIVITY_TYPES), st.booleans()
+        ),
+        max_size=20,
     ),
     deals=st.lists(
         st.tuples(
@@ -79,9 +82,10 @@ def test_later_rows_leave_features_unchanged(setup, events, touches, deals) -> N
             pd.DataFrame(
                 {
                     "activity_id": [10**9 + i for i in range(len(touches))],
-                    "lead_id": [leads.iloc[i % len(leads)] for i, _, _ in touches],
-                    "occurred_at": [at(s) for _, s, _ in touches],
-                    "type": [k for _, _, k in touches],
+                    "lead_id": [None if a else leads.iloc[i % len(leads)] for i, *_, a in touches],
+                    "account_id": [accounts.iloc[i % len(accounts)] for i, *_ in touches],
+                    "occurred_at": [at(s) for _, s, _, _ in touches],
+                    "type": [k for _, _, k, _ in touches],
                 }
             ),
         ],

@@ -182,3 +182,17 @@ def test_a_missing_column_in_another_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"missing column\(s\) occurred_at for engagement"):
         stage_table(path, "engagement", {}, tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize(("header", "cell"), [("", ""), (",account_id", ",A7")])
+def test_sales_activities_without_account_id_read_it_as_blank(
+    tmp_path: Path, header: str, cell: str
+) -> None:
+    path = tmp_path / "sales_activities.csv"
+    path.write_text(
+        f"activity_id,lead_id,occurred_at,type{header}\nS1,L1,2026-01-02 10:00:00,call{cell}\n"
+    )
+    frame = pd.read_parquet(stage_table(path, "sales_activities", {}, tmp_path / "out.parquet"))
+    assert list(frame.columns) == list(TABLES["sales_activities"])
+    assert frame["account_id"].tolist() == [cell.lstrip(",") or None]
+    assert frame["lead_id"].tolist() == ["L1"]
