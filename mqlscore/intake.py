@@ -57,6 +57,7 @@ class RowRules:
     known_accounts: frozenset[str] = field(default_factory=frozenset)
     dayfirst: bool = False  # numeric dates' order, decided once per file (`date_order_of`)
     folded_accounts: dict[str, str] = field(default_factory=dict)  # lower-cased id -> id
+    email_required: bool = True  # False: the source trained without emails (its params say)
 
 
 def find_file(folder: Path, table: str) -> Path:
@@ -317,8 +318,10 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     email = chunk["email"].str.strip()
     account = chunk["account_id"].str.strip()
-    # no email is fine when the CRM names the account; with neither, nothing matches
-    flag((email == "") & (account == ""), "email", "is blank (and so is account_id)", email)
+    # no email is fine when the CRM names the account; with neither, nothing matches, which
+    # is fine too for a source whose params require no emails (scored account-less)
+    if rules.email_required:
+        flag((email == "") & (account == ""), "email", "is blank (and so is account_id)", email)
     malformed = (email != "") & ~email.map(lambda e: bool(_EMAIL.match(e)))
     flag(malformed, "email", "is not an email address", pd.Series("(hidden)", index=chunk.index))
 

@@ -23,7 +23,7 @@ from mqlscore.config import ScoreParams
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
 from sources.world import World
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tiny_params_dict
 
 OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
 
@@ -305,6 +305,30 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
     a = pd.read_parquet(tmp_path / "a/lead_scores.parquet").sort_values("lead_id")
     b = pd.read_parquet(tmp_path / "b/lead_scores.parquet").sort_values("lead_id")
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_a_source_trained_without_emails_scores_leads_without_email_or_account(
+    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "no-emails"
+    write_nightly_export(tiny_world.raw_tables(), export, tiny_world.exported_at)
+    leads = pd.read_csv(export / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
+    leads.assign(email="").to_csv(export / NIGHTLY_LEADS, index=False)
+    blank = leads.loc[leads["account_id"] == "", "lead_id"]
+    assert 0 < len(blank) < len(leads) / 2  # some leads have neither email nor account
+    params = tiny_params_dict()
+    params["validate"]["email_present_min_share"] = 0  # as a mapping's params block sets it
+    no_emails = tmp_path / "params.yaml"
+    no_emails.write_text(yaml.safe_dump(params))
+    run = {"run_date": str(tiny_world.exported_at.date()), "account_model": "none"}
+    manifest = _score(export, tmp_path / "a", models, no_emails, **run)
+    assert manifest["scored"] == manifest["rows_in"] == len(leads)
+    scores = pd.read_parquet(tmp_path / "a" / "lead_scores.parquet")
+    assert set(blank) <= set(scores["lead_id"])  # matched by company name or not at all
+    manifest = _score(export, tmp_path / "b", models, tiny_params_file, **run)
+    rejects = pd.read_csv(tmp_path / "b" / "rejects.csv", dtype=str, keep_default_na=False)
+    assert manifest["rejected"] == len(rejects) == len(blank)
+    assert (rejects["reasons"] == "email: '' is blank (and so is account_id)").all()
 
 
 def _variant(export: Path, tmp_path: Path, write) -> Path:  # noqa: ANN001

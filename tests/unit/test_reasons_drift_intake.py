@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,14 @@ def test_any_crm_id_passes_without_a_pattern() -> None:
 def test_each_bad_value_is_named_on_its_row(change: dict, reason: str) -> None:
     problems = lead_row_problems(_chunk(**change), RULES, {})
     assert problems.iloc[0] == "" and reason in problems.iloc[1]
+
+
+def test_no_email_and_no_account_is_a_reject_only_where_emails_are_required() -> None:
+    chunk = _chunk(email=["a@acme.com", ""])  # row 2 has no account either
+    says = "email: '' is blank (and so is account_id)"
+    assert lead_row_problems(chunk, RULES, {}).tolist() == ["", says]
+    optional = replace(RULES, email_required=False)
+    assert lead_row_problems(chunk, optional, {}).tolist() == ["", ""]
 
 
 def test_duplicates_across_chunks_keep_the_first_copy() -> None:
