@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
-from mqlscore.schema import EMAIL_PATTERN, TABLES
+from mqlscore.schema import ACTIVITY_TYPES, EMAIL_PATTERN, SALES_ACTIVITY_TYPES, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
     "leads",
@@ -39,6 +39,13 @@ OPTIONAL_LEAD_COLUMNS: tuple[str, ...] = (
     "company",
 )
 _EMAIL = re.compile(EMAIL_PATTERN)
+OTHER = "other"  # what a mapping's `_other` makes of a value outside ours: kept, counted
+# Validation's value checks (`expectations.KNOWN_VALUES`), kept here so that scoring never
+# loads Great Expectations
+KNOWN_VALUES: dict[tuple[str, str], frozenset[str]] = {
+    ("engagement", "activity_type"): frozenset((*ACTIVITY_TYPES, OTHER)),
+    ("sales_activities", "type"): frozenset((*SALES_ACTIVITY_TYPES, OTHER)),
+}
 
 
 log = logging.getLogger(__name__)
@@ -183,6 +190,40 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
             f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
         )
     return target
+
+
+def unknown_values(path: Path, column: str, allowed: frozenset[str]) -> dict[str, int]:
+    """The values of `column` in a Parquet table outside `allowed` (blanks aside), each
+    with its row count, in value order."""
+    import duckdb
+
+    source, name = "read_parquet('" + str(path).replace("'", "''") + "')", _quoted(column)
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT {name}, count(*) FROM {source} WHERE {name} IS NOT NULL "
+            f"AND NOT list_contains(?::VARCHAR[], {name}) GROUP BY 1 ORDER BY 1",
+            [sorted(allowed)],
+        ).fetchall()
+    return {str(value): int(count) for value, count in rows}
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
+def check_known_values(staged: dict[str, Path]) -> None:
+    """Refuse what validation refuses in training: an activity or sales-touch type outside
+    ours (a typo in a mapping's value map would otherwise score quietly as no touch). The
+    error names the table, column and every unknown value with its rows."""
+    problems = []
+    for (table, column), allowed in KNOWN_VALUES.items():
+        found = unknown_values(staged[table], column, allowed) if table in staged else {}
+        if found:
+            listed = ", ".join(f"{value!r} ({_rows(n)})" for value, n in found.items())
+            known = ", ".join(sorted(allowed))
+            problems.append(f"{table}.{column}: values not known: {listed} (known: {known})")
+    if problems:
+        raise ExportError("; ".join(problems) + "; fix the mapping's value map or the export")
 
 
 def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:

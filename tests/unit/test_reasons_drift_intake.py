@@ -10,7 +10,16 @@ import pandas as pd
 import pytest
 
 from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.intake import ExportError, RowRules, lead_row_problems, stage_table, typed_leads
+from mqlscore.intake import (
+    KNOWN_VALUES,
+    OTHER,
+    ExportError,
+    RowRules,
+    check_known_values,
+    lead_row_problems,
+    stage_table,
+    typed_leads,
+)
 from mqlscore.reasons import check_templates, describe, top_reasons
 from mqlscore.schema import TABLES
 
@@ -191,3 +200,36 @@ def test_a_missing_column_in_another_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"missing column\(s\) occurred_at for engagement"):
         stage_table(path, "engagement", {}, tmp_path / "out.parquet")
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_nightly_value_checks_are_validations_own(tmp_path: Path) -> None:
+    from mqlscore.expectations import KNOWN_VALUES as VALIDATED
+
+    assert set(KNOWN_VALUES) == set(VALIDATED)
+    for key, (allowed, _) in VALIDATED.items():
+        assert KNOWN_VALUES[key] - {OTHER} == set(allowed) - {OTHER}
+        assert OTHER in KNOWN_VALUES[key]  # a mapping's `_other` is a value, not a typo
+
+
+def test_unknown_values_are_named_with_their_rows_in_one_line(tmp_path: Path) -> None:
+    types = ["email_open", "pricing_page_vist", "other", None, "pricing_page_vist", "Webinar"]
+    events = pd.DataFrame({"event_id": list("abcdef"), "activity_type": types})
+    sales = pd.DataFrame({"activity_id": ["1", "2"], "type": ["call", "meeting"]})
+    staged = {"engagement": tmp_path / "e.parquet", "sales_activities": tmp_path / "s.parquet"}
+    events.to_parquet(staged["engagement"])
+    sales.to_parquet(staged["sales_activities"])
+    with pytest.raises(ExportError) as error:
+        check_known_values(staged)
+    message = str(error.value)
+    assert message.startswith(
+        "engagement.activity_type: values not known: 'Webinar' (1 row), "
+        "'pricing_page_vist' (2 rows) (known: ad_click, "
+    )
+    assert "sales_activities" not in message and "\n" not in message
+    known = ["email_open", "web_visit", "other", None, "form_fill", "ad_click"]
+    events.assign(activity_type=known).to_parquet(staged["engagement"])
+    sales.assign(type=["call", "Demo"]).to_parquet(staged["sales_activities"])
+    with pytest.raises(ExportError, match=r"^sales_activities.type: values not known: 'Demo'"):
+        check_known_values(staged)
+    sales.to_parquet(staged["sales_activities"])
+    check_known_values(staged)  # known values, `other` and blanks pass
