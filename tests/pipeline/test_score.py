@@ -307,6 +307,54 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
 
 
+def test_a_typo_in_a_mappings_value_map_is_refused_naming_the_value(
+    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    from sources.demo import write_demo_export
+
+    write_demo_export(tiny_world.raw_tables(), "salesforce", tmp_path / "export")
+    text = (ROOT / "mappings/salesforce.yaml").read_text()
+    typo = text.replace(": pricing_page_visit", ": pricing_page_vist")
+    assert typo != text
+    (tmp_path / "salesforce.yaml").write_text(typo)
+    args = ["--export", str(tmp_path / "export"), "--out", str(tmp_path / "out")]
+    args += ["--mapping", str(tmp_path / "salesforce.yaml"), "--model", str(models / "lead")]
+    args += ["--account-model", "none", "--params", str(tiny_params_file)]
+    args += ["--run-date", str(tiny_world.exported_at.date())]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "-q", "score", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    visits = (tiny_world.raw_tables()["engagement"]["activity_type"] == "pricing_page_visit").sum()
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert (
+        f"engagement.activity_type: values not known: 'pricing_page_vist' ({visits:,} rows)"
+        in lines[0]
+    )
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_an_unknown_type_in_a_canonical_export_is_refused(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
+) -> None:  # noqa: ANN001
+    folder = tmp_path / "unknown-type"
+    shutil.copytree(export, folder)
+    sales = pd.read_parquet(folder / "sales_activities.parquet")
+    sales.loc[:2, "type"] = "Demo"
+    sales.to_parquet(folder / "sales_activities.parquet", index=False)
+    with pytest.raises(typer.Exit) as stop:
+        _score(folder, tmp_path / "out", models, tiny_params_file)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert stop.value.exit_code == 2 and len(errors) == 1
+    assert "sales_activities.type: values not known: 'Demo' (3 rows)" in errors[0]
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
 def test_a_source_trained_without_emails_scores_leads_without_email_or_account(
     tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path
 ) -> None:
