@@ -18,6 +18,7 @@ from mqlscore.intake import (
     SCORING_TABLES,
     ExportError,
     RowRules,
+    check_known_values,
     find_file,
     lead_chunks,
     lead_extras,
@@ -67,10 +68,12 @@ def read_inputs(
     staged = work / "tables"
     staged.mkdir()
     others = [(table, path) for table, path in files.items() if table != "leads"]
-    tables: dict[str, pd.DataFrame | Path] = {
+    paths = {
         table: stage_table(path, table, mapping.get(table, {}), staged / f"{table}.parquet")
         for table, path in progress(others, "checking tables")
     }
+    check_known_values(paths)  # what validation refuses in training, mapped or canonical
+    tables: dict[str, pd.DataFrame | Path] = dict(paths)
     accounts = pd.read_parquet(tables["accounts"])
     rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
     folded = {str(a).strip().lower(): a for a in accounts["account_id"]}

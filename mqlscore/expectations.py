@@ -19,14 +19,12 @@ import pandas as pd
 
 from mqlscore.config import ValidateParams
 from mqlscore.schema import (
-    ACTIVITY_TYPES,
     EMAIL_PATTERN,
     FOREIGN_KEYS,
     ONE_OF_KEYS,
     OPTIONAL_KEYS,
-    OTHER_TYPE,
+    PICKLISTS,
     PRIMARY_KEYS,
-    SALES_ACTIVITY_TYPES,
     TABLES,
 )
 
@@ -185,9 +183,10 @@ def _one_of_rules(table: str, present: list[str]) -> list[Any]:
 
 
 # Picklists: our types, or `other` (a mapping's `_other`); a failure names the values found.
+_SAYS = {"activity_type": "a known activity type", "type": "a known sales activity"}
 KNOWN_VALUES: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
-    ("engagement", "activity_type"): ((*ACTIVITY_TYPES, OTHER_TYPE), "a known activity type"),
-    ("sales_activities", "type"): ((*SALES_ACTIVITY_TYPES, OTHER_TYPE), "a known sales activity"),
+    (table, column): (PICKLISTS[table, column], _SAYS[column])
+    for table, column in (("engagement", "activity_type"), ("sales_activities", "type"))
 }
 MIN_VALUES: dict[tuple[str, str], tuple[float, str]] = {
     ("accounts", "employees"): (1, "at least 1 employee"),

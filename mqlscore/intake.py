@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
-from mqlscore.schema import EMAIL_PATTERN, TABLES
+from mqlscore.schema import EMAIL_PATTERN, PICKLISTS, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
     "leads",
@@ -45,6 +45,11 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales_activities": ("account_id",),
 }
 _EMAIL = re.compile(EMAIL_PATTERN)
+# The value checks validation makes (`schema.PICKLISTS`), without loading Great Expectations
+KNOWN_VALUES: dict[tuple[str, str], frozenset[str]] = {
+    key: frozenset(PICKLISTS[key])
+    for key in (("engagement", "activity_type"), ("sales_activities", "type"))
+}
 
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,7 @@ class RowRules:
     known_accounts: frozenset[str] = field(default_factory=frozenset)
     dayfirst: bool = False  # numeric dates' order, decided once per file (`date_order_of`)
     folded_accounts: dict[str, str] = field(default_factory=dict)  # lower-cased id -> id
+    email_required: bool = True  # False: the source trained without emails (its params say)
 
 
 def find_file(folder: Path, table: str) -> Path:
@@ -195,6 +201,40 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
             f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
         )
     return target
+
+
+def unknown_values(path: Path, column: str, allowed: frozenset[str]) -> dict[str, int]:
+    """The values of `column` in a Parquet table outside `allowed` (blanks aside), each
+    with its row count, in value order."""
+    import duckdb
+
+    source, name = "read_parquet('" + str(path).replace("'", "''") + "')", _quoted(column)
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT {name}, count(*) FROM {source} WHERE {name} IS NOT NULL "
+            f"AND NOT list_contains(?::VARCHAR[], {name}) GROUP BY 1 ORDER BY 1",
+            [sorted(allowed)],
+        ).fetchall()
+    return {str(value): int(count) for value, count in rows}
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
+def check_known_values(staged: dict[str, Path]) -> None:
+    """Refuse what validation refuses in training: an activity or sales-touch type outside
+    ours (a typo in a mapping's value map would otherwise score quietly as no touch). The
+    error names the table, column and every unknown value with its rows."""
+    problems = []
+    for (table, column), allowed in KNOWN_VALUES.items():
+        found = unknown_values(staged[table], column, allowed) if table in staged else {}
+        if found:
+            listed = ", ".join(f"{value!r} ({_rows(n)})" for value, n in found.items())
+            known = ", ".join(sorted(allowed))
+            problems.append(f"{table}.{column}: values not known: {listed} (known: {known})")
+    if problems:
+        raise ExportError("; ".join(problems) + "; fix the mapping's value map or the export")
 
 
 def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
@@ -330,8 +370,10 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
 
     email = chunk["email"].str.strip()
     account = chunk["account_id"].str.strip()
-    # no email is fine when the CRM names the account; with neither, nothing matches
-    flag((email == "") & (account == ""), "email", "is blank (and so is account_id)", email)
+    # no email is fine when the CRM names the account; with neither, nothing matches, which
+    # is fine too for a source whose params require no emails (scored account-less)
+    if rules.email_required:
+        flag((email == "") & (account == ""), "email", "is blank (and so is account_id)", email)
     malformed = (email != "") & ~email.map(lambda e: bool(_EMAIL.match(e)))
     flag(malformed, "email", "is not an email address", pd.Series("(hidden)", index=chunk.index))
 

@@ -22,6 +22,13 @@ SALES_ACTIVITY_TYPES: tuple[str, ...] = ("call", "email", "meeting")
 # Where a mapping's `_other` entry sends picklist values outside ours: a valid touch,
 # counted in the totals (events, sales touches), never as one of the known types.
 OTHER_TYPE = "other"
+ROLES: tuple[str, ...] = ("economic_buyer", "champion", "evaluator", "user", "procurement")
+# (table, column) -> the values a picklist column may hold: ours, or `other`
+PICKLISTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("engagement", "activity_type"): (*ACTIVITY_TYPES, OTHER_TYPE),
+    ("sales_activities", "type"): (*SALES_ACTIVITY_TYPES, OTHER_TYPE),
+    ("opportunity_contacts", "role"): (*ROLES, OTHER_TYPE),
+}
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"  # a well-formed address
 
 # column -> kind: "id", "str", "int", "float", "bool", "time"

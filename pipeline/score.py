@@ -22,7 +22,14 @@ import typer
 from features import nightly
 from features.snapshots import spec_from
 from mqlscore import scoring
-from mqlscore.config import EvaluateParams, FeatureParams, MqlRule, ScoreParams, load_section
+from mqlscore.config import (
+    EvaluateParams,
+    FeatureParams,
+    MqlRule,
+    ScoreParams,
+    ValidateParams,
+    load_section,
+)
 from mqlscore.intake import ExportError, RowRules, date_order_of, find_file, load_column_map
 from mqlscore.io import (
     file_md5,
@@ -75,6 +82,7 @@ def main(
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     features = load_section(params, "features", FeatureParams)
     rule = load_section(params, "mql_rule", MqlRule)
+    emails = load_section(params, "validate", ValidateParams).email_present_min_share > 0
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter(f"--engine must be duckdb or spark, not {engine!r}")
     uris = {"model": model or config.model, "account_model": account_model or config.account_model}
@@ -86,7 +94,9 @@ def main(
             scorers = {k: None if u == "none" else load(u) for k, u in uris.items()}
             columns = load_column_map(column_map)
             dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
-            rules = RowRules(when, config.lead_id_pattern, dayfirst=dayfirst)
+            rules = RowRules(
+                when, config.lead_id_pattern, dayfirst=dayfirst, email_required=emails
+            )
             tables, rejects, rows_in, files = nightly.read_inputs(
                 export, rules, columns, config, work
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from mqlscore.schema import ACTIVITY_TYPES, OTHER_TYPE, SALES_ACTIVITY_TYPES, TABLES
+from mqlscore.schema import PICKLISTS, TABLES
 
 TOP_KEYS = frozenset({"name", "description", "tables", "params", "same_person", "blank_values"})
 PART_KEYS = frozenset(
@@ -34,13 +34,6 @@ PART_KEYS = frozenset(
 )
 DATE_KEYS = frozenset({"dayfirst", "format", "unit", "tz", "end_of_day"})
 SAME_PERSON_KEYS = frozenset({"file", "id", "alias"})
-ROLES = ("economic_buyer", "champion", "evaluator", "user", "procurement", OTHER_TYPE)
-# (table, column) -> the values a value map or constant may produce there
-ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("engagement", "activity_type"): (*ACTIVITY_TYPES, OTHER_TYPE),
-    ("sales_activities", "type"): (*SALES_ACTIVITY_TYPES, OTHER_TYPE),
-    ("opportunity_contacts", "role"): ROLES,
-}
 
 
 class SpecError(ValueError):
@@ -108,7 +101,7 @@ def _check_values(part: dict[str, Any], table: str, where: str) -> None:
         (c, v, f"{where}.constants.{c}") for c, v in (part.get("constants") or {}).items()
     ]
     for column, target, place in produced:
-        allowed = ALLOWED_VALUES.get((table, column))
+        allowed = PICKLISTS.get((table, column))
         if allowed and target is not None and target not in allowed:
             raise SpecError(
                 f"{place}: {target!r} is not one of ours{_near(target, allowed)}"

@@ -23,7 +23,7 @@ from mqlscore.config import ScoreParams
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
 from sources.world import World
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tiny_params_dict
 
 OUTPUTS = ("lead_scores.csv", "lead_scores.parquet", "account_scores.csv", "rejects.csv")
 
@@ -321,6 +321,78 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
     a = pd.read_parquet(tmp_path / "a/lead_scores.parquet").sort_values("lead_id")
     b = pd.read_parquet(tmp_path / "b/lead_scores.parquet").sort_values("lead_id")
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_a_typo_in_a_mappings_value_map_is_refused_naming_the_value(
+    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    from sources.demo import write_demo_export
+
+    write_demo_export(tiny_world.raw_tables(), "salesforce", tmp_path / "export")
+    text = (ROOT / "mappings/salesforce.yaml").read_text()
+    typo = text.replace(": pricing_page_visit", ": pricing_page_vist")
+    assert typo != text
+    (tmp_path / "salesforce.yaml").write_text(typo)
+    args = ["--export", str(tmp_path / "export"), "--out", str(tmp_path / "out")]
+    args += ["--mapping", str(tmp_path / "salesforce.yaml"), "--model", str(models / "lead")]
+    args += ["--account-model", "none", "--params", str(tiny_params_file)]
+    args += ["--run-date", str(tiny_world.exported_at.date())]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "-q", "score", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    visits = (tiny_world.raw_tables()["engagement"]["activity_type"] == "pricing_page_visit").sum()
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert (
+        f"engagement.activity_type: values not known: 'pricing_page_vist' ({visits:,} rows)"
+        in lines[0]
+    )
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_an_unknown_type_in_a_canonical_export_is_refused(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
+) -> None:  # noqa: ANN001
+    folder = tmp_path / "unknown-type"
+    shutil.copytree(export, folder)
+    sales = pd.read_parquet(folder / "sales_activities.parquet")
+    sales.loc[:2, "type"] = "Demo"
+    sales.to_parquet(folder / "sales_activities.parquet", index=False)
+    with pytest.raises(typer.Exit) as stop:
+        _score(folder, tmp_path / "out", models, tiny_params_file)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert stop.value.exit_code == 2 and len(errors) == 1
+    assert "sales_activities.type: values not known: 'Demo' (3 rows)" in errors[0]
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_source_trained_without_emails_scores_leads_without_email_or_account(
+    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    export = tmp_path / "no-emails"
+    write_nightly_export(tiny_world.raw_tables(), export, tiny_world.exported_at)
+    leads = pd.read_csv(export / NIGHTLY_LEADS, dtype=str, keep_default_na=False)
+    leads.assign(email="").to_csv(export / NIGHTLY_LEADS, index=False)
+    blank = leads.loc[leads["account_id"] == "", "lead_id"]
+    assert 0 < len(blank) < len(leads) / 2  # some leads have neither email nor account
+    params = tiny_params_dict()
+    params["validate"]["email_present_min_share"] = 0  # as a mapping's params block sets it
+    no_emails = tmp_path / "params.yaml"
+    no_emails.write_text(yaml.safe_dump(params))
+    run = {"run_date": str(tiny_world.exported_at.date()), "account_model": "none"}
+    manifest = _score(export, tmp_path / "a", models, no_emails, **run)
+    assert manifest["scored"] == manifest["rows_in"] == len(leads)
+    scores = pd.read_parquet(tmp_path / "a" / "lead_scores.parquet")
+    assert set(blank) <= set(scores["lead_id"])  # matched by company name or not at all
+    manifest = _score(export, tmp_path / "b", models, tiny_params_file, **run)
+    rejects = pd.read_csv(tmp_path / "b" / "rejects.csv", dtype=str, keep_default_na=False)
+    assert manifest["rejected"] == len(rejects) == len(blank)
+    assert (rejects["reasons"] == "email: '' is blank (and so is account_id)").all()
 
 
 def _variant(export: Path, tmp_path: Path, write) -> Path:  # noqa: ANN001

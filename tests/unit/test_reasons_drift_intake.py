@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,17 @@ import pandas as pd
 import pytest
 
 from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.intake import ExportError, RowRules, lead_row_problems, stage_table, typed_leads
+from mqlscore.intake import (
+    KNOWN_VALUES,
+    ExportError,
+    RowRules,
+    check_known_values,
+    lead_row_problems,
+    stage_table,
+    typed_leads,
+)
 from mqlscore.reasons import check_templates, describe, top_reasons
+from mqlscore.schema import OTHER_TYPE as OTHER
 from mqlscore.schema import TABLES
 
 
@@ -136,6 +146,14 @@ def test_each_bad_value_is_named_on_its_row(change: dict, reason: str) -> None:
     assert problems.iloc[0] == "" and reason in problems.iloc[1]
 
 
+def test_no_email_and_no_account_is_a_reject_only_where_emails_are_required() -> None:
+    chunk = _chunk(email=["a@acme.com", ""])  # row 2 has no account either
+    says = "email: '' is blank (and so is account_id)"
+    assert lead_row_problems(chunk, RULES, {}).tolist() == ["", says]
+    optional = replace(RULES, email_required=False)
+    assert lead_row_problems(chunk, optional, {}).tolist() == ["", ""]
+
+
 def test_duplicates_across_chunks_keep_the_first_copy() -> None:
     seen: dict[str, int] = {}
     lead_row_problems(_chunk(), RULES, seen)
@@ -196,3 +214,36 @@ def test_sales_activities_without_account_id_read_it_as_blank(
     assert list(frame.columns) == list(TABLES["sales_activities"])
     assert frame["account_id"].tolist() == [cell.lstrip(",") or None]
     assert frame["lead_id"].tolist() == ["L1"]
+
+
+def test_nightly_value_checks_are_validations_own(tmp_path: Path) -> None:
+    from mqlscore.expectations import KNOWN_VALUES as VALIDATED
+
+    assert set(KNOWN_VALUES) == set(VALIDATED)
+    for key, (allowed, _) in VALIDATED.items():
+        assert KNOWN_VALUES[key] - {OTHER} == set(allowed) - {OTHER}
+        assert OTHER in KNOWN_VALUES[key]  # a mapping's `_other` is a value, not a typo
+
+
+def test_unknown_values_are_named_with_their_rows_in_one_line(tmp_path: Path) -> None:
+    types = ["email_open", "pricing_page_vist", "other", None, "pricing_page_vist", "Webinar"]
+    events = pd.DataFrame({"event_id": list("abcdef"), "activity_type": types})
+    sales = pd.DataFrame({"activity_id": ["1", "2"], "type": ["call", "meeting"]})
+    staged = {"engagement": tmp_path / "e.parquet", "sales_activities": tmp_path / "s.parquet"}
+    events.to_parquet(staged["engagement"])
+    sales.to_parquet(staged["sales_activities"])
+    with pytest.raises(ExportError) as error:
+        check_known_values(staged)
+    message = str(error.value)
+    assert message.startswith(
+        "engagement.activity_type: values not known: 'Webinar' (1 row), "
+        "'pricing_page_vist' (2 rows) (known: ad_click, "
+    )
+    assert "sales_activities" not in message and "\n" not in message
+    known = ["email_open", "web_visit", "other", None, "form_fill", "ad_click"]
+    events.assign(activity_type=known).to_parquet(staged["engagement"])
+    sales.assign(type=["call", "Demo"]).to_parquet(staged["sales_activities"])
+    with pytest.raises(ExportError, match=r"^sales_activities.type: values not known: 'Demo'"):
+        check_known_values(staged)
+    sales.to_parquet(staged["sales_activities"])
+    check_known_values(staged)  # known values, `other` and blanks pass
