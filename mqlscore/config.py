@@ -185,14 +185,18 @@ def _mappings(data: dict) -> list[tuple[Path, dict]]:
     return [(Path(p), _yaml(Path(p))) for p in (data.get("source") or {}).get("mappings") or ()]
 
 
-def load_section(params_file: Path, section: str, model: type[S]) -> S:
+def load_section(
+    params_file: Path, section: str, model: type[S], mappings: list[Path] | None = None
+) -> S:
     """Read one section of params.yaml into its typed model, with the overrides of the
-    source's mapping files (their `params` block) applied on top."""
+    source's mapping files (their `params` block) applied on top: those params.yaml names
+    (`source.mappings`), or `mappings` when given (nightly `score --mapping`)."""
     data = _yaml(params_file)
     if section not in data:
         raise ParamsError(f"{params_file}: no '{section}' section")
     values = dict(data[section] or {})
-    for _, mapping in _mappings(data):
+    named = [(Path(p), _yaml(Path(p))) for p in mappings] if mappings else _mappings(data)
+    for _, mapping in named:
         values |= (mapping.get("params") or {}).get(section) or {}
     try:
         return model.model_validate(values)

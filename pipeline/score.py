@@ -78,11 +78,11 @@ def main(
     from mqlscore import tracking
 
     started = time.perf_counter()
-    config = load_section(params, "score", ScoreParams)
-    cuts = load_section(params, "evaluate", EvaluateParams).grades
-    features = load_section(params, "features", FeatureParams)
-    rule = load_section(params, "mql_rule", MqlRule)
-    emails = load_section(params, "validate", ValidateParams).email_present_min_share > 0
+    config = load_section(params, "score", ScoreParams, mapping)
+    cuts = load_section(params, "evaluate", EvaluateParams, mapping).grades
+    features = load_section(params, "features", FeatureParams, mapping)
+    rule = load_section(params, "mql_rule", MqlRule, mapping)
+    emails = load_section(params, "validate", ValidateParams, mapping).email_present_min_share > 0
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter(f"--engine must be duckdb or spark, not {engine!r}")
     uris = {"model": model or config.model, "account_model": account_model or config.account_model}

@@ -208,3 +208,16 @@ def test_olist_ingests_8000_leads_and_842_won_deals() -> None:
     leaky = {"business_segment", "lead_type", "declared_monthly_revenue", "has_company"}
     assert not leaky & {c for frame in tables.values() for c in frame.columns}
     assert tables["leads"]["created_at"].min() == pd.Timestamp("2017-06-14")  # day-first
+
+
+def test_nightly_scoring_takes_the_params_of_the_mappings_it_is_given(tmp_path: Path) -> None:
+    from mqlscore.config import ValidateParams, load_section
+
+    mine = tmp_path / "mine.yaml"
+    spec = yaml.safe_load((ROOT / "mappings/salesforce.yaml").read_text())
+    spec["params"] = {"validate": {"email_present_min_share": 0.0}}
+    mine.write_text(yaml.safe_dump(spec))
+    params = ROOT / "params.yaml"  # names no mapping: the synthetic world's thresholds
+    assert load_section(params, "validate", ValidateParams).email_present_min_share == 0.9
+    given = load_section(params, "validate", ValidateParams, [mine])
+    assert given.email_present_min_share == 0.0
