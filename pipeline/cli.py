@@ -81,9 +81,8 @@ def _refusals() -> tuple[type[BaseException], ...]:
     from mlflow.exceptions import MlflowException
 
     from mqlscore.config import ParamsError
-    from mqlscore.intake import ExportError
     from mqlscore.model import NotEnoughData
-    from sources.mapping import MappingError
+    from sources.intake import ExportError, MappingError
 
     return (
         ParamsError,

@@ -17,8 +17,8 @@ import typer
 from mqlscore.config import MqlRule, SourceParams, WorldParams, load_section
 from mqlscore.console import progress
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from sources.intake import MappingError
 from sources.load import load
-from sources.mapping import MappingError
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from mqlscore.config import (
     ValidateParams,
     load_section,
 )
-from mqlscore.intake import ExportError, RowRules, date_order_of, find_file, load_column_map
 from mqlscore.io import (
     file_md5,
     one_writer,
@@ -40,8 +39,16 @@ from mqlscore.io import (
     write_json,
     write_text,
 )
+from sources import intake
+from sources.intake import (
+    ExportError,
+    MappingError,
+    RowRules,
+    date_order_of,
+    find_file,
+    load_column_map,
+)
 from sources.load import canonical_export
-from sources.mapping import MappingError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +104,7 @@ def main(
             rules = RowRules(
                 when, config.lead_id_pattern, dayfirst=dayfirst, email_required=emails
             )
-            tables, rejects, rows_in, files = nightly.read_inputs(
+            tables, rejects, rows_in, files = intake.read_inputs(
                 export, rules, columns, config, work
             )
         except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
@@ -138,7 +145,7 @@ def main(
         )
         manifest |= {
             "context": context,
-            "id_case_mismatches": nightly.id_case_mismatches(tables),
+            "id_case_mismatches": intake.id_case_mismatches(tables),
             "run_date_from": "--run-date" if run_date else "export.json",
             "run_seconds": round(time.perf_counter() - started, 2),
         }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mqlscore.io import PLACEHOLDERS
-from sources.mapping import FALSE_WORDS, TRUE_WORDS, MappingError, read_export_file
+from sources.intake import FALSE_WORDS, TRUE_WORDS, MappingError, read_export_file
 
 # What web forms leave behind for "not answered", beyond the CRM placeholders.
 FORM_PLACEHOLDERS = PLACEHOLDERS | {"Select", "select", "SELECT", "none", "unknown", "Unknown"}

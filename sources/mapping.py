@@ -5,15 +5,13 @@ to read and how: column renames, date, number and boolean formats, value maps, l
 split from one cell, constants for what the source lacks, filters, and unions of several
 parts. Several mappings compose (Marketo for leads and activities, Salesforce for
 accounts and deals): each supplies the tables it names. Pure functions turn frames of
-text into typed canonical frames; reading files is `read_export_file`.
+text into typed canonical frames; files are read and cells typed by `sources.intake`.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import fnmatch
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -24,20 +22,22 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.schema import OTHER_TYPE, RAW_TABLES, TABLES
+from sources.intake import (
+    MappingError,
+    cell_error,
+    parse_booleans,
+    parse_numbers,
+    parse_times,
+    read_export_file,
+    unlisted_error,
+)
 from sources.mapping_spec import SpecError, check_spec
 
-TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
-FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
 OTHER = "_other"  # value-map key: what every unlisted value becomes
 NONBLANK = "_nonblank"  # `where` value: keep the rows where the column is filled
 REQUIRED_TABLES = ("leads", "opportunities")
 log = logging.getLogger(__name__)
-
-
-class MappingError(ValueError):
-    """A mapping that does not fit its export: names the file, column, value and row."""
 
 
 @dataclass(frozen=True)
@@ -92,153 +92,6 @@ def _with_blanks(part: dict[str, Any], blanks: list[str]) -> dict[str, Any]:
     return {**part, "blank_values": own + [b for b in blanks if b not in own]}
 
 
-def read_export_file(path: Path) -> pd.DataFrame:
-    """A CSV (any common dialect: BOM, `;`, tabs, CRLF, Latin-1, quoted newlines) or
-    Parquet file as text columns, placeholders as missing; a header-only file gives its
-    columns and no rows; a column named twice is merged (first non-blank), with a warning."""
-    if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
-        return frame.astype("string").astype(object).where(frame.notna(), None)
-    raw = path.read_bytes()
-    try:
-        encoding, sep = sniff_csv(raw)
-    except ValueError as err:
-        raise MappingError(f"{path}: {err}") from err
-    try:
-        text = raw.decode(encoding)
-        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            header=0,
-            names=range(len(header)),
-        )
-    except (pd.errors.ParserError, ValueError, csv.Error) as err:
-        raise MappingError(f"{path}: not a readable CSV ({encoding}, {sep!r}): {err}") from err
-    frame.columns = [str(c).strip().lstrip("\ufeff") for c in header]
-    frame = _merge_repeated(frame, path.name)
-    cells = frame.apply(lambda c: c.str.strip())
-    return cells.where(~cells.isin(PLACEHOLDERS), None)
-
-
-def _merge_repeated(frame: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Columns a header names twice (HubSpot's "Associated Company IDs") as one: the
-    first non-blank cell of each row; conflicting cells are counted in the warning."""
-    names = list(frame.columns)
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if not repeated:
-        return frame
-    merged = {}
-    for name in dict.fromkeys(names):
-        copies = frame.loc[:, [n == name for n in names]].replace("", None)
-        merged[name] = copies.bfill(axis=1).iloc[:, 0]
-        if name in repeated:
-            filled = copies.notna().sum(axis=1) > 1
-            differ = filled & (copies.nunique(axis=1, dropna=True) > 1)
-            log.warning(
-                "%s: column %r appears %d times in the header; merged (first non-blank)%s",
-                file,
-                name,
-                names.count(name),
-                f", {int(differ.sum())} row(s) disagree" if differ.any() else "",
-            )
-    return pd.DataFrame(merged).fillna("")
-
-
-def _fail(file: str, column: str, values: pd.Series, what: str) -> MappingError:
-    row = values.index[0]
-    return MappingError(
-        f"{file}, column {column!r}: value {values.iloc[0]!r} in data row {row + 1} {what}"
-        f" ({len(values)} such row(s))"
-    )
-
-
-def day_first(values: pd.Series, options: dict, file: str, column: str) -> bool:
-    """Whether numeric dates (01/10/2025) put the day first: as the mapping says, else as
-    the values show (a first number above 12 is a day). A file showing both orders, or
-    only ambiguous dates with no word from the mapping, stops the run: a wrong guess
-    would silently swap days and months."""
-    numeric = values.str.match(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", na=False)
-    if "dayfirst" in options:
-        wanted = bool(options["dayfirst"])
-        for i, value in values[numeric].items():  # the first cell of the other order
-            shown = date_order(pd.Series([value]))
-            if shown is not None and shown != wanted:
-                order = "day-first" if wanted else "month-first"
-                raise _fail(file, column, values.loc[[i]], f"is not a {order} date")
-        return wanted
-    try:
-        shown = date_order(values[numeric])
-    except ValueError as err:
-        raise MappingError(f"{file}, column {column!r}: {err}") from err
-    if shown is None and numeric.any():
-        raise _fail(
-            file,
-            column,
-            values[numeric],
-            "is ambiguous (day or month first?): set `dates: {dayfirst: true}` or false",
-        )
-    return bool(shown)
-
-
-def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
-    """Text to UTC timestamps without a zone: ISO 8601 with or without an offset (a `Z`,
-    `+0000`, `+02:00`), day- or month-first dates with or without time, an explicit
-    format, or epoch milliseconds (`unit: ms`); `tz` names the zone of times without one."""
-    present = values.notna()
-    if options.get("unit"):
-        numbers = pd.to_numeric(values, errors="coerce")
-        parsed = pd.to_datetime(numbers, unit=options["unit"], utc=True)
-    else:
-        parsed = pd.to_datetime(  # ISO 8601 first: vectorized, the usual export spelling
-            values, format=options.get("format", "ISO8601"), utc=True, errors="coerce"
-        )
-        rest = present & parsed.isna()
-        if rest.any() and "format" not in options:
-            dayfirst = day_first(values[rest], options, file, column)
-            parsed[rest] = pd.to_datetime(
-                values[rest], format="mixed", dayfirst=dayfirst, utc=True, errors="coerce"
-            )
-        if options.get("tz"):
-            naive = ~values.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", na=False)
-            local = parsed.dt.tz_localize(None).dt.tz_localize(
-                options["tz"], ambiguous="NaT", nonexistent="NaT"
-            )
-            parsed = parsed.where(~naive, local.dt.tz_convert("UTC"))
-    bad = present & parsed.isna()
-    if bad.any():
-        raise _fail(file, column, values[bad], "is not a date")
-    return parsed.dt.tz_convert(None).astype("datetime64[us]")
-
-
-def parse_numbers(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
-    """Text to numbers; `decimal: ","` reads 1.234,5 as 1234.5; currency signs dropped."""
-    text = values.str.replace(r"[\s$€£%]", "", regex=True)
-    if options.get("decimal") == ",":
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    else:
-        text = text.str.replace(",", "", regex=False)
-    numbers = pd.to_numeric(text, errors="coerce")
-    bad = values.notna() & numbers.isna()
-    if bad.any():
-        raise _fail(file, column, values[bad], "is not a number")
-    return numbers.astype("float64")
-
-
-def parse_booleans(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
-    """Yes/No, true/false, 1/0, X/blank and the mapping's own words to True/False."""
-    # YAML reads a bare `true:` key as the boolean True: both spellings are accepted
-    true = TRUE_WORDS | {str(w).lower() for w in options.get("true", options.get(True, ()))}
-    false = FALSE_WORDS | {str(w).lower() for w in options.get("false", options.get(False, ()))}
-    lowered = values.fillna("").astype(str).str.strip().str.lower()
-    bad = ~lowered.isin(true | false)
-    if bad.any():  # every distinct one (a deal stage the mapping does not list, say)
-        raise _unlisted(file, column, values[bad], "the yes/no words (`booleans: true/false`)")
-    return lowered.isin(true)
-
-
 def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.Series:
     """Source values to ours by a value map; unlisted values become the `_other` entry,
     or stop the run naming every distinct unlisted value, so one edit maps them all."""
@@ -252,22 +105,8 @@ def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.S
             mapped[rest & (values == value)] = hit
     unmapped = values.notna() & mapped.isna()
     if unmapped.any() and OTHER not in mapping:
-        raise _unlisted(file, column, values[unmapped], "the mapping's value map")
+        raise unlisted_error(file, column, values[unmapped], "the mapping's value map")
     return mapped.where(~unmapped, mapping.get(OTHER)).where(values.notna(), None)
-
-
-def _unlisted(file: str, column: str, values: pd.Series, where: str) -> MappingError:
-    """Every distinct value a map does not cover, with its count and first data row."""
-    counts = values.value_counts(sort=False)
-    first = values.reset_index().drop_duplicates(values.name or 0).set_index(values.name or 0)
-    listed = ", ".join(
-        f"{value!r} ({n} row(s), first in data row {first.loc[value].iloc[0] + 1})"
-        for value, n in counts.items()
-    )
-    return MappingError(
-        f"{file}, column {column!r}: {len(counts)} value(s) not covered by {where}: {listed};"
-        " add each to the map (or `_other: other`)"
-    )
 
 
 def _closest(name: str, columns: list[str]) -> str:
@@ -298,7 +137,7 @@ def _json_key(frame: pd.DataFrame, spec: dict, file: str, purpose: str) -> pd.Se
     values = cells.map(read)
     bad = values.map(lambda v: v is _BAD_JSON)
     if bad.any():
-        raise _fail(file, spec["json"], cells[bad], "is not a JSON object")
+        raise cell_error(file, spec["json"], cells[bad], "is not a JSON object")
     return values.map(lambda v: None if v is None else str(v)).astype(object)
 
 

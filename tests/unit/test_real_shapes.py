@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sources.mapping import MappingError, canonical_tables, load_source
+from sources.intake import MappingError
+from sources.mapping import canonical_tables, load_source
 from tests.conftest import ROOT
 
 EMPTY = "000000000000000AAA"  # Salesforce's weekly export: an empty lookup
@@ -310,3 +311,47 @@ def test_marketo_api_names_and_the_status_inside_attributes(tmp_path: Path) -> N
     activities.to_csv(tmp_path / "marketo_activities.csv", index=False)
     with pytest.raises(MappingError, match="column 'attributes': value '{not json' in data row 1"):
         canonical_tables(load_source([marketo, SF]), tmp_path)
+
+
+def test_ingest_and_nightly_scoring_read_one_dirty_export_to_the_same_leads(
+    tmp_path: Path,
+) -> None:
+    """The one intake: a Salesforce export in a dirty dialect (Latin-1, `;`, CRLF, quoted
+    newlines, day-first dates, placeholders, thousands separators, empty-lookup ids)
+    gives the same canonical leads to `ingest` and to `score --mapping`."""
+    from mqlscore.config import ScoreParams
+    from sources import intake
+    from sources.load import canonical_export
+    from tests.conftest import project_params
+
+    folder = _org(tmp_path / "export")
+    lead = LEAD | {"Company": "Müller\nGmbH", "CreatedDate": "13/01/2024 09:00"}
+    lead |= {"Lead_Score__c": "1.234", "MQL_Date__c": "N/A", "Account__c": EMPTY}
+    other = lead | {"Id": "00Q3", "Email": "cy@globex.com", "CreatedDate": "02/02/2024"}
+    other |= {"Account__c": "001000000000001AAA", "ConvertedContactId": EMPTY}
+    frame = pd.DataFrame([lead, other])
+    text = frame.to_csv(sep=";", index=False, lineterminator="\r\n")
+    (folder / "Lead.csv").write_bytes(text.encode("latin-1"))
+    spec = yaml.safe_load(SF.read_text())
+    spec["tables"]["leads"][0]["dates"] = {"dayfirst": True}
+    spec["tables"]["leads"][0]["numbers"] = {"decimal": ","}
+    mapping = tmp_path / "org.yaml"
+    mapping.write_text(yaml.safe_dump(spec))
+    trained, _ = canonical_tables(load_source([mapping]), folder)
+    staged = canonical_export([mapping], folder, tmp_path / "canonical")
+    rules = intake.RowRules(pd.Timestamp("2025-01-01"), "")
+    score = project_params("score", ScoreParams)
+    work = tmp_path / "work"
+    work.mkdir()
+    tables, rejects, rows, _ = intake.read_inputs(staged, rules, {}, score, work)
+    scored = pd.read_parquet(tables["leads"])
+    assert len(rejects) == 0 and rows == len(trained["leads"]) == 2  # the contact: one person
+    columns = ["lead_id", "email", "company", "account_id", "created_at", "marketing_score"]
+    want = trained["leads"][columns].sort_values("lead_id").reset_index(drop=True)
+    got = scored[columns].sort_values("lead_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert want["created_at"].tolist()[:2] == [
+        pd.Timestamp("2024-01-13 09:00"),
+        pd.Timestamp("2024-02-02"),
+    ]
+    assert want["marketing_score"].tolist()[:2] == [1234, 1234]

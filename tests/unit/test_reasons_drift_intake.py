@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 
 from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.intake import (
+from mqlscore.reasons import check_templates, describe, top_reasons
+from mqlscore.schema import OTHER_TYPE as OTHER
+from mqlscore.schema import TABLES
+from sources.intake import (
     KNOWN_VALUES,
     ExportError,
     RowRules,
@@ -19,9 +22,6 @@ from mqlscore.intake import (
     stage_table,
     typed_leads,
 )
-from mqlscore.reasons import check_templates, describe, top_reasons
-from mqlscore.schema import OTHER_TYPE as OTHER
-from mqlscore.schema import TABLES
 
 
 def test_describe_speaks_plain_words() -> None:

@@ -1,18 +1,25 @@
-"""Nightly exports in: find the files, map their columns, check tables and single rows.
+"""The one way exports come in, for training (`ingest`) and at night (`score`): read a
+file in any common dialect, type its cells (dates, numbers, yes/no) by one set of rules,
+check tables and single rows.
 
-Table-level problems (a missing file or column, an empty lead export, most rows broken)
-raise `ExportError` naming the file and column. Row-level problems put the row in the
-rejects with its reasons; nothing is dropped silently. Leads are read in chunks so a
-10M-row export fits in bounded memory.
+Training maps whole export files (`read_export_file`, `parse_times`, `parse_numbers`,
+`parse_booleans`; `sources.mapping` applies a mapping with them); a cell that does not
+fit raises `MappingError` naming the file, column, value and row. Nightly scoring reads
+a canonical (or mapped) export with `read_inputs`: table-level problems (a missing file
+or column, an empty lead export, most rows broken) raise `ExportError`; row-level
+problems put the row in the rejects with its reasons, nothing dropped silently. Leads
+are read in chunks so a 10M-row export fits in bounded memory. Both read dates with
+`to_utc` and numbers with `to_number`, so an export reads the same way in both.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from features.matching import match_leads
+from mqlscore.config import ScoreParams
+from mqlscore.console import progress
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.schema import EMAIL_PATTERN, PICKLISTS, TABLES
 
@@ -53,6 +63,14 @@ KNOWN_VALUES: dict[tuple[str, str], frozenset[str]] = {
 
 
 log = logging.getLogger(__name__)
+
+
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", "ja", "oui", "si"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
+
+
+class MappingError(ValueError):
+    """A mapping that does not fit its export: names the file, column, value and row."""
 
 
 class ExportError(ValueError):
@@ -237,18 +255,33 @@ def check_known_values(staged: dict[str, Path]) -> None:
         raise ExportError("; ".join(problems) + "; fix the mapping's value map or the export")
 
 
-def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
-    """Text timestamps as UTC without a zone: offsets (`Z`, `+0000`, `+02:00`) converted,
-    times without one read as UTC; numeric dates in the file's order; blanks and
-    non-dates missing."""
-    text = text.where(text != "")
+def to_utc(text: pd.Series, dayfirst: bool = False) -> pd.Series:
+    """Text timestamps as UTC (tz-aware): ISO 8601 with or without an offset (`Z`,
+    `+0000`, `+02:00`) first, vectorized; then other spellings, numeric dates in the
+    given order. Unparseable cells are NaT; callers refuse or reject them."""
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
     rest = text.notna() & parsed.isna()
     if rest.any():
         parsed[rest] = pd.to_datetime(
             text[rest], errors="coerce", format="mixed", dayfirst=dayfirst, utc=True
         )
-    return parsed.dt.tz_convert(None)
+    return parsed
+
+
+def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
+    """Text timestamps as UTC without a zone (`to_utc`); blanks and non-dates missing."""
+    return to_utc(text.where(text != ""), dayfirst).dt.tz_convert(None)
+
+
+def to_number(text: pd.Series, decimal: str = ".") -> pd.Series:
+    """Text numbers as floats, currency signs, spaces and thousands separators dropped
+    (`decimal: ","` reads 1.234,5 as 1234.5); unparseable cells are NaN."""
+    cleaned = text.str.replace(r"[\s$€£%]", "", regex=True)
+    if decimal == ",":
+        cleaned = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        cleaned = cleaned.str.replace(",", "", regex=False)
+    return pd.to_numeric(cleaned, errors="coerce")
 
 
 def _date_columns(path: Path, columns: list[str]) -> pd.DataFrame:
@@ -387,7 +420,7 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
         flag(future, column, f"is on or after the run date {rules.run_date:%Y-%m-%d}", text)
 
     score = chunk["marketing_score"].str.strip()
-    unparsed = (score != "") & pd.to_numeric(score, errors="coerce").isna()
+    unparsed = (score != "") & to_number(score).isna()
     flag(unparsed, "marketing_score", "is not a number", score)
 
     if rules.known_accounts:
@@ -415,5 +448,266 @@ def typed_leads(chunk: pd.DataFrame, dayfirst: bool = False) -> pd.DataFrame:
         parsed = utc_times(text, dayfirst)
         out[column] = parsed.astype("datetime64[us]")
     score = out["marketing_score"].str.strip()
-    out["marketing_score"] = pd.to_numeric(score.where(score != ""), errors="coerce")
+    out["marketing_score"] = to_number(score.where(score != ""))
     return out
+
+
+# Export files of any mapping: read, typed, refused with file, column, value and row.
+
+
+def read_export_file(path: Path) -> pd.DataFrame:
+    """A CSV (any common dialect: BOM, `;`, tabs, CRLF, Latin-1, quoted newlines) or
+    Parquet file as text columns, placeholders as missing; a header-only file gives its
+    columns and no rows; a column named twice is merged (first non-blank), with a warning."""
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+        return frame.astype("string").astype(object).where(frame.notna(), None)
+    raw = path.read_bytes()
+    try:
+        encoding, sep = sniff_csv(raw)
+    except ValueError as err:
+        raise MappingError(f"{path}: {err}") from err
+    try:
+        text = raw.decode(encoding)
+        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            header=0,
+            names=range(len(header)),
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error) as err:
+        raise MappingError(f"{path}: not a readable CSV ({encoding}, {sep!r}): {err}") from err
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in header]
+    frame = _merge_repeated(frame, path.name)
+    cells = frame.apply(lambda c: c.str.strip())
+    return cells.where(~cells.isin(PLACEHOLDERS), None)
+
+
+def _merge_repeated(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Columns a header names twice (HubSpot's "Associated Company IDs") as one: the
+    first non-blank cell of each row; conflicting cells are counted in the warning."""
+    names = list(frame.columns)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if not repeated:
+        return frame
+    merged = {}
+    for name in dict.fromkeys(names):
+        copies = frame.loc[:, [n == name for n in names]].replace("", None)
+        merged[name] = copies.bfill(axis=1).iloc[:, 0]
+        if name in repeated:
+            filled = copies.notna().sum(axis=1) > 1
+            differ = filled & (copies.nunique(axis=1, dropna=True) > 1)
+            log.warning(
+                "%s: column %r appears %d times in the header; merged (first non-blank)%s",
+                file,
+                name,
+                names.count(name),
+                f", {int(differ.sum())} row(s) disagree" if differ.any() else "",
+            )
+    return pd.DataFrame(merged).fillna("")
+
+
+def cell_error(file: str, column: str, values: pd.Series, what: str) -> MappingError:
+    row = values.index[0]
+    return MappingError(
+        f"{file}, column {column!r}: value {values.iloc[0]!r} in data row {row + 1} {what}"
+        f" ({len(values)} such row(s))"
+    )
+
+
+def day_first(values: pd.Series, options: dict, file: str, column: str) -> bool:
+    """Whether numeric dates (01/10/2025) put the day first: as the mapping says, else as
+    the values show (a first number above 12 is a day). A file showing both orders, or
+    only ambiguous dates with no word from the mapping, stops the run: a wrong guess
+    would silently swap days and months."""
+    numeric = values.str.match(r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}", na=False)
+    if "dayfirst" in options:
+        wanted = bool(options["dayfirst"])
+        for i, value in values[numeric].items():  # the first cell of the other order
+            shown = date_order(pd.Series([value]))
+            if shown is not None and shown != wanted:
+                order = "day-first" if wanted else "month-first"
+                raise cell_error(file, column, values.loc[[i]], f"is not a {order} date")
+        return wanted
+    try:
+        shown = date_order(values[numeric])
+    except ValueError as err:
+        raise MappingError(f"{file}, column {column!r}: {err}") from err
+    if shown is None and numeric.any():
+        raise cell_error(
+            file,
+            column,
+            values[numeric],
+            "is ambiguous (day or month first?): set `dates: {dayfirst: true}` or false",
+        )
+    return bool(shown)
+
+
+def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
+    """Text to UTC timestamps without a zone: `to_utc` with the file's day-month order
+    (`day_first`), an explicit format, or epoch milliseconds (`unit: ms`); `tz` names
+    the zone of times without one."""
+    present = values.notna()
+    if options.get("unit"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_datetime(numbers, unit=options["unit"], utc=True)
+    elif "format" in options:
+        parsed = pd.to_datetime(values, format=options["format"], utc=True, errors="coerce")
+    else:
+        iso = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+        rest = present & iso.isna()
+        dayfirst = day_first(values[rest], options, file, column) if rest.any() else False
+        parsed = to_utc(values, dayfirst)
+    if options.get("tz"):
+        naive = ~values.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", na=False)
+        local = parsed.dt.tz_localize(None).dt.tz_localize(
+            options["tz"], ambiguous="NaT", nonexistent="NaT"
+        )
+        parsed = parsed.where(~naive, local.dt.tz_convert("UTC"))
+    bad = present & parsed.isna()
+    if bad.any():
+        raise cell_error(file, column, values[bad], "is not a date")
+    return parsed.dt.tz_convert(None).astype("datetime64[us]")
+
+
+def parse_numbers(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
+    """Text to numbers (`to_number`); a cell that is not one stops the run."""
+    numbers = to_number(values, options.get("decimal", "."))
+    bad = values.notna() & numbers.isna()
+    if bad.any():
+        raise cell_error(file, column, values[bad], "is not a number")
+    return numbers.astype("float64")
+
+
+def parse_booleans(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
+    """Yes/No, true/false, 1/0, X/blank and the mapping's own words to True/False."""
+    # YAML reads a bare `true:` key as the boolean True: both spellings are accepted
+    true = TRUE_WORDS | {str(w).lower() for w in options.get("true", options.get(True, ()))}
+    false = FALSE_WORDS | {str(w).lower() for w in options.get("false", options.get(False, ()))}
+    lowered = values.fillna("").astype(str).str.strip().str.lower()
+    bad = ~lowered.isin(true | false)
+    if bad.any():  # every distinct one (a deal stage the mapping does not list, say)
+        raise unlisted_error(
+            file, column, values[bad], "the yes/no words (`booleans: true/false`)"
+        )
+    return lowered.isin(true)
+
+
+def unlisted_error(file: str, column: str, values: pd.Series, where: str) -> MappingError:
+    """Every distinct value a map does not cover, with its count and first data row."""
+    counts = values.value_counts(sort=False)
+    first = values.reset_index().drop_duplicates(values.name or 0).set_index(values.name or 0)
+    listed = ", ".join(
+        f"{value!r} ({n} row(s), first in data row {first.loc[value].iloc[0] + 1})"
+        for value, n in counts.items()
+    )
+    return MappingError(
+        f"{file}, column {column!r}: {len(counts)} value(s) not covered by {where}: {listed};"
+        " add each to the map (or `_other: other`)"
+    )
+
+
+# A nightly export's tables, checked and staged for scoring.
+
+
+def _lead_tables_schema(extras: list[str]):  # noqa: ANN202
+    import pyarrow as pa
+
+    kinds = {"time": pa.timestamp("us"), "int": pa.float64(), "float": pa.float64()}
+    columns = [(c, kinds.get(k, pa.string())) for c, k in TABLES["leads"].items()]
+    leads = pa.schema(columns + [(c, pa.string()) for c in extras])
+    matches = pa.schema(
+        [
+            ("lead_id", pa.string()),
+            ("account_id", pa.string()),
+            ("match_rule", pa.string()),
+            ("personal_email", pa.bool_()),
+        ]
+    )
+    return leads, matches
+
+
+def read_inputs(
+    export: Path,
+    rules: RowRules,
+    mapping: dict[str, dict[str, str]],
+    config: ScoreParams,
+    work: Path,
+) -> tuple[dict[str, pd.DataFrame | Path], pd.DataFrame, int, dict[str, Path]]:
+    """Tables to score from, the rejected lead rows and the lead rows read.
+
+    The other tables are checked and typed by DuckDB into Parquet in `work`; leads are
+    checked, typed and matched to accounts chunk by chunk, and the good ones streamed to
+    Parquet there too, so memory follows the chunk size, not the export.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = {table: find_file(export, table) for table in SCORING_TABLES}
+    staged = work / "tables"
+    staged.mkdir()
+    others = [(table, path) for table, path in files.items() if table != "leads"]
+    paths = {
+        table: stage_table(path, table, mapping.get(table, {}), staged / f"{table}.parquet")
+        for table, path in progress(others, "checking tables")
+    }
+    check_known_values(paths)  # what validation refuses in training, mapped or canonical
+    tables: dict[str, pd.DataFrame | Path] = dict(paths)
+    accounts = pd.read_parquet(tables["accounts"])
+    rules = replace(rules, known_accounts=frozenset(accounts["account_id"]))
+    folded = {str(a).strip().lower(): a for a in accounts["account_id"]}
+    rules = replace(rules, folded_accounts=folded)
+    bad, seen, rows_in = [], {}, 0
+    lead_schema, match_schema = _lead_tables_schema(lead_extras(files["leads"]))
+    tables["leads"], tables["lead_accounts"] = work / "leads_in.parquet", work / "matches.parquet"
+    chunks = lead_chunks(files["leads"], mapping.get("leads", {}), config.chunk_rows)
+    with (
+        pq.ParquetWriter(tables["leads"], lead_schema) as leads_out,
+        pq.ParquetWriter(tables["lead_accounts"], match_schema) as matches_out,
+    ):
+        for chunk in progress(chunks, "checking leads"):
+            rows_in += len(chunk)
+            problems = lead_row_problems(chunk, rules, seen)
+            rejected = problems != ""
+            bad.append(chunk[rejected].assign(reasons=problems[rejected]))
+            good = typed_leads(chunk[~rejected], rules.dayfirst)
+            leads_out.write_table(pa.Table.from_pandas(good, lead_schema, preserve_index=False))
+            matches = match_leads(good, accounts)
+            matches_out.write_table(
+                pa.Table.from_pandas(matches, match_schema, preserve_index=False)
+            )
+    if rows_in == 0:
+        raise ExportError(f"{files['leads']}: the lead export has no rows")
+    rejects = pd.concat(bad, ignore_index=True)
+    if len(rejects) > config.max_reject_share * rows_in:
+        raise ExportError(
+            f"{files['leads']}: {len(rejects)} of {rows_in} rows fail row checks (more than "
+            f"{config.max_reject_share:.0%}); the export looks broken. First: row "
+            f"{rejects['source_row'].iloc[0]}: {rejects['reasons'].iloc[0]}"
+        )
+    return tables, rejects, rows_in, files
+
+
+def id_case_mismatches(tables: dict[str, pd.DataFrame | Path]) -> dict[str, int]:
+    """Touches whose lead id matches a lead only when case and spaces are ignored: they
+    would silently join nothing (Salesforce ids are case-sensitive, so no id is folded)."""
+    import duckdb
+
+    counts = {}
+    leads = str(tables["leads"])
+    for name in ("engagement", "sales_activities"):
+        found = duckdb.sql(
+            f"""SELECT count(*) FROM read_parquet('{tables[name]}') t
+            WHERE t.lead_id NOT IN (SELECT lead_id FROM read_parquet('{leads}'))
+              AND lower(trim(t.lead_id)) IN
+                  (SELECT lower(trim(lead_id)) FROM read_parquet('{leads}'))"""
+        ).fetchall()[0][0]
+        if found:
+            log.warning(
+                "%s: %d rows name a lead only up to case or spaces: not joined", name, found
+            )
+            counts[name] = int(found)
+    return counts
