@@ -163,19 +163,10 @@ def _tasks(sales: pd.DataFrame, who: dict[str, str]) -> pd.DataFrame:
             "CreatedDate": sf_time(sales["occurred_at"]),
         }
     )
-    when = sf_time(
-        sales["occurred_at"].iloc[: 3 * max(len(sales) // 3, 1) : max(len(sales) // 3, 1)]
-    )
+    when = sf_time(sales["occurred_at"].head(3))  # reminders beside the first touches
     reminders = pd.DataFrame(
-        {
-            "Id": [f"00T_TODO_{i}" for i in range(len(when))],
-            "WhoId": EMPTY_ID,
-            "AccountId": EMPTY_ID,
-            "Type": "",
-            "TaskSubtype": "Task",
-            "CreatedDate": when.to_numpy(),
-        }
-    )
+        {"Id": [f"00T_TODO_{i}" for i in range(len(when))], "CreatedDate": when.to_numpy()}
+    ).assign(WhoId=EMPTY_ID, AccountId=EMPTY_ID, Type="", TaskSubtype="Task")
     return pd.concat([logged, reminders], ignore_index=True)
 
 

@@ -159,24 +159,18 @@ def _cells(frame: pd.DataFrame, spec: Any, file: str, purpose: str) -> pd.Series
     if isinstance(spec, dict) and "json" in spec:
         return _json_key(frame, spec, file, purpose)
     if isinstance(spec, dict):
-        parts = [_cells(frame, s, file, purpose) for s in spec["join"]]
-        texts = [
-            (p if p is not None else pd.Series(None, index=frame.index)).fillna("") for p in parts
-        ]
-        return (
-            texts[0]
-            .astype(str)
-            .str.cat([t.astype(str) for t in texts[1:]], sep=spec.get("sep", "|"))
-        )
+        texts = [_cells(frame, s, file, purpose).fillna("").astype(str) for s in spec["join"]]
+        return texts[0].str.cat(texts[1:], sep=spec.get("sep", "|"))
     if isinstance(spec, list):
         present = [_cells(frame, s, file, purpose) for s in spec if _present(frame, s)]
-        if not present:
-            return None
-        return pd.concat(present, axis=1).bfill(axis=1).iloc[:, 0]
+        return pd.concat(present, axis=1).bfill(axis=1).iloc[:, 0] if present else None
     return _column(frame, spec, file, purpose)
 
 
 def _present(frame: pd.DataFrame, spec: Any) -> bool:
+    """Whether the file has what a column spec reads (for a list: any alternative)."""
+    if isinstance(spec, list):
+        return any(_present(frame, s) for s in spec)
     return all(name in frame.columns for name in source_names(spec))
 
 
@@ -186,12 +180,7 @@ def absent_columns(frame: pd.DataFrame, part: dict) -> dict[str, list[str]]:
     return {
         name: source_names(columns[name])
         for name in part.get("optional_columns") or ()
-        if name in columns
-        and not (
-            any(_present(frame, s) for s in columns[name])
-            if isinstance(columns[name], list)
-            else _present(frame, columns[name])
-        )
+        if name in columns and not _present(frame, columns[name])
     }
 
 
