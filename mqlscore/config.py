@@ -175,10 +175,15 @@ class ParamsError(ValueError):
 
 
 def _yaml(path: Path) -> dict:
+    from mqlscore.io import read_yaml
+
     try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
+        data = read_yaml(path) or {}
+    except (OSError, ValueError, yaml.YAMLError) as err:
         raise ParamsError(f"{path}: cannot read: {err}") from err
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a YAML mapping of keys, found {type(data).__name__}")
+    return data
 
 
 def _mappings(data: dict) -> list[tuple[Path, dict]]:

@@ -145,12 +145,20 @@ def read_export_time(folder: Path) -> pd.Timestamp:
     """When the export was taken (from `export.json`); an export that does not say is
     refused rather than dated now, which would silently shift every recency feature."""
     path = Path(folder) / EXPORT_FILE
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: the export folder does not exist")
     if not path.exists():
         raise FileNotFoundError(
             f"{folder}: no {EXPORT_FILE} says when the export was taken; "
             "pass --run-date YYYY-MM-DD (the export's date)"
         )
-    return pd.Timestamp(json.loads(path.read_text())["exported_at"])
+    try:
+        stamp = pd.Timestamp(json.loads(path.read_text())["exported_at"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise FileNotFoundError(
+            f"{path}: no readable exported_at ({err}); pass --run-date YYYY-MM-DD"
+        ) from err
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
 
 
 # Cells web forms and CRMs leave for "nothing".
@@ -161,7 +169,8 @@ PLACEHOLDERS = frozenset(
 
 def sniff_csv(raw: bytes) -> tuple[str, str]:
     """Encoding and separator of CSV bytes (a sample will do): UTF-8 with or without BOM,
-    else Latin-1; comma, semicolon, tab or pipe. Empty or binary bytes are refused."""
+    else Windows-1252, else Latin-1; comma, semicolon, tab or pipe. Empty or binary bytes
+    are refused."""
     import csv
 
     if not raw.strip():
@@ -173,14 +182,58 @@ def sniff_csv(raw: bytes) -> tuple[str, str]:
     except UnicodeDecodeError as err:
         if err.start >= len(raw) - 4:  # a sample cut inside a character
             text, encoding = raw[: err.start].decode("utf-8-sig"), "utf-8-sig"
-        else:
-            text, encoding = raw.decode("latin-1"), "latin-1"
+        else:  # Windows' code page (Excel's "CSV"): O’Neil's quote, €; else Latin-1
+            encoding = "cp1252" if _decodes(raw, "cp1252") else "latin-1"
+            text = raw.decode(encoding)
     head = "\n".join(text.splitlines()[:20])
     try:
         sep = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
     except csv.Error:
         sep = ","
     return encoding, sep
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_yaml(path: Path, max_bytes: int = 1 << 20, max_nodes: int = 100_000) -> Any:
+    """A YAML file (safe types only), bounded: a file over `max_bytes`, or one whose
+    aliases would expand past `max_nodes` values (a "billion laughs" bomb) is refused
+    with ValueError before anything is built from it."""
+    import yaml
+
+    text = Path(path).read_text()
+    if len(text) > max_bytes:
+        raise ValueError(f"{path}: {len(text):,} bytes, more than a YAML file here may hold")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded(node, {}) > max_nodes:
+            raise ValueError(f"{path}: its aliases expand past {max_nodes:,} values")
+        return None if node is None else loader.construct_document(node)
+    except RecursionError as err:
+        raise ValueError(f"{path}: nested too deeply to read") from err
+    finally:
+        loader.dispose()
+
+
+def _expanded(node: Any, memo: dict[int, int]) -> int:
+    """How many values a YAML node stands for once its aliases are expanded."""
+    import yaml
+
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a node that refers to itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        memo[id(node)] = 1 + sum(_expanded(c, memo) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        memo[id(node)] = 1 + sum(_expanded(k, memo) + _expanded(v, memo) for k, v in node.value)
+    return memo[id(node)]
 
 
 def file_md5(path: Path) -> str:

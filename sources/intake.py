@@ -262,10 +262,30 @@ def to_utc(text: pd.Series, dayfirst: bool = False) -> pd.Series:
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
     rest = text.notna() & parsed.isna()
     if rest.any():
+        spelled = _zone_offsets(text[rest])
         parsed[rest] = pd.to_datetime(
-            text[rest], errors="coerce", format="mixed", dayfirst=dayfirst, utc=True
+            spelled, errors="coerce", format="mixed", dayfirst=dayfirst, utc=True
         )
     return parsed
+
+
+# Zone names exports write after a time, as offsets; any other name makes the cell no date
+# (pandas would silently read "10:00 PST" as 10:00 UTC)
+ZONES = {
+    "UTC": "+00:00", "GMT": "+00:00", "Z": "+00:00", "WET": "+00:00", "BST": "+01:00",
+    "CET": "+01:00", "CEST": "+02:00", "EET": "+02:00", "EEST": "+03:00", "EST": "-05:00",
+    "EDT": "-04:00", "CST": "-06:00", "CDT": "-05:00", "MST": "-07:00", "MDT": "-06:00",
+    "PST": "-08:00", "PDT": "-07:00", "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00",
+}  # fmt: skip
+
+
+def _zone_offsets(text: pd.Series) -> pd.Series:
+    """A trailing zone name as its offset; an unknown name blanks the cell (not a date)."""
+    zone = text.str.extract(r"\s([A-Za-z]{1,5})\s*$", expand=False).str.upper()
+    named = zone.notna() & ~text.str.contains(r"\d\s*[AaPp]\.?[Mm]\.?\s*$", na=False)
+    offsets = zone.map(ZONES)
+    swapped = text.str.replace(r"\s[A-Za-z]{1,5}\s*$", "", regex=True) + " " + offsets
+    return text.where(~named, swapped.where(offsets.notna(), None))
 
 
 def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
@@ -322,12 +342,13 @@ def lead_extras(path: Path) -> list[str]:
     """The pass-through columns (`x_...`) of a lead file, from its header."""
     if path.suffix == ".csv":
         with open(path, "rb") as fh:
-            header = fh.readline()
+            sample = fh.read(1 << 16)
         try:
-            encoding, sep = sniff_csv(header)
-        except ValueError:
+            encoding, sep = sniff_csv(sample)
+            text = sample.decode(encoding, errors="replace")
+            columns = next(csv.reader(io.StringIO(text, newline=None), delimiter=sep), [])
+        except (ValueError, csv.Error):
             return []  # reading the file says what is wrong with it
-        columns = next(csv.reader([header.decode(encoding)], delimiter=sep), [])
     else:
         import pyarrow.parquet as pq
 
@@ -469,9 +490,9 @@ def read_export_file(path: Path) -> pd.DataFrame:
         raise MappingError(f"{path}: {err}") from err
     try:
         text = raw.decode(encoding)
-        header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-        frame = pd.read_csv(
-            io.StringIO(text),
+        header = next(csv.reader(io.StringIO(text, newline=None), delimiter=sep), [])
+        frame = pd.read_csv(  # universal newlines: classic Mac CR-only files too
+            io.StringIO(text, newline=None),
             sep=sep,
             dtype=str,
             keep_default_na=False,
@@ -573,9 +594,41 @@ def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.
     return parsed.dt.tz_convert(None).astype("datetime64[us]")
 
 
+def decimal_mark(values: pd.Series, file: str, column: str) -> str:
+    """The column's decimal mark, as its values show it: `1.234,5` or `34,1` show a comma,
+    `1,234.5` or `34.1` a point; `34,100` or `1.234` alone show neither, and read with
+    the other order they would be off by a thousand, so they stop the run unless
+    another value (or the mapping's `numbers: {decimal: ...}`) decides."""
+    text = values.dropna().str.replace(r"[\s$€£%]", "", regex=True)
+    comma = text.str.fullmatch(r"-?[\d.]*\d,\d+") & ~text.str.fullmatch(r"-?\d{1,3}(,\d{3})+")
+    point = text.str.fullmatch(r"-?[\d,]*\d\.\d+") & ~text.str.fullmatch(r"-?\d{1,3}(\.\d{3})+")
+    point |= text.str.fullmatch(r"-?\d{1,3}(,\d{3}){2,}")  # 1,000,000: commas group thousands
+    comma |= text.str.fullmatch(r"-?\d{1,3}(\.\d{3}){2,}")
+    if comma.any() and point.any():
+        shown = f"{text[comma].iloc[0]!r} and {text[point].iloc[0]!r}"
+        raise MappingError(
+            f"{file}, column {column!r}: {shown} use different decimal marks; "
+            "set `numbers: {decimal: ...}` in the mapping"
+        )
+    if comma.any():
+        return ","
+    unclear = text.str.fullmatch(r"-?\d{1,3}[.,]\d{3}")
+    if unclear.any() and not point.any():
+        raise cell_error(
+            file,
+            column,
+            values.loc[text[unclear].index],
+            "is ambiguous (a thousands "
+            'separator or a decimal mark?): set `numbers: {decimal: "."}` or ","',
+        )
+    return "."
+
+
 def parse_numbers(values: pd.Series, options: dict, file: str, column: str) -> pd.Series:
-    """Text to numbers (`to_number`); a cell that is not one stops the run."""
-    numbers = to_number(values, options.get("decimal", "."))
+    """Text to numbers (`to_number`) with the mapping's decimal mark or the one the values
+    show (`decimal_mark`); a cell that is not a number stops the run."""
+    decimal = options.get("decimal") or decimal_mark(values, file, column)
+    numbers = to_number(values, decimal)
     bad = values.notna() & numbers.isna()
     if bad.any():
         raise cell_error(file, column, values[bad], "is not a number")

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mqlscore.schema import OTHER_TYPE, RAW_TABLES, TABLES
+from mqlscore.io import read_yaml
+from mqlscore.schema import OTHER_TYPE, PRIMARY_KEYS, RAW_TABLES, TABLES
 from sources.intake import (
     MappingError,
     cell_error,
@@ -77,12 +78,12 @@ def load_source(paths: list[Path]) -> Source:
 
 def _read_spec(path: Path) -> dict[str, Any]:
     try:
-        spec = yaml.safe_load(path.read_text()) or {}
+        spec = read_yaml(path) or {}
         check_spec(spec, str(path))
-    except (OSError, yaml.YAMLError) as err:
-        raise MappingError(f"{path}: cannot read the mapping: {err}") from err
     except SpecError as err:
         raise MappingError(str(err)) from err
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise MappingError(f"{path}: cannot read the mapping: {err}") from err
     return spec
 
 
@@ -188,7 +189,8 @@ def _filtered(frame: pd.DataFrame, part: dict, file: str) -> pd.DataFrame:
     """Rows the part keeps (`where`), lists split to rows, first items of lists taken."""
     for column, allowed in (part.get("where") or {}).items():
         cells = _column(frame, column, file, "filter")
-        keep = cells.notna() if allowed == NONBLANK else cells.isin([str(v) for v in allowed])
+        allowed = allowed if isinstance(allowed, list) else [allowed]  # one value, not letters
+        keep = cells.notna() if allowed == [NONBLANK] else cells.isin([str(v) for v in allowed])
         frame = frame[keep]
     for column, separator in (part.get("split") or {}).items():
         cells = _column(frame, column, file, "split").str.split(separator)
@@ -313,6 +315,7 @@ def map_table(source: Source, table: str, folder: Path) -> Mapped:
                 )
             frames.append(map_part(frame, part, table, path.name))
             read.append(path.name)
+        _one_copy(frames[-len(paths) :], [p.name for p in paths], table)
     if not frames:
         return Mapped(None, read, absent, columns)
     mapped = pd.concat(frames, ignore_index=True)
@@ -320,6 +323,24 @@ def map_table(source: Source, table: str, folder: Path) -> Mapped:
     if key and len(mapped) and mapped[key].isna().all():  # no event ids: number the rows
         mapped[key] = [f"{table[0].upper()}{i}" for i in range(1, len(mapped) + 1)]
     return Mapped(mapped, read, absent, columns)
+
+
+def _one_copy(frames: list[pd.DataFrame], names: list[str], table: str) -> None:
+    """Files one glob matches are parts of one export only if no record is in two of them:
+    an old export beside tonight's (`*contacts*.csv`) would otherwise win silently."""
+    key = PRIMARY_KEYS.get(table)
+    if key is None or len(frames) < 2:
+        return
+    seen: dict[str, str] = {}
+    for frame, name in zip(frames, names, strict=True):
+        ids = set(frame[key].dropna())
+        twice = next((i for i in ids if i in seen), None)
+        if twice is not None:
+            raise MappingError(
+                f"{seen[twice]} and {name} both hold {table} {key} {twice!r}: two copies of "
+                "one export? Keep one file (or name it exactly in the mapping's `file`)"
+            )
+        seen |= dict.fromkeys(ids, name)
 
 
 def _aliases(rule: dict, folder: Path) -> dict[str, str]:

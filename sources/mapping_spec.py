@@ -8,7 +8,9 @@ at night alike, naming the mapping file and the place in it.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mqlscore.schema import PICKLISTS, TABLES
 
@@ -57,7 +59,9 @@ def check_spec(spec: dict[str, Any], path: str) -> None:
         raise SpecError(f"{path}: a mapping file is a YAML mapping of keys, not {spec!r}")
     _unknown(spec, TOP_KEYS, path)
     if spec.get("same_person"):
-        _unknown(spec["same_person"], SAME_PERSON_KEYS, f"{path}: same_person")
+        _check_same_person(spec["same_person"], f"{path}: same_person")
+    _kind(spec.get("tables"), dict, f"{path}: tables", "a mapping of table names")
+    _kind(spec.get("blank_values"), list, f"{path}: blank_values", "a list")
     for table, parts in (spec.get("tables") or {}).items():
         if table not in TABLES:
             raise SpecError(f"{path}: unknown table {table!r}{_near(table, tuple(TABLES))}")
@@ -66,10 +70,41 @@ def check_spec(spec: dict[str, Any], path: str) -> None:
             _check_part(part, table, where)
 
 
+def _kind(value: Any, kind: type | tuple[type, ...], where: str, says: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise SpecError(f"{where}: expected {says}, found {value!r}"[:300])
+
+
+def _check_same_person(rule: Any, where: str) -> None:
+    _kind(rule, dict, where, "a mapping with file, id and alias")
+    _unknown(rule, SAME_PERSON_KEYS, where)
+    missing = [k for k in ("file", "id", "alias") if k not in rule]
+    if missing:
+        raise SpecError(f"{where} needs `{missing[0]}` (file, id and alias)")
+    _check_files(rule["file"], where)
+
+
+def _check_files(files: Any, where: str) -> None:
+    """File globs are relative to the export folder, and stay inside it."""
+    for name in files if isinstance(files, list) else [files]:
+        _kind(name, str, f"{where}.file", "a file name or glob")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise SpecError(f"{where}.file: {name!r} must be relative to the export folder")
+
+
 def _check_part(part: Any, table: str, where: str) -> None:
     if not isinstance(part, dict) or "file" not in part:
         raise SpecError(f"{where}: a table part needs `file` (and `columns`)")
     _unknown(part, PART_KEYS, where)
+    _check_files(part["file"], where)
+    _kind(part.get("optional"), bool, f"{where}.optional", "true or false")
+    for key in ("columns", "constants", "values", "dates", "numbers", "booleans", "where"):
+        _kind(part.get(key), dict, f"{where}.{key}", "a mapping")
+    for key in ("optional_columns", "blank_values"):
+        _kind(part.get(key), list, f"{where}.{key}", "a list")
+    for column, mapping in (part.get("values") or {}).items():
+        _kind(mapping, dict, f"{where}.values.{column}", "a map of export value: ours")
+    _check_formats(part, where)
     canonical = tuple(TABLES[table])
     for key in ("columns", "constants", "values", "blank_unless"):
         for column in part.get(key) or {}:
@@ -88,6 +123,22 @@ def _check_part(part: Any, table: str, where: str) -> None:
         if TABLES[table].get(column) != "time":
             raise SpecError(f"{where}.dates.end_of_day: {column!r} is not a time of {table}")
     _check_values(part, table, where)
+
+
+def _check_formats(part: dict[str, Any], where: str) -> None:
+    """Date and number options that would otherwise fail deep inside pandas."""
+    dates, numbers = part.get("dates") or {}, part.get("numbers") or {}
+    _kind(dates.get("dayfirst"), bool, f"{where}.dates.dayfirst", "true or false")
+    if dates.get("tz") is not None:
+        try:
+            ZoneInfo(str(dates["tz"]))
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise SpecError(f"{where}.dates.tz: {dates['tz']!r} is no time zone") from err
+    if dates.get("unit") not in (None, "s", "ms", "us", "ns"):
+        raise SpecError(f"{where}.dates.unit: {dates['unit']!r} is not one of s, ms, us, ns")
+    _unknown(numbers, frozenset({"decimal"}), f"{where}.numbers")
+    if numbers.get("decimal") not in (None, ".", ","):
+        raise SpecError(f"{where}.numbers.decimal: {numbers['decimal']!r} is not '.' or ','")
 
 
 def _check_values(part: dict[str, Any], table: str, where: str) -> None:
