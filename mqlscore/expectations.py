@@ -222,6 +222,13 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
                     meta=_meta("no open deal marked won (is_won only on closed deals)"),
                 )
             )
+        if has("account_id"):
+            rules.append(
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column="account_id",
+                    meta=_meta("every deal on an account (else it feeds no account)", "warning"),
+                )
+            )
         if has("amount") and has("is_won"):
             rules.append(
                 gxe.ExpectColumnValuesToNotBeNull(

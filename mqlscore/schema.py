@@ -98,7 +98,12 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
 # Foreign keys that may be blank: a lead without a CRM account; a sales touch logged on an
 # account or a deal (no person) or on a person alone.
 OPTIONAL_KEYS: frozenset[tuple[str, str]] = frozenset(
-    {("leads", "account_id"), ("sales_activities", "lead_id"), ("sales_activities", "account_id")}
+    {
+        ("leads", "account_id"),
+        ("sales_activities", "lead_id"),
+        ("sales_activities", "account_id"),
+        ("opportunities", "account_id"),  # a private deal on no account: warned, kept
+    }
 )
 # table -> keys of which every row needs at least one
 ONE_OF_KEYS: dict[str, tuple[str, ...]] = {"sales_activities": ("lead_id", "account_id")}

@@ -60,11 +60,13 @@ def load_source(paths: list[Path]) -> Source:
     for path in paths:
         spec = _read_spec(Path(path))
         names.append(spec.get("name") or Path(path).stem)
-        blanks = list(spec.get("blank_values") or [])
+        blanks, skip = list(spec.get("blank_values") or []), spec.get("skip") or {}
         for table, parts in (spec.get("tables") or {}).items():
             if table not in tables:  # the mapping listed first supplies a table
                 parts = parts if isinstance(parts, list) else [parts]
-                tables[table] = [_with_blanks(part, blanks) for part in parts]
+                tables[table] = [
+                    _with_blanks(p, blanks) | {"skip": skip | (p.get("skip") or {})} for p in parts
+                ]
         if spec.get("same_person"):
             people.append(_with_blanks(spec["same_person"], blanks))
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -187,6 +189,12 @@ def absent_columns(frame: pd.DataFrame, part: dict) -> dict[str, list[str]]:
 
 def _filtered(frame: pd.DataFrame, part: dict, file: str) -> pd.DataFrame:
     """Rows the part keeps (`where`), lists split to rows, first items of lists taken."""
+    for column, values in (part.get("skip") or {}).items():  # e.g. deleted records
+        if column in frame.columns:
+            drop = frame[column].str.lower().isin([str(v).lower() for v in values])
+            if drop.any():
+                log.info("%s: %d row(s) skipped (%s)", file, int(drop.sum()), column)
+            frame = frame[~drop.to_numpy()]
     for column, allowed in (part.get("where") or {}).items():
         cells = _column(frame, column, file, "filter")
         allowed = allowed if isinstance(allowed, list) else [allowed]  # one value, not letters

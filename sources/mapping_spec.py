@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mqlscore.schema import PICKLISTS, TABLES
 
-TOP_KEYS = frozenset({"name", "description", "tables", "params", "same_person", "blank_values"})
+TOP_KEYS = frozenset(
+    {"name", "description", "tables", "params", "same_person", "blank_values", "skip"}
+)
 PART_KEYS = frozenset(
     {
         "file",  # a glob, or a list of globs
@@ -30,6 +32,7 @@ PART_KEYS = frozenset(
         "take_first",
         "constants",
         "where",  # keep rows by value; `_nonblank` keeps rows where the column is filled
+        "skip",  # drop rows whose column (where the file has it) holds one of these values
         "blank_unless",
         "extra",
     }
@@ -62,6 +65,7 @@ def check_spec(spec: dict[str, Any], path: str) -> None:
         _check_same_person(spec["same_person"], f"{path}: same_person")
     _kind(spec.get("tables"), dict, f"{path}: tables", "a mapping of table names")
     _kind(spec.get("blank_values"), list, f"{path}: blank_values", "a list")
+    _kind(spec.get("skip"), dict, f"{path}: skip", "a mapping of column: values")
     for table, parts in (spec.get("tables") or {}).items():
         if table not in TABLES:
             raise SpecError(f"{path}: unknown table {table!r}{_near(table, tuple(TABLES))}")
@@ -98,7 +102,7 @@ def _check_part(part: Any, table: str, where: str) -> None:
     _unknown(part, PART_KEYS, where)
     _check_files(part["file"], where)
     _kind(part.get("optional"), bool, f"{where}.optional", "true or false")
-    for key in ("columns", "constants", "values", "dates", "numbers", "booleans", "where"):
+    for key in ("columns", "constants", "values", "dates", "numbers", "booleans", "where", "skip"):
         _kind(part.get(key), dict, f"{where}.{key}", "a mapping")
     for key in ("optional_columns", "blank_values"):
         _kind(part.get(key), list, f"{where}.{key}", "a list")

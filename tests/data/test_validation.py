@@ -380,3 +380,13 @@ def test_what_hurts_the_model_quietly_is_a_warning(
     assert code == 0 and summary["failed"] == 0
     (warning,) = summary["warning_details"]
     assert (warning["table"], warning["column"]) == (table, column)
+
+
+def test_a_deal_on_no_account_is_a_warning_not_a_failure(run_with_fault) -> None:
+    def private_deal(t: Tables) -> None:
+        t["opportunities"].loc[t["opportunities"].index[:2], "account_id"] = None
+
+    code, summary = run_with_fault(private_deal)
+    assert code == 0 and summary["failed"] == 0
+    warned = [w for w in summary["warning_details"] if w["says"].startswith("every deal on")]
+    assert warned and warned[0]["failed_rows"] == 2

@@ -355,3 +355,28 @@ def test_ingest_and_nightly_scoring_read_one_dirty_export_to_the_same_leads(
         pd.Timestamp("2024-02-02"),
     ]
     assert want["marketing_score"].tolist()[:2] == [1234, 1234]
+
+
+def test_deleted_records_and_a_deal_on_no_account(tmp_path: Path) -> None:
+    """An "export all" holds the recycle bin (IsDeleted): those rows are skipped. A private
+    deal (AccountId empty) is kept: validation warns, it feeds no account."""
+    folder = _org(tmp_path)
+    deleted = LEAD | {"Id": "00Q9", "Email": "gone@acme.com", "IsDeleted": "true"}
+    kept = [
+        r | {"IsDeleted": "false"}
+        for r in pd.read_csv(folder / "Lead.csv", dtype=str, keep_default_na=False).to_dict(
+            "records"
+        )
+    ]
+    _write(folder, "Lead.csv", [*kept, deleted])
+    deal = {"Id": "0062", "AccountId": EMPTY, "CreatedDate": T, "CloseDate": "", "Amount": ""}
+    first = pd.read_csv(folder / "Opportunity.csv", dtype=str, keep_default_na=False)
+    _write(
+        folder,
+        "Opportunity.csv",
+        [*first.to_dict("records"), deal | {"IsClosed": "false", "IsWon": "false"}],
+    )
+    tables, _ = canonical_tables(load_source([SF]), folder)
+    assert "00Q9" not in set(tables["leads"]["lead_id"])
+    deals = tables["opportunities"].set_index("opportunity_id")["account_id"]
+    assert pd.isna(deals["0062"]) and deals["006000000000001AAA"] == "001000000000001AAA"
