@@ -10,6 +10,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mqlscore.refusal import Refusal
+
 
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -170,7 +172,7 @@ S = TypeVar("S", bound=Section)
 SYNTHETIC = "synthetic"
 
 
-class ParamsError(ValueError):
+class ParamsError(Refusal, ValueError):
     """params.yaml is missing a section or holds a bad value."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from mqlscore.refusal import MissingInput
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -127,7 +129,7 @@ def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]
     for name in names:
         path = Path(folder) / f"{name}.parquet"
         if not path.exists():
-            raise FileNotFoundError(f"missing input table {path}")
+            raise MissingInput(f"missing input table {path}")
         tables[name] = pd.read_parquet(path)
     return tables
 
@@ -146,16 +148,16 @@ def read_export_time(folder: Path) -> pd.Timestamp:
     refused rather than dated now, which would silently shift every recency feature."""
     path = Path(folder) / EXPORT_FILE
     if not Path(folder).is_dir():
-        raise FileNotFoundError(f"{folder}: the export folder does not exist")
+        raise MissingInput(f"{folder}: the export folder does not exist")
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingInput(
             f"{folder}: no {EXPORT_FILE} says when the export was taken; "
             "pass --run-date YYYY-MM-DD (the export's date)"
         )
     try:
         stamp = pd.Timestamp(json.loads(path.read_text())["exported_at"])
     except (ValueError, KeyError, TypeError) as err:
-        raise FileNotFoundError(
+        raise MissingInput(
             f"{path}: no readable exported_at ({err}); pass --run-date YYYY-MM-DD"
         ) from err
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp

@@ -16,6 +16,7 @@ import pandas as pd
 
 from mqlscore.config import TrainParams
 from mqlscore.packaged import BOOSTER_FILE, SPEC_FILE, calibrate, read_folder, to_matrix
+from mqlscore.refusal import Refusal
 from mqlscore.schema import (
     MARKETING_COLUMNS,
 )
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 CATEGORICAL_DTYPES = ("object", "category", "string", "str")
 
 
-class NotEnoughData(ValueError):
+class NotEnoughData(Refusal, ValueError):
     """Too few snapshots or conversions to train and test honestly."""
 
 

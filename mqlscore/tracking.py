@@ -25,6 +25,7 @@ from mqlscore import charts, packaged
 from mqlscore.io import file_md5
 from mqlscore.model import Scorer
 from mqlscore.reasons import plain_names
+from mqlscore.refusal import Refusal
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -302,7 +303,7 @@ def rollback_champion(name: str) -> str:
     client = mlflow.MlflowClient()
     history = _history(client, name)
     if len(history) < 2:
-        raise ValueError(f"{name} has no earlier champion to roll back to")
+        raise Refusal(f"{name} has no earlier champion to roll back to")
     history.pop()
     client.set_registered_model_tag(name, _HISTORY_TAG, ",".join(history))
     client.set_registered_model_alias(name, CHAMPION, history[-1])

@@ -75,34 +75,10 @@ def _rollback(
     tracking.rollback_champion(name)
 
 
-def _refusals() -> tuple[type[BaseException], ...]:
-    """Errors that are a clear refusal, not a bug: shown as one line, exit code 2."""
-    import yaml
-    from mlflow.exceptions import MlflowException
-
-    from mqlscore.config import ParamsError
-    from mqlscore.model import NotEnoughData
-    from sources.intake import ExportError, MappingError
-
-    return (
-        ParamsError,
-        ExportError,
-        MappingError,
-        NotEnoughData,
-        MlflowException,
-        yaml.YAMLError,
-        PermissionError,
-        FileNotFoundError,
-        IsADirectoryError,
-        OSError,
-        ValueError,
-    )
-
-
 def run() -> None:
     """The `mqlscore` entry point: a refusal (bad input, bad params, too little data, an
-    unknown model version, a full disk) ends in one line naming what is wrong, exit 2;
-    only a bug shows a traceback."""
+    unknown model version, a full disk) ends in one line naming what is wrong, exit 2; a
+    bug says so in one line, its traceback in a log file, exit 3."""
     import logging
     import os
     import sys
@@ -123,8 +99,31 @@ def run() -> None:
     except KeyboardInterrupt:
         logging.getLogger("mqlscore").error("interrupted: nothing was published")
         sys.exit(130)
-    except _refusals() as err:
+    except Exception as err:  # noqa: BLE001  (a refusal, or a bug said to be one)
         if os.environ.get("MQLSCORE_DEBUG"):  # the whole traceback, for a bug report
             raise
-        logging.getLogger("mqlscore").error("%s: %s", type(err).__name__, err)
+        _end(err)
+
+
+def _end(err: Exception) -> None:
+    """A refusal in one line, exit 2; a bug in one line naming the log file that holds its
+    traceback, exit 3."""
+    import logging
+    import sys
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    from mqlscore.refusal import is_refusal
+
+    log = logging.getLogger("mqlscore")
+    if is_refusal(err):
+        log.error("%s: %s", type(err).__name__, str(err).splitlines()[0] if str(err) else "")
         sys.exit(2)
+    crash = Path(tempfile.gettempdir()) / f"mqlscore-bug-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    crash.write_text("".join(traceback.format_exception(err)))
+    log.error(
+        "a bug in mqlscore (%s), not your input; the traceback is in %s", type(err).__name__, crash
+    )
+    sys.exit(3)

@@ -13,6 +13,7 @@ import typer
 from mqlscore import outcomes
 from mqlscore.config import FeatureParams, load_section
 from mqlscore.io import read_export_time, read_tables, write_json
+from mqlscore.refusal import MissingInput
 
 log = logging.getLogger(__name__)
 COLUMNS = ["lead_id", "probability", "grade", "qualified", "marketing_mql"]
@@ -22,7 +23,7 @@ def read_scores(folder: Path) -> pd.DataFrame:
     """One scoring run's lead scores, stamped with the run date from its manifest."""
     manifest = folder / "manifest.json"
     if not manifest.exists():
-        raise FileNotFoundError(f"{folder}: no manifest.json, so not a finished scoring run")
+        raise MissingInput(f"{folder}: no manifest.json, so not a finished scoring run")
     run_date = pd.Timestamp(json.loads(manifest.read_text())["run_date"])
     scores = pd.read_parquet(folder / "lead_scores.parquet", columns=COLUMNS)
     return scores.assign(run_date=run_date)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mqlscore.io import write_text
+from mqlscore.refusal import Refusal
 
 SF_ROLES = {
     "economic_buyer": "Economic Buyer",
@@ -301,7 +302,7 @@ WRITERS = {"salesforce": salesforce_files, "hubspot": hubspot_files, "marketo": 
 def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -> list[Path]:
     """Write the world as `system` exports it; return the files written."""
     if system not in WRITERS:
-        raise ValueError(f"--as must be one of {', '.join(WRITERS)}, not {system!r}")
+        raise Refusal(f"--as must be one of {', '.join(WRITERS)}, not {system!r}")
     written = []
     for name, frame in WRITERS[system](tables).items():
         header = [str(c).removesuffix(".1") for c in frame.columns]  # a name used twice

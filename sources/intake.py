@@ -31,6 +31,7 @@ from features.matching import match_leads
 from mqlscore.config import ScoreParams
 from mqlscore.console import progress
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
+from mqlscore.refusal import Refusal
 from mqlscore.schema import EMAIL_PATTERN, PICKLISTS, TABLES
 
 SCORING_TABLES: tuple[str, ...] = (
@@ -69,11 +70,11 @@ TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "x", "won", "closed won", 
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "", "lost", "nein", "non"})
 
 
-class MappingError(ValueError):
+class MappingError(Refusal, ValueError):
     """A mapping that does not fit its export: names the file, column, value and row."""
 
 
-class ExportError(ValueError):
+class ExportError(Refusal, ValueError):
     """The export cannot be scored at all (table-level problem)."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mqlscore.refusal import Refusal
 from mqlscore.schema import PICKLISTS, TABLES
 
 TOP_KEYS = frozenset(
@@ -41,7 +42,7 @@ DATE_KEYS = frozenset({"dayfirst", "format", "unit", "tz", "end_of_day"})
 SAME_PERSON_KEYS = frozenset({"file", "id", "alias"})
 
 
-class SpecError(ValueError):
+class SpecError(Refusal, ValueError):
     """A mapping file that says something the mapping language does not know."""
 
 

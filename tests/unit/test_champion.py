@@ -11,6 +11,7 @@ import pytest
 from mqlscore import tracking
 from mqlscore.evaluation import challenge, should_promote
 from mqlscore.model import Calibrator, Scorer
+from mqlscore.refusal import Refusal
 
 NAME = "mqlscore-test"
 
@@ -77,7 +78,7 @@ def test_promote_then_rollback_restores_the_previous_version(registry: list[str]
     assert tracking.champion_version(NAME) == v3
     assert tracking.rollback_champion(NAME) == v1
     assert tracking.champion_version(NAME) == v1
-    with pytest.raises(ValueError, match="no earlier champion"):
+    with pytest.raises(Refusal, match="no earlier champion"):
         tracking.rollback_champion(NAME)
     version, probabilities = tracking.champion_probabilities(NAME, FRAME)
     assert version == v1
