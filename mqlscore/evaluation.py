@@ -96,20 +96,61 @@ def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: s
     return chosen.reindex(test.index)
 
 
-def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[str, float]]:
-    """Volume-free figures per ranker: ROC-AUC, PR-AUC and lift in the top 10% of rows."""
-    from sklearn.metrics import average_precision_score, roc_auc_score  # slow import: here only
+def tie_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by descending score, and each ordered row's tie group (0: the best score)."""
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    ordered = np.asarray(score, dtype=float)[order]
+    return order, np.r_[0, np.cumsum(ordered[1:] != ordered[:-1])].astype(np.int64)
 
-    base = max(float(test["label"].mean()), 1e-12)
+
+def expected_hits(score: np.ndarray, label: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Expected positives among the top k rows for each k, rows of a tie in random order:
+    a tie straddling k gives its positives in proportion to the slots left for it."""
+    order, group = tie_groups(score)
+    ends = np.flatnonzero(np.r_[group[1:] != group[:-1], True]) + 1
+    hits = np.cumsum(np.asarray(label, dtype=float)[order])[ends - 1]
+    return np.interp(np.asarray(ks, dtype=float), np.r_[0, ends], np.r_[0.0, hits])
+
+
+def auc_ap(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC-AUC and average precision from the positive and negative weight of each tie group
+    (columns, best score first; rows: resamples). A tie counts half in the AUC and is one
+    step of the precision-recall curve, as in sklearn, so row order never matters."""
+    tp, fp = positives.cumsum(axis=1), negatives.cumsum(axis=1)
+    p, n = tp[:, -1], fp[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = (positives * (n[:, None] - fp + negatives / 2)).sum(axis=1) / (p * n)
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        ap = (positives * precision).sum(axis=1) / p
+    return auc, ap
+
+
+def ranking_point(score: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """ROC-AUC and PR-AUC (average precision) of one score, ties grouped."""
+    order, group = tie_groups(score)
+    y = np.asarray(label, dtype=float)[order]
+    positives = np.bincount(group, weights=y)[None, :]
+    negatives = np.bincount(group, weights=1 - y)[None, :]
+    auc, ap = auc_ap(positives, negatives)
+    return float(auc[0]), float(ap[0])
+
+
+def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[str, float]]:
+    """Volume-free figures per ranker: ROC-AUC, PR-AUC and lift in the top 10% of rows,
+    ties at their expected value under random order."""
+    label = test["label"].to_numpy(dtype=float)
+    base = max(float(label.mean()), 1e-12)
     tenth = max(len(test) // 10, 1)
     out = {}
     for name in rankers:
-        top = test.sort_values(name, ascending=False, kind="stable").head(tenth)
+        score = test[name].to_numpy(dtype=float)
+        roc, pr = ranking_point(score, label)
+        precision = float(expected_hits(score, label, np.array([tenth]))[0]) / tenth
         out[name] = {
-            "roc_auc": round(float(roc_auc_score(test["label"], test[name])), 4),
-            "pr_auc": round(float(average_precision_score(test["label"], test[name])), 4),
-            "precision_at_10pct": round(float(top["label"].mean()), 4),
-            "lift_at_10pct": round(float(top["label"].mean()) / base, 3),
+            "roc_auc": round(roc, 4),
+            "pr_auc": round(pr, 4),
+            "precision_at_10pct": round(precision, 4),
+            "lift_at_10pct": round(precision / base, 3),
         }
     return out
 
@@ -231,24 +272,26 @@ def calibration_summary(
 
 
 def gains_curve(test: pd.DataFrame, rankers: list[str], points: int = 50) -> pd.DataFrame:
-    """Share of conversions captured when sales works the top x% of rows, per ranker."""
+    """Share of conversions captured when sales works the top x% of rows, per ranker
+    (ties at their expected value)."""
     shares = np.linspace(0, 1, points + 1)
     out = {"share_worked": shares.round(4)}
-    total = max(int(test["label"].sum()), 1)
+    label = test["label"].to_numpy(dtype=float)
+    total = max(label.sum(), 1.0)
+    ks = np.rint(shares * len(test))
     for name in rankers:
-        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
-        captured = np.concatenate([[0], np.cumsum(labels)]) / total
-        out[name] = captured[np.rint(shares * len(labels)).astype(int)].round(4)
+        out[name] = (expected_hits(test[name].to_numpy(dtype=float), label, ks) / total).round(4)
     return pd.DataFrame(out)
 
 
 def precision_at_k(test: pd.DataFrame, rankers: list[str], points: int = 30) -> pd.DataFrame:
-    """Precision among the top k rows of the test period, per ranker, k up to 20% of rows."""
+    """Precision among the top k rows of the test period, per ranker, k up to 20% of rows
+    (ties at their expected value)."""
     ks = np.unique(np.geomspace(10, max(len(test) // 5, 11), points).astype(int))
     out = {"k": ks}
+    label = test["label"].to_numpy(dtype=float)
     for name in rankers:
-        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
-        out[name] = (np.cumsum(labels)[ks - 1] / ks).round(4)
+        out[name] = (expected_hits(test[name].to_numpy(dtype=float), label, ks) / ks).round(4)
     return pd.DataFrame(out)
 
 

@@ -6,8 +6,10 @@ import pandas as pd
 
 from mqlscore.evaluation import (
     KINDS,
+    expected_hits,
     gains_curve,
     precision_at_k,
+    ranking_metrics,
     side_by_side,
     top_k_per_snapshot,
 )
@@ -91,3 +93,40 @@ def test_gains_and_precision_curves_end_where_they_must() -> None:
     k = int(precision["k"].iloc[0])
     expected = rows.sort_values("oracle", ascending=False, kind="stable")["label"].head(k).mean()
     assert precision["oracle"].iloc[0] == round(expected, 4)
+
+
+def _tied() -> pd.DataFrame:
+    """A 0/1 flag with big ties (4 flagged, 1 converts; 16 not, 2 convert) and a score."""
+    label = [1, 0, 0, 0] + [1, 1] + [0] * 14
+    return pd.DataFrame(
+        {
+            "label": label,
+            "mql_flag": [1.0] * 4 + [0.0] * 16,
+            "model": [0.9, 0.1, 0.1, 0.5, 0.8, 0.8, 0.2] + [0.1] * 13,
+        }
+    )
+
+
+def test_ties_count_at_their_expected_value_whatever_the_row_order() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rows = _tied()
+    backwards = rows.iloc[::-1].reset_index(drop=True)
+    names = ["mql_flag", "model"]
+    assert ranking_metrics(rows, names) == ranking_metrics(backwards, names)
+    pd.testing.assert_frame_equal(gains_curve(rows, names), gains_curve(backwards, names))
+    pd.testing.assert_frame_equal(precision_at_k(rows, names), precision_at_k(backwards, names))
+    figures = ranking_metrics(rows, names)
+    for name in names:  # sklearn: AUC averages ties, AP steps at distinct thresholds
+        assert figures[name]["roc_auc"] == round(roc_auc_score(rows["label"], rows[name]), 4)
+        assert figures[name]["pr_auc"] == round(
+            average_precision_score(rows["label"], rows[name]), 4
+        )
+    # top 10% = 2 rows, both from the flagged tie of 4 holding 1 positive: 0.5 expected hits
+    assert figures["mql_flag"]["precision_at_10pct"] == 0.25
+    assert expected_hits(
+        rows["mql_flag"].to_numpy(), rows["label"].to_numpy(), [4, 12]
+    ).tolist() == [
+        1.0,
+        1.0 + 8 * 2 / 16,
+    ]
