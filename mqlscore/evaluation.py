@@ -88,14 +88,6 @@ def marketing_columns(test: pd.DataFrame, kind: str) -> pd.DataFrame:
     return test
 
 
-def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: str) -> pd.Series:
-    """Boolean mask: the `volume[snapshot]` highest-scored rows of each snapshot."""
-    ranked = test.sort_values([score, key], ascending=[False, True])
-    rank = ranked.groupby("snapshot_date").cumcount()
-    chosen = rank < ranked["snapshot_date"].map(volume)
-    return chosen.reindex(test.index)
-
-
 def tie_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row order by descending score, and each ordered row's tie group (0: the best score)."""
     order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
@@ -155,38 +147,110 @@ def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[st
     return out
 
 
+def _fill(score: np.ndarray, available: np.ndarray, slots: float) -> np.ndarray:
+    """Each row's share of `slots` filled best score first, a row taking at most what is
+    `available` of it; a tie at the cut shares the slots left in proportion."""
+    order, group = tie_groups(score)
+    mass = np.bincount(group, weights=available[order])
+    before = np.r_[0.0, np.cumsum(mass)[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        taken = np.nan_to_num(np.clip((slots - before) / mass, 0.0, 1.0))
+    share = np.empty(len(score))
+    share[order] = available[order] * taken[group]
+    return share
+
+
+def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: str) -> pd.Series:
+    """Each row's share of the hand-over: the `volume[snapshot]` best rows of each snapshot,
+    earliest first, never a key handed over at an earlier snapshot (first hand-over). A tie
+    at the cut shares the slots left (its expected value under random order), so shares are
+    1 or 0 except at a tied cut."""
+    codes, uniques = pd.factorize(test[key])
+    left = np.ones(len(uniques))
+    share = np.zeros(len(test))
+    scores = test[score].to_numpy(dtype=float)
+    for date, rows in sorted(test.groupby("snapshot_date").indices.items()):
+        got = _fill(scores[rows], left[codes[rows]], float(volume.get(date, 0)))
+        share[rows] = got
+        left[codes[rows]] = np.clip(left[codes[rows]] - got, 0.0, 1.0)
+    return pd.Series(share, index=test.index)
+
+
+def marketing_volume(test: pd.DataFrame, column: str, key: str) -> pd.Series:
+    """Per snapshot, the keys marketing's pick (`column` > 0) hands over for the first time
+    in the test period: the volume every ranker gets at marketing's volume."""
+    picked = test.loc[test[column] > 0, [key, "snapshot_date"]]
+    first = picked.sort_values("snapshot_date", kind="stable").drop_duplicates(key)
+    dates = sorted(test["snapshot_date"].unique())
+    return first.groupby("snapshot_date").size().reindex(dates, fill_value=0)
+
+
+def deal_links(test: pd.DataFrame, outcomes: pd.DataFrame, key: str) -> pd.DataFrame:
+    """(test row position, deal number) for every opportunity a test row is behind, with
+    the deal's won flag and amount."""
+    rows = test[[key, "snapshot_date"]].assign(row=np.arange(len(test)))
+    columns = [key, "snapshot_date", "opportunity_id", "is_won", "amount"]
+    links = rows.merge(outcomes[columns], on=[key, "snapshot_date"])
+    links["deal"] = pd.factorize(links["opportunity_id"])[0]
+    links["won"] = links["is_won"].fillna(False).astype(bool)
+    links["amount"] = links["amount"].fillna(0.0).astype(float)
+    return links
+
+
+def deals_reached(share: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+    """Per deal, the chance a handed-over row is behind it (1 or 0 but at a tied cut)."""
+    missed = np.ones(int(links["deal"].max()) + 1 if len(links) else 0)
+    np.multiply.at(missed, links["deal"].to_numpy(), 1 - share[links["row"].to_numpy()])
+    return 1 - missed
+
+
+def _count(value: float) -> float:
+    return round(float(value), 2)
+
+
+def handover_figures(
+    share: np.ndarray, label: np.ndarray, links: pd.DataFrame, deals: pd.DataFrame
+) -> dict[str, float]:
+    """Figures of one hand-over (`share` per test row): keys handed over and converted,
+    distinct deals reached and won, won revenue, rows to work per won deal."""
+    reached = deals_reached(share, links)
+    won = deals["won"].to_numpy()
+    amount = deals["amount"].to_numpy()
+    selected, converted = float(share.sum()), float(share @ label)
+    won_deals, revenue = float(reached[won].sum()), float((reached * amount)[won].sum())
+    return {
+        "selected": _count(selected),
+        "converted": _count(converted),
+        "precision": round(converted / max(selected, 1e-12), 4),
+        "recall": round(float(reached.sum()) / max(len(deals), 1), 4),
+        "deals_reached": _count(reached.sum()),
+        "won_deals": _count(won_deals),
+        "won_revenue": round(revenue, 2),
+        "won_revenue_share": round(revenue / max(float(amount[won].sum()), 1.0), 4),
+        "worked_per_won_deal": round(selected / won_deals, 1) if won_deals > 0.5 else None,
+    }
+
+
 def at_volume(
     test: pd.DataFrame, outcomes: pd.DataFrame, rankers: list[str], volume: pd.Series, key: str
 ) -> dict[str, dict[str, float]]:
-    """Per ranker, handing sales `volume[snapshot]` rows at each test snapshot: precision,
-    recall, deals reached, won deals and revenue, rows to work per won deal.
+    """Per ranker, handing sales `volume[snapshot]` first hand-overs at each test snapshot
+    (`top_k_per_snapshot`): keys handed over (each once), how many converted, precision,
+    recall (the share of the period's deals reached), distinct deals reached and won, won
+    revenue and its share, keys worked per won deal.
 
+    A deal is reached when a handed-over row is a contact on it within its label window:
     `outcomes` lists the opportunities behind each positive (key, snapshot) row.
     """
-    keyed = outcomes.set_index([key, "snapshot_date"])
-    keyed = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(test[[key, "snapshot_date"]]))]
-    positives = int(test["label"].sum())
-    won_all = keyed.loc[keyed["is_won"].fillna(False).astype(bool)]
-    revenue_all = float(won_all.drop_duplicates("opportunity_id")["amount"].sum())
-    result = {}
-    for name in rankers:
-        chosen = top_k_per_snapshot(test, name, volume, key)
-        picked = test.loc[chosen, [key, "snapshot_date"]]
-        deals = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(picked))]
-        won = deals[deals["is_won"].fillna(False).astype(bool)].drop_duplicates("opportunity_id")
-        hits = int(test.loc[chosen, "label"].sum())
-        selected = int(chosen.sum())
-        result[name] = {
-            "selected": selected,
-            "precision": round(hits / max(selected, 1), 4),
-            "recall": round(hits / max(positives, 1), 4),
-            "deals_reached": int(deals["opportunity_id"].nunique()),
-            "won_deals": len(won),
-            "won_revenue": float(won["amount"].sum()),
-            "won_revenue_share": round(float(won["amount"].sum()) / max(revenue_all, 1.0), 4),
-            "worked_per_won_deal": round(selected / len(won), 1) if len(won) else None,
-        }
-    return result
+    links = deal_links(test, outcomes, key)
+    deals = links.drop_duplicates("deal").sort_values("deal")
+    label = test["label"].to_numpy(dtype=float)
+    return {
+        name: handover_figures(
+            top_k_per_snapshot(test, name, volume, key).to_numpy(), label, links, deals
+        )
+        for name in rankers
+    }
 
 
 def present_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
@@ -216,13 +280,13 @@ def capacity_per_snapshot(test: pd.DataFrame, per_month: int) -> int:
 def side_by_side(
     test: pd.DataFrame, outcomes: pd.DataFrame, kind: Kind, capacity: int
 ) -> dict[str, dict]:
-    """The whole table: ranking figures, then figures at marketing's volume and at sales'
-    capacity per snapshot."""
+    """The whole table: ranking figures, then figures at marketing's volume (its first
+    hand-overs per snapshot) and at sales' capacity per snapshot."""
     rankers = present_rankers(test, kind)
-    dates = test["snapshot_date"].unique()
+    dates = sorted(test["snapshot_date"].unique())
     volumes = {"sales_capacity": pd.Series(capacity, index=dates)}
     if kind.baseline in rankers:
-        volumes = {kind.volume_name: test.groupby("snapshot_date")[kind.baseline].sum()} | volumes
+        volumes = {kind.volume_name: marketing_volume(test, kind.baseline, kind.key)} | volumes
     table = {"ranking": ranking_metrics(test, rankers)}
     for name, volume in volumes.items():
         table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
@@ -383,8 +447,8 @@ def quality_gate(
     table: dict[str, dict], kind: Kind, require_beats_mql: bool, min_roc_auc: float
 ) -> dict:
     """Whether the model may become champion: ROC-AUC at least `min_roc_auc` and, when
-    required, at marketing's volume at least as many won deals as marketing's pick and a
-    higher precision. Returns `passed` and the failed bars in words."""
+    required, at marketing's volume at least as many distinct won deals as marketing's pick
+    and more distinct deals reached. Returns `passed` and the failed bars in words."""
     failed, skipped = [], []
     auc = table["ranking"]["model"]["roc_auc"]
     if auc < min_roc_auc:
@@ -396,11 +460,12 @@ def quality_gate(
         model, base = volume["model"], volume[kind.baseline]
         if model["won_deals"] < base["won_deals"]:
             failed.append(
-                f"{model['won_deals']} won deals vs {base['won_deals']} ({kind.baseline})"
+                f"{model['won_deals']:g} won deals vs {base['won_deals']:g} ({kind.baseline})"
             )
-        if model["precision"] <= base["precision"]:
+        if model["deals_reached"] <= base["deals_reached"]:
             failed.append(
-                f"precision {model['precision']} vs {base['precision']} ({kind.baseline})"
+                f"{model['deals_reached']:g} deals reached vs {base['deals_reached']:g} "
+                f"({kind.baseline})"
             )
     return {"passed": not failed, "failed": failed, "skipped": skipped}
 

@@ -7,6 +7,11 @@ import pandas as pd
 from mqlscore.evaluation import Kind
 
 
+def count(value: float) -> str:
+    """A count as read: whole numbers bare, a tie's expected share with one decimal."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
 def report_markdown(
     table: dict[str, dict], test: pd.DataFrame, kind: Kind, absent: list[str] = ()
 ) -> str:
@@ -29,6 +34,7 @@ def report_markdown(
             f"| {row['lift_at_10pct']} |"
         )
     cols = [
+        "converted",
         "precision",
         "recall",
         "deals_reached",
@@ -40,22 +46,32 @@ def report_markdown(
     for volume in table:
         if volume == "ranking":
             continue
-        picked = table[volume]["model"]["selected"]
+        picked = count(table[volume]["model"]["selected"])
         lines += [
             "",
             f"At {volume.replace('_', ' ')}: {picked} {kind.noun}s handed to sales over the "
-            "test snapshots.",
+            f"test snapshots, each {kind.noun} once (a {kind.noun} handed over at an earlier "
+            "snapshot is not handed over again). Deals reached and won are distinct "
+            f"opportunities the handed-over {kind.noun}s are on within their label window.",
             "",
             "| ranker | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
             "|---" * (len(cols) + 1) + "|",
         ]
         for name, row in table[volume].items():
             label = kind.rankers[name]
-            cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
+            cells = [_cell(c, row[c]) for c in cols]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if absent:
         lines += ["", f"Not in this export, so not compared: {'; '.join(absent)}."]
     return "\n".join(lines) + "\n"
+
+
+def _cell(column: str, value: object) -> str:
+    if column == "won_revenue":
+        return f"{value:,.0f}"
+    if column in ("converted", "deals_reached", "won_deals") and value is not None:
+        return count(value)
+    return f"{value}"
 
 
 def calibration_markdown(calibration: dict) -> str:

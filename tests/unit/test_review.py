@@ -30,11 +30,12 @@ def test_rows() -> pd.DataFrame:
 
 def test_the_model_hands_over_as_many_rows_as_marketing_flags(test_rows: pd.DataFrame) -> None:
     marked = review.with_handover(test_rows, KINDS["lead"])
-    picks = marked[marked["model_pick"]]
-    assert len(picks) == int(test_rows["mql_flag"].sum()) == 4
-    assert set(picks["lead_id"]) == {"L1", "L3"}
+    picks = marked[marked["model_pick"] > 0]
+    # marketing flags L1 and L2 at both snapshots: handed over once, so 2 leads, not 4
+    assert marked["rule_pick"].sum() == marked["model_pick"].sum() == 2
+    assert picks["lead_id"].tolist() == ["L1", "L3"] and picks["snapshot_date"].eq(DAY).all()
     cells = review.two_by_two(marked).set_index(["mql_rule", "model"])
-    assert cells.loc[(True, True), "rows"] == 2 and cells.loc[(True, True), "conversions"] == 2
+    assert cells.loc[(True, True), "rows"] == 1 and cells.loc[(True, True), "conversions"] == 1
     assert cells.loc[(True, False), "conversion_rate"] == 0.0  # L2: flagged, never converts
     assert cells.loc[(False, True), "conversion_rate"] == 1.0  # L3: the model's find
     assert cells["rows"].sum() == len(test_rows)
@@ -46,8 +47,8 @@ def test_the_model_hands_over_as_many_rows_as_marketing_flags(test_rows: pd.Data
 def test_segments_give_each_side_its_precision(test_rows: pd.DataFrame) -> None:
     marked = review.with_handover(test_rows, KINDS["lead"])
     table = review.segment_table(marked, "is_target_account").set_index("is_target_account")
-    assert table.loc["yes", "model_picks"] == 4 and table.loc["yes", "model_precision"] == 1.0
-    assert table.loc["no", "rule_picks"] == 2 and table.loc["no", "rule_precision"] == 0.0
+    assert table.loc["yes", "model_picks"] == 2 and table.loc["yes", "model_precision"] == 1.0
+    assert table.loc["no", "rule_picks"] == 1 and table.loc["no", "rule_precision"] == 0.0
     assert table.loc[review.MISSING, "rows"] == 2  # L4 has no account
     assert table["rows"].sum() == len(test_rows)
 
