@@ -126,9 +126,12 @@ class EvaluateParams(Section):
     min_roc_auc: float = Field(ge=0, le=1)  # a model ranking no better than this is never crowned
     grades: dict[str, float]
     champion_metric: Literal["pr_auc", "roc_auc"]
-    promotion_margin: float = Field(ge=0)
-    capacity_leads: int = Field(ge=1)  # leads sales can work per snapshot (month)
-    capacity_accounts: int = Field(ge=1)  # accounts sales can work per snapshot
+    promotion_margin: float = Field(ge=0)  # the paired lead's lower bound must exceed it
+    capacity_leads: int = Field(ge=1)  # leads sales can work per month
+    capacity_accounts: int = Field(ge=1)  # accounts sales can work per month
+    bootstrap_resamples: int = Field(ge=10)  # resamples by account for every interval
+    bootstrap_seed: int
+    interval: float = Field(gt=0, lt=1)  # the intervals' coverage
 
 
 class ScoreParams(Section):

@@ -127,9 +127,67 @@ def ranking_point(score: np.ndarray, label: np.ndarray) -> tuple[float, float]:
     return float(auc[0]), float(ap[0])
 
 
-def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[str, float]]:
-    """Volume-free figures per ranker: ROC-AUC, PR-AUC and lift in the top 10% of rows,
-    ties at their expected value under random order."""
+@dataclass(frozen=True)
+class Bootstrap:
+    """Resamples of the test rows by account (a lead without one is its own unit): how
+    often each unit is drawn in each resample, the same draws for every ranker (paired)."""
+
+    unit: np.ndarray  # each test row's resampling unit (0..units-1)
+    weights: np.ndarray  # resamples x units: times each unit is drawn
+    level: float  # the interval's coverage, e.g. 0.9
+
+    def interval(self, values: np.ndarray, digits: int = 4) -> list[float]:
+        """The central `level` interval of a figure over the resamples."""
+        tail = (1 - self.level) / 2
+        low, high = np.nanquantile(np.asarray(values, dtype=float), [tail, 1 - tail])
+        return [round(float(low), digits), round(float(high), digits)]
+
+    def totals(self, per_unit: np.ndarray) -> np.ndarray:
+        """A figure that adds up over units (deals, won deals), in every resample."""
+        return self.weights @ per_unit
+
+
+def bootstrap_for(
+    test: pd.DataFrame, key: str, resamples: int, seed: int, level: float
+) -> Bootstrap:
+    """Seeded resamples of the test rows' units (accounts; account-less leads alone)."""
+    own = test[key].astype("string")
+    account = test["account_id"].astype("string") if "account_id" in test else own
+    unit, units = pd.factorize(account.fillna("lead " + own))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(units), size=(resamples, len(units)))
+    draws += np.arange(resamples)[:, None] * len(units)
+    counts = np.bincount(draws.ravel(), minlength=resamples * len(units))
+    return Bootstrap(unit, counts.reshape(resamples, len(units)).astype(float), level)
+
+
+def bootstrap_ranking(
+    score: np.ndarray, label: np.ndarray, boot: Bootstrap, block: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC-AUC and PR-AUC of one score in every resample (ties grouped), `block`
+    resamples at a time to bound memory."""
+    from scipy.sparse import csr_matrix
+
+    order, group = tie_groups(score)
+    y, unit = np.asarray(label, dtype=float)[order], boot.unit[order]
+    shape = (int(group[-1]) + 1, boot.weights.shape[1])
+    positives = csr_matrix((y, (group, unit)), shape=shape)
+    negatives = csr_matrix((1 - y, (group, unit)), shape=shape)
+    aucs, aps = [], []
+    for start in range(0, len(boot.weights), block):
+        drawn = boot.weights[start : start + block].T
+        auc, ap = auc_ap(np.asarray((positives @ drawn).T), np.asarray((negatives @ drawn).T))
+        aucs.append(auc)
+        aps.append(ap)
+    return np.concatenate(aucs), np.concatenate(aps)
+
+
+def ranking_metrics(
+    test: pd.DataFrame, rankers: list[str], boot: Bootstrap | None = None
+) -> dict[str, dict]:
+    """Volume-free figures per ranker: ROC-AUC, PR-AUC (with their bootstrap intervals when
+    `boot` is given) and lift in the top 10% of rows, ties at their expected value under
+    random order."""
     label = test["label"].to_numpy(dtype=float)
     base = max(float(label.mean()), 1e-12)
     tenth = max(len(test) // 10, 1)
@@ -144,6 +202,12 @@ def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[st
             "precision_at_10pct": round(precision, 4),
             "lift_at_10pct": round(precision / base, 3),
         }
+        if boot is not None:
+            aucs, aps = bootstrap_ranking(score, label, boot)
+            out[name] |= {
+                "roc_auc_interval": boot.interval(aucs),
+                "pr_auc_interval": boot.interval(aps),
+            }
     return out
 
 
@@ -231,8 +295,46 @@ def handover_figures(
     }
 
 
+def deals_by_unit(
+    share: np.ndarray, links: pd.DataFrame, deals: pd.DataFrame, boot: Bootstrap
+) -> dict[str, np.ndarray]:
+    """Deals reached and won deals per resampling unit (a deal is its first row's unit)."""
+    reached = deals_reached(share, links)
+    unit = boot.unit[links.groupby("deal")["row"].first().to_numpy()]
+    units = boot.weights.shape[1]
+    won = reached * deals["won"].to_numpy()
+    return {
+        "deals_reached": np.bincount(unit, weights=reached, minlength=units),
+        "won_deals": np.bincount(unit, weights=won, minlength=units),
+    }
+
+
+def with_intervals(
+    figures: dict[str, dict],
+    by_unit: dict[str, dict[str, np.ndarray]],
+    baseline: str,
+    boot: Bootstrap,
+) -> dict[str, dict]:
+    """Each ranker's deals reached and won deals with their intervals, and the model's lead
+    over marketing's pick on the same resamples (paired)."""
+    for name, counts in by_unit.items():
+        for field, per_unit in counts.items():
+            figures[name][f"{field}_interval"] = boot.interval(boot.totals(per_unit), 1)
+    if "model" in by_unit and baseline in by_unit and baseline != "model":
+        for field in ("deals_reached", "won_deals"):
+            lead = by_unit["model"][field] - by_unit[baseline][field]
+            figures["model"][f"{field}_vs_baseline_interval"] = boot.interval(boot.totals(lead), 1)
+    return figures
+
+
 def at_volume(
-    test: pd.DataFrame, outcomes: pd.DataFrame, rankers: list[str], volume: pd.Series, key: str
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    rankers: list[str],
+    volume: pd.Series,
+    key: str,
+    boot: Bootstrap | None = None,
+    baseline: str = "",
 ) -> dict[str, dict[str, float]]:
     """Per ranker, handing sales `volume[snapshot]` first hand-overs at each test snapshot
     (`top_k_per_snapshot`): keys handed over (each once), how many converted, precision,
@@ -240,17 +342,20 @@ def at_volume(
     revenue and its share, keys worked per won deal.
 
     A deal is reached when a handed-over row is a contact on it within its label window:
-    `outcomes` lists the opportunities behind each positive (key, snapshot) row.
+    `outcomes` lists the opportunities behind each positive (key, snapshot) row. With
+    `boot`, deals reached and won get intervals, and the model its lead over `baseline`.
     """
     links = deal_links(test, outcomes, key)
     deals = links.drop_duplicates("deal").sort_values("deal")
     label = test["label"].to_numpy(dtype=float)
-    return {
-        name: handover_figures(
-            top_k_per_snapshot(test, name, volume, key).to_numpy(), label, links, deals
-        )
-        for name in rankers
+    shares = {name: top_k_per_snapshot(test, name, volume, key).to_numpy() for name in rankers}
+    figures = {
+        name: handover_figures(share, label, links, deals) for name, share in shares.items()
     }
+    if boot is None:
+        return figures
+    by_unit = {name: deals_by_unit(share, links, deals, boot) for name, share in shares.items()}
+    return with_intervals(figures, by_unit, baseline, boot)
 
 
 def present_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
@@ -278,18 +383,23 @@ def capacity_per_snapshot(test: pd.DataFrame, per_month: int) -> int:
 
 
 def side_by_side(
-    test: pd.DataFrame, outcomes: pd.DataFrame, kind: Kind, capacity: int
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    kind: Kind,
+    capacity: int,
+    boot: Bootstrap | None = None,
 ) -> dict[str, dict]:
     """The whole table: ranking figures, then figures at marketing's volume (its first
-    hand-overs per snapshot) and at sales' capacity per snapshot."""
+    hand-overs per snapshot) and at sales' capacity per snapshot; with `boot`, the
+    headline figures' bootstrap intervals."""
     rankers = present_rankers(test, kind)
     dates = sorted(test["snapshot_date"].unique())
     volumes = {"sales_capacity": pd.Series(capacity, index=dates)}
     if kind.baseline in rankers:
         volumes = {kind.volume_name: marketing_volume(test, kind.baseline, kind.key)} | volumes
-    table = {"ranking": ranking_metrics(test, rankers)}
+    table = {"ranking": ranking_metrics(test, rankers, boot)}
     for name, volume in volumes.items():
-        table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
+        table[name] = at_volume(test, outcomes, rankers, volume, kind.key, boot, kind.baseline)
     return table
 
 
@@ -372,21 +482,38 @@ def reliability_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFr
     )
 
 
-def should_promote(challenger: float, champion: float | None, margin: float) -> bool:
-    """A challenger takes over only if it beats the champion by the margin (or there is none)."""
-    return champion is None or (challenger > champion and challenger >= champion + margin)
+def should_promote(duel: dict, margin: float) -> bool:
+    """A challenger takes over only when there is no champion, or when the lower bound of
+    its paired lead (challenger minus champion) is above the margin: ahead beyond the noise."""
+    if duel["champion"] is None:
+        return True
+    return duel["difference_interval"][0] > margin
 
 
 def challenge(
-    test: pd.DataFrame, challenger: np.ndarray, champion: np.ndarray | None, metric: str
-) -> dict[str, float | None]:
-    """The challenger's and champion's figure on the same test rows."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    score = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}[metric]
+    test: pd.DataFrame,
+    challenger: np.ndarray,
+    champion: np.ndarray | None,
+    metric: str,
+    boot: Bootstrap,
+) -> dict:
+    """The challenger's and champion's figure on the same test rows, and the challenger's
+    lead with its interval from a paired bootstrap (the same resamples for both)."""
+    label = test["label"].to_numpy(dtype=float)
+    pick = {"roc_auc": 0, "pr_auc": 1}[metric]
+    mine = ranking_point(challenger, label)[pick]
+    if champion is None:
+        return {"challenger": round(mine, 4), "champion": None}
+    theirs = ranking_point(champion, label)[pick]
+    lead = bootstrap_ranking(challenger, label, boot)[pick]
+    lead = lead - bootstrap_ranking(champion, label, boot)[pick]
+    interval = boot.interval(lead)
     return {
-        "challenger": round(float(score(test["label"], challenger)), 4),
-        "champion": None if champion is None else round(float(score(test["label"], champion)), 4),
+        "challenger": round(mine, 4),
+        "champion": round(theirs, 4),
+        "difference": round(mine - theirs, 4),
+        "difference_interval": interval,
+        "inside_noise": interval[0] <= 0 <= interval[1],
     }
 
 
@@ -467,7 +594,29 @@ def quality_gate(
                 f"{model['deals_reached']:g} deals reached vs {base['deals_reached']:g} "
                 f"({kind.baseline})"
             )
-    return {"passed": not failed, "failed": failed, "skipped": skipped}
+    return {
+        "passed": not failed,
+        "failed": failed,
+        "skipped": skipped,
+        "noise": noise(table, kind),
+    }
+
+
+def noise(table: dict[str, dict], kind: Kind) -> list[str]:
+    """The gate's comparisons whose paired interval holds zero: inside the noise."""
+    if kind.volume_name not in table:
+        return []
+    model = table[kind.volume_name]["model"]
+    notes = []
+    for field in ("won_deals", "deals_reached"):
+        low, high = model.get(f"{field}_vs_baseline_interval", (None, None))
+        if low is not None and low <= 0 <= high:
+            notes.append(
+                f"{field.replace('_', ' ')} at {kind.volume_name.replace('_', ' ')}: the "
+                f"model's lead over {kind.baseline} is inside the noise ({low:+g} to "
+                f"{high:+g}, paired bootstrap by account)"
+            )
+    return notes
 
 
 def headline(summary: dict, kind: Kind) -> dict:
@@ -482,6 +631,8 @@ def headline(summary: dict, kind: Kind) -> dict:
         "ece": summary["calibration"]["ece"],
         "gate_passed": summary["gate"]["passed"],
     }
+    if "pr_auc_interval" in ranking:
+        out["pr_auc_low"], out["pr_auc_high"] = ranking["pr_auc_interval"]
     if kind.baseline in capacity:
         out[f"{kind.baseline}_won_deals"] = capacity[kind.baseline]["won_deals"]
         out[f"{kind.baseline}_won_revenue"] = capacity[kind.baseline]["won_revenue"]
@@ -490,13 +641,15 @@ def headline(summary: dict, kind: Kind) -> dict:
 
 def flat_metrics(table: dict[str, dict], calibration: dict) -> dict[str, float]:
     """The side-by-side table and calibration as flat MLflow metric names."""
-    flat = {
-        f"test_{volume}_{ranker}_{k}": float(v)
-        for volume, rows in table.items()
-        for ranker, row in rows.items()
-        for k, v in row.items()
-        if v is not None
-    }
+    flat = {}
+    for volume, rows in table.items():
+        for ranker, row in rows.items():
+            for k, v in row.items():
+                name = f"test_{volume}_{ranker}_{k}"
+                if isinstance(v, list):  # an interval
+                    flat[f"{name}_low"], flat[f"{name}_high"] = float(v[0]), float(v[1])
+                elif v is not None:
+                    flat[name] = float(v)
     return flat | {f"test_{k}": v for k, v in calibration.items() if k != "grades"}
 
 

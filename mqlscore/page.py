@@ -118,9 +118,17 @@ def headline_section(ev: Evidence) -> Section:
         text += ". This export has no marketing flag to compare with."
     names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
     chart = charts.headline_figure(rows, names)
-    return Section(
+    section = Section(
         "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]
     )
+    intervals = review.interval_table(ev.summary, {**ev.kind.rankers, **charts.LABELS})
+    section.tables.append(
+        (
+            "Every ranker with its interval in brackets (bootstrap over accounts)",
+            html_table(intervals),
+        )
+    )
+    return section
 
 
 def matrix_section(ev: Evidence) -> Section:

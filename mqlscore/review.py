@@ -167,6 +167,37 @@ def campaign_quality(
     return quality_by(rows, outcomes, "campaign_id")
 
 
+def _spread(row: dict, field: str) -> str:
+    """A figure and its interval: "0.21 (0.17 to 0.25)", "12 (8 to 17.5)"."""
+
+    def spell(value: float) -> str:
+        if field.endswith("_auc"):
+            return f"{value:.4g}"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+    interval = row.get(f"{field}_interval")
+    shown = spell(row[field])
+    return f"{shown} ({spell(interval[0])} to {spell(interval[1])})" if interval else shown
+
+
+def interval_table(summary: dict, labels: dict[str, str]) -> pd.DataFrame:
+    """The headline figures of every ranker with their bootstrap intervals: ROC-AUC,
+    PR-AUC, and deals reached and won at sales' capacity."""
+    ranking, capacity = summary["ranking"], summary["sales_capacity"]
+    rows = [
+        {
+            "ranker": labels.get(name, name),
+            "ROC-AUC": _spread(ranking[name], "roc_auc"),
+            "PR-AUC": _spread(ranking[name], "pr_auc"),
+            "deals created at capacity": _spread(capacity[name], "deals_reached"),
+            "deals won at capacity": _spread(capacity[name], "won_deals"),
+        }
+        for name in ranking
+        if name in capacity
+    ]
+    return pd.DataFrame(rows)
+
+
 def health_table(validation: dict, join: dict) -> pd.DataFrame:
     """The validation result and the match rate per rule, as one small table."""
     rows = [

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from mqlscore.evaluation import (
     KINDS,
     at_volume,
+    bootstrap_for,
+    bootstrap_ranking,
     expected_hits,
     gains_curve,
     marketing_volume,
@@ -207,3 +211,63 @@ def test_the_gate_weighs_distinct_deals_not_row_precision() -> None:
         {"won_deals": 2.5, "deals_reached": 5.0, "precision": 0.1},
     )
     assert quality_gate(ahead, KINDS["lead"], True, 0.55)["passed"]
+
+
+def _accounts(n: int = 300, seed: int = 3) -> pd.DataFrame:
+    """300 leads: every fifth has no account, the others share 48 accounts; a noisy score."""
+    rng = np.random.default_rng(seed)
+    label = (rng.random(n) < 0.2).astype(int)
+    account = np.where(np.arange(n) % 5 == 0, None, (np.arange(n) % 60).astype(str))
+    return pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "account_id": account,
+            "snapshot_date": T1,
+            "label": label,
+            "model": np.round(label * 0.3 + rng.random(n), 1),  # rounded: many ties
+        }
+    )
+
+
+def test_the_bootstrap_resamples_accounts_and_matches_sklearn_on_each_draw() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rows = _accounts()
+    boot = bootstrap_for(rows, "lead_id", resamples=30, seed=7, level=0.9)
+    units = pd.Series(boot.unit).groupby(rows["account_id"].fillna(rows["lead_id"])).nunique()
+    assert units.eq(1).all() and boot.weights.shape == (30, 48 + 60)  # 48 accounts, 60 alone
+    assert (boot.weights.sum(axis=1) == 108).all()
+    aucs, aps = bootstrap_ranking(rows["model"].to_numpy(), rows["label"].to_numpy(), boot)
+    for b in (0, 17):  # the vectorized figure is sklearn's on the resample spelled out
+        drawn = rows.loc[rows.index.repeat(boot.weights[b][boot.unit].astype(int))]
+        assert aucs[b] == pytest.approx(roc_auc_score(drawn["label"], drawn["model"]))
+        assert aps[b] == pytest.approx(average_precision_score(drawn["label"], drawn["model"]))
+    again = bootstrap_for(rows, "lead_id", resamples=30, seed=7, level=0.9)
+    np.testing.assert_array_equal(again.weights, boot.weights)  # seeded
+    figures = ranking_metrics(rows, ["model"], boot)["model"]
+    low, high = figures["pr_auc_interval"]
+    assert low < figures["pr_auc"] < high and high - low > 0.02
+
+
+def test_deal_intervals_are_paired_against_marketings_pick() -> None:
+    rows = _accounts().assign(mql_flag=lambda f: (f["lead_id"].str[-1] == "1").astype(float))
+    positives = rows[rows["label"] == 1]
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": positives["lead_id"],
+            "snapshot_date": T1,
+            "opportunity_id": "O" + positives["account_id"].fillna(positives["lead_id"]),
+            "is_won": True,
+            "amount": 1.0,
+        }
+    )
+    boot = bootstrap_for(rows, "lead_id", resamples=50, seed=7, level=0.9)
+    full = side_by_side(rows, outcomes, KINDS["lead"], 30, boot)
+    model = full["mql_volume"]["model"]
+    low, high = model["deals_reached_interval"]
+    assert low <= model["deals_reached"] <= high
+    lead_low, lead_high = model["deals_reached_vs_baseline_interval"]
+    flag = full["mql_volume"]["mql_flag"]["deals_reached"]
+    assert lead_low <= model["deals_reached"] - flag <= lead_high
+    assert "deals_reached_vs_baseline_interval" not in full["mql_volume"]["mql_flag"]
+    assert "pr_auc_interval" in full["ranking"]["mql_flag"]

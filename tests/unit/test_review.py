@@ -101,3 +101,28 @@ def test_roles_engaged_count_the_buying_group(test_rows: pd.DataFrame) -> None:
 def test_tables_escape_what_an_export_put_in_a_cell() -> None:
     html = page.html_table(pd.DataFrame({"campaign_id": ["<script>x</script>"], "won": [1]}))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_every_headline_figure_carries_its_interval() -> None:
+    from mqlscore import report
+
+    ranking = {"roc_auc": 0.91, "pr_auc": 0.2, "precision_at_10pct": 0.1, "lift_at_10pct": 3.0}
+    summary = {
+        "ranking": {
+            "model": ranking | {"roc_auc_interval": [0.88, 0.93], "pr_auc_interval": [0.15, 0.26]},
+            "mql_flag": ranking | {"roc_auc_interval": [0.5, 0.56], "pr_auc_interval": [0.1, 0.3]},
+        },
+        "sales_capacity": {
+            name: {"deals_reached": 12.0, "deals_reached_interval": [8.0, 17.0], "won_deals": 2.5}
+            for name in ("model", "mql_flag")
+        },
+    }
+    table = review.interval_table(summary, {"model": "the model"}).set_index("ranker")
+    assert table.loc["the model", "PR-AUC"] == "0.2 (0.15 to 0.26)"
+    assert table.loc["the model", "deals created at capacity"] == "12 (8 to 17)"
+    assert table.loc["mql_flag", "deals won at capacity"] == "2.5"  # a tie's share, no interval
+    row = summary["ranking"]["model"]
+    assert report.with_interval(row, "pr_auc", "0.2") == "0.2 (0.15 to 0.26)"
+    assert report.with_interval({"won_deals_interval": [1.0, 4.5]}, "won_deals", "3") == (
+        "3 (1 to 4.5)"
+    )
