@@ -140,8 +140,9 @@ class ScoreParams(Section):
     model: str  # registry URI or a model folder
     account_model: str  # or "none"
     qualify: Literal["top_n", "threshold"]
-    capacity: int = Field(ge=1)  # top_n: leads qualified per run
-    account_capacity: int = Field(ge=1)  # top_n: accounts handed over per run
+    capacity_per_run: int = Field(ge=1)  # top_n: leads handed over per run (not per month)
+    account_capacity_per_run: int = Field(ge=1)  # top_n: accounts handed over per run
+    rehand_after_days: int = Field(ge=0)  # a lead handed over is held back this long
     threshold: float = Field(ge=0, le=1)  # threshold: qualified at this probability
     lead_id_pattern: str
     chunk_rows: int = Field(ge=1)
