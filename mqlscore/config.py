@@ -128,9 +128,12 @@ class EvaluateParams(Section):
     min_roc_auc: float = Field(ge=0, le=1)  # a model ranking no better than this is never crowned
     grades: dict[str, float]
     champion_metric: Literal["pr_auc", "roc_auc"]
-    promotion_margin: float = Field(ge=0)
-    capacity_leads: int = Field(ge=1)  # leads sales can work per snapshot (month)
-    capacity_accounts: int = Field(ge=1)  # accounts sales can work per snapshot
+    promotion_margin: float = Field(ge=0)  # the paired lead's lower bound must exceed it
+    capacity_leads: int = Field(ge=1)  # leads sales can work per month
+    capacity_accounts: int = Field(ge=1)  # accounts sales can work per month
+    bootstrap_resamples: int = Field(ge=10)  # resamples by account for every interval
+    bootstrap_seed: int
+    interval: float = Field(gt=0, lt=1)  # the intervals' coverage
 
 
 class ScoreParams(Section):
@@ -139,8 +142,9 @@ class ScoreParams(Section):
     model: str  # registry URI or a model folder
     account_model: str  # or "none"
     qualify: Literal["top_n", "threshold"]
-    capacity: int = Field(ge=1)  # top_n: leads qualified per run
-    account_capacity: int = Field(ge=1)  # top_n: accounts handed over per run
+    capacity_per_run: int = Field(ge=1)  # top_n: leads handed over per run (not per month)
+    account_capacity_per_run: int = Field(ge=1)  # top_n: accounts handed over per run
+    rehand_after_days: int = Field(ge=0)  # a lead handed over is held back this long
     threshold: float = Field(ge=0, le=1)  # threshold: qualified at this probability
     lead_id_pattern: str
     chunk_rows: int = Field(ge=1)

@@ -88,64 +88,274 @@ def marketing_columns(test: pd.DataFrame, kind: str) -> pd.DataFrame:
     return test
 
 
-def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: str) -> pd.Series:
-    """Boolean mask: the `volume[snapshot]` highest-scored rows of each snapshot."""
-    ranked = test.sort_values([score, key], ascending=[False, True])
-    rank = ranked.groupby("snapshot_date").cumcount()
-    chosen = rank < ranked["snapshot_date"].map(volume)
-    return chosen.reindex(test.index)
+def tie_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row order by descending score, and each ordered row's tie group (0: the best score)."""
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    ordered = np.asarray(score, dtype=float)[order]
+    return order, np.r_[0, np.cumsum(ordered[1:] != ordered[:-1])].astype(np.int64)
 
 
-def ranking_metrics(test: pd.DataFrame, rankers: list[str]) -> dict[str, dict[str, float]]:
-    """Volume-free figures per ranker: ROC-AUC, PR-AUC and lift in the top 10% of rows."""
-    from sklearn.metrics import average_precision_score, roc_auc_score  # slow import: here only
+def expected_hits(score: np.ndarray, label: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Expected positives among the top k rows for each k, rows of a tie in random order:
+    a tie straddling k gives its positives in proportion to the slots left for it."""
+    order, group = tie_groups(score)
+    ends = np.flatnonzero(np.r_[group[1:] != group[:-1], True]) + 1
+    hits = np.cumsum(np.asarray(label, dtype=float)[order])[ends - 1]
+    return np.interp(np.asarray(ks, dtype=float), np.r_[0, ends], np.r_[0.0, hits])
 
-    base = max(float(test["label"].mean()), 1e-12)
+
+def auc_ap(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC-AUC and average precision from the positive and negative weight of each tie group
+    (columns, best score first; rows: resamples). A tie counts half in the AUC and is one
+    step of the precision-recall curve, as in sklearn, so row order never matters."""
+    tp, fp = positives.cumsum(axis=1), negatives.cumsum(axis=1)
+    p, n = tp[:, -1], fp[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = (positives * (n[:, None] - fp + negatives / 2)).sum(axis=1) / (p * n)
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        ap = (positives * precision).sum(axis=1) / p
+    return auc, ap
+
+
+def ranking_point(score: np.ndarray, label: np.ndarray) -> tuple[float, float]:
+    """ROC-AUC and PR-AUC (average precision) of one score, ties grouped."""
+    order, group = tie_groups(score)
+    y = np.asarray(label, dtype=float)[order]
+    positives = np.bincount(group, weights=y)[None, :]
+    negatives = np.bincount(group, weights=1 - y)[None, :]
+    auc, ap = auc_ap(positives, negatives)
+    return float(auc[0]), float(ap[0])
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Resamples of the test rows by account (a lead without one is its own unit): how
+    often each unit is drawn in each resample, the same draws for every ranker (paired)."""
+
+    unit: np.ndarray  # each test row's resampling unit (0..units-1)
+    weights: np.ndarray  # resamples x units: times each unit is drawn
+    level: float  # the interval's coverage, e.g. 0.9
+
+    def interval(self, values: np.ndarray, digits: int = 4) -> list[float]:
+        """The central `level` interval of a figure over the resamples."""
+        tail = (1 - self.level) / 2
+        low, high = np.nanquantile(np.asarray(values, dtype=float), [tail, 1 - tail])
+        return [round(float(low), digits), round(float(high), digits)]
+
+    def totals(self, per_unit: np.ndarray) -> np.ndarray:
+        """A figure that adds up over units (deals, won deals), in every resample."""
+        return self.weights @ per_unit
+
+
+def bootstrap_for(
+    test: pd.DataFrame, key: str, resamples: int, seed: int, level: float
+) -> Bootstrap:
+    """Seeded resamples of the test rows' units (accounts; account-less leads alone)."""
+    own = test[key].astype("string")
+    account = test["account_id"].astype("string") if "account_id" in test else own
+    unit, units = pd.factorize(account.fillna("lead " + own))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(units), size=(resamples, len(units)))
+    draws += np.arange(resamples)[:, None] * len(units)
+    counts = np.bincount(draws.ravel(), minlength=resamples * len(units))
+    return Bootstrap(unit, counts.reshape(resamples, len(units)).astype(float), level)
+
+
+def bootstrap_ranking(
+    score: np.ndarray, label: np.ndarray, boot: Bootstrap, block: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC-AUC and PR-AUC of one score in every resample (ties grouped), `block`
+    resamples at a time to bound memory."""
+    from scipy.sparse import csr_matrix
+
+    order, group = tie_groups(score)
+    y, unit = np.asarray(label, dtype=float)[order], boot.unit[order]
+    shape = (int(group[-1]) + 1, boot.weights.shape[1])
+    positives = csr_matrix((y, (group, unit)), shape=shape)
+    negatives = csr_matrix((1 - y, (group, unit)), shape=shape)
+    aucs, aps = [], []
+    for start in range(0, len(boot.weights), block):
+        drawn = boot.weights[start : start + block].T
+        auc, ap = auc_ap(np.asarray((positives @ drawn).T), np.asarray((negatives @ drawn).T))
+        aucs.append(auc)
+        aps.append(ap)
+    return np.concatenate(aucs), np.concatenate(aps)
+
+
+def ranking_metrics(
+    test: pd.DataFrame, rankers: list[str], boot: Bootstrap | None = None
+) -> dict[str, dict]:
+    """Volume-free figures per ranker: ROC-AUC, PR-AUC (with their bootstrap intervals when
+    `boot` is given) and lift in the top 10% of rows, ties at their expected value under
+    random order."""
+    label = test["label"].to_numpy(dtype=float)
+    base = max(float(label.mean()), 1e-12)
     tenth = max(len(test) // 10, 1)
     out = {}
     for name in rankers:
-        top = test.sort_values(name, ascending=False, kind="stable").head(tenth)
+        score = test[name].to_numpy(dtype=float)
+        roc, pr = ranking_point(score, label)
+        precision = float(expected_hits(score, label, np.array([tenth]))[0]) / tenth
         out[name] = {
-            "roc_auc": round(float(roc_auc_score(test["label"], test[name])), 4),
-            "pr_auc": round(float(average_precision_score(test["label"], test[name])), 4),
-            "precision_at_10pct": round(float(top["label"].mean()), 4),
-            "lift_at_10pct": round(float(top["label"].mean()) / base, 3),
+            "roc_auc": round(roc, 4),
+            "pr_auc": round(pr, 4),
+            "precision_at_10pct": round(precision, 4),
+            "lift_at_10pct": round(precision / base, 3),
         }
+        if boot is not None:
+            aucs, aps = bootstrap_ranking(score, label, boot)
+            out[name] |= {
+                "roc_auc_interval": boot.interval(aucs),
+                "pr_auc_interval": boot.interval(aps),
+            }
     return out
 
 
-def at_volume(
-    test: pd.DataFrame, outcomes: pd.DataFrame, rankers: list[str], volume: pd.Series, key: str
-) -> dict[str, dict[str, float]]:
-    """Per ranker, handing sales `volume[snapshot]` rows at each test snapshot: precision,
-    recall, deals reached, won deals and revenue, rows to work per won deal.
+def _fill(score: np.ndarray, available: np.ndarray, slots: float) -> np.ndarray:
+    """Each row's share of `slots` filled best score first, a row taking at most what is
+    `available` of it; a tie at the cut shares the slots left in proportion."""
+    order, group = tie_groups(score)
+    mass = np.bincount(group, weights=available[order])
+    before = np.r_[0.0, np.cumsum(mass)[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        taken = np.nan_to_num(np.clip((slots - before) / mass, 0.0, 1.0))
+    share = np.empty(len(score))
+    share[order] = available[order] * taken[group]
+    return share
 
-    `outcomes` lists the opportunities behind each positive (key, snapshot) row.
+
+def top_k_per_snapshot(test: pd.DataFrame, score: str, volume: pd.Series, key: str) -> pd.Series:
+    """Each row's share of the hand-over: the `volume[snapshot]` best rows of each snapshot,
+    earliest first, never a key handed over at an earlier snapshot (first hand-over). A tie
+    at the cut shares the slots left (its expected value under random order), so shares are
+    1 or 0 except at a tied cut."""
+    codes, uniques = pd.factorize(test[key])
+    left = np.ones(len(uniques))
+    share = np.zeros(len(test))
+    scores = test[score].to_numpy(dtype=float)
+    for date, rows in sorted(test.groupby("snapshot_date").indices.items()):
+        got = _fill(scores[rows], left[codes[rows]], float(volume.get(date, 0)))
+        share[rows] = got
+        left[codes[rows]] = np.clip(left[codes[rows]] - got, 0.0, 1.0)
+    return pd.Series(share, index=test.index)
+
+
+def marketing_volume(test: pd.DataFrame, column: str, key: str) -> pd.Series:
+    """Per snapshot, the keys marketing's pick (`column` > 0) hands over for the first time
+    in the test period: the volume every ranker gets at marketing's volume."""
+    picked = test.loc[test[column] > 0, [key, "snapshot_date"]]
+    first = picked.sort_values("snapshot_date", kind="stable").drop_duplicates(key)
+    dates = sorted(test["snapshot_date"].unique())
+    return first.groupby("snapshot_date").size().reindex(dates, fill_value=0)
+
+
+def deal_links(test: pd.DataFrame, outcomes: pd.DataFrame, key: str) -> pd.DataFrame:
+    """(test row position, deal number) for every opportunity a test row is behind, with
+    the deal's won flag and amount."""
+    rows = test[[key, "snapshot_date"]].assign(row=np.arange(len(test)))
+    columns = [key, "snapshot_date", "opportunity_id", "is_won", "amount"]
+    links = rows.merge(outcomes[columns], on=[key, "snapshot_date"])
+    links["deal"] = pd.factorize(links["opportunity_id"])[0]
+    links["won"] = links["is_won"].fillna(False).astype(bool)
+    links["amount"] = links["amount"].fillna(0.0).astype(float)
+    return links
+
+
+def deals_reached(share: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+    """Per deal, the chance a handed-over row is behind it (1 or 0 but at a tied cut)."""
+    missed = np.ones(int(links["deal"].max()) + 1 if len(links) else 0)
+    np.multiply.at(missed, links["deal"].to_numpy(), 1 - share[links["row"].to_numpy()])
+    return 1 - missed
+
+
+def _count(value: float) -> float:
+    return round(float(value), 2)
+
+
+def handover_figures(
+    share: np.ndarray, label: np.ndarray, links: pd.DataFrame, deals: pd.DataFrame
+) -> dict[str, float]:
+    """Figures of one hand-over (`share` per test row): keys handed over and converted,
+    distinct deals reached and won, won revenue, rows to work per won deal."""
+    reached = deals_reached(share, links)
+    won = deals["won"].to_numpy()
+    amount = deals["amount"].to_numpy()
+    selected, converted = float(share.sum()), float(share @ label)
+    won_deals, revenue = float(reached[won].sum()), float((reached * amount)[won].sum())
+    return {
+        "selected": _count(selected),
+        "converted": _count(converted),
+        "precision": round(converted / max(selected, 1e-12), 4),
+        "recall": round(float(reached.sum()) / max(len(deals), 1), 4),
+        "deals_reached": _count(reached.sum()),
+        "won_deals": _count(won_deals),
+        "won_revenue": round(revenue, 2),
+        "won_revenue_share": round(revenue / max(float(amount[won].sum()), 1.0), 4),
+        "worked_per_won_deal": round(selected / won_deals, 1) if won_deals > 0.5 else None,
+    }
+
+
+def deals_by_unit(
+    share: np.ndarray, links: pd.DataFrame, deals: pd.DataFrame, boot: Bootstrap
+) -> dict[str, np.ndarray]:
+    """Deals reached and won deals per resampling unit (a deal is its first row's unit)."""
+    reached = deals_reached(share, links)
+    unit = boot.unit[links.groupby("deal")["row"].first().to_numpy()]
+    units = boot.weights.shape[1]
+    won = reached * deals["won"].to_numpy()
+    return {
+        "deals_reached": np.bincount(unit, weights=reached, minlength=units),
+        "won_deals": np.bincount(unit, weights=won, minlength=units),
+    }
+
+
+def with_intervals(
+    figures: dict[str, dict],
+    by_unit: dict[str, dict[str, np.ndarray]],
+    baseline: str,
+    boot: Bootstrap,
+) -> dict[str, dict]:
+    """Each ranker's deals reached and won deals with their intervals, and the model's lead
+    over marketing's pick on the same resamples (paired)."""
+    for name, counts in by_unit.items():
+        for field, per_unit in counts.items():
+            figures[name][f"{field}_interval"] = boot.interval(boot.totals(per_unit), 1)
+    if "model" in by_unit and baseline in by_unit and baseline != "model":
+        for field in ("deals_reached", "won_deals"):
+            lead = by_unit["model"][field] - by_unit[baseline][field]
+            figures["model"][f"{field}_vs_baseline_interval"] = boot.interval(boot.totals(lead), 1)
+    return figures
+
+
+def at_volume(
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    rankers: list[str],
+    volume: pd.Series,
+    key: str,
+    boot: Bootstrap | None = None,
+    baseline: str = "",
+) -> dict[str, dict[str, float]]:
+    """Per ranker, handing sales `volume[snapshot]` first hand-overs at each test snapshot
+    (`top_k_per_snapshot`): keys handed over (each once), how many converted, precision,
+    recall (the share of the period's deals reached), distinct deals reached and won, won
+    revenue and its share, keys worked per won deal.
+
+    A deal is reached when a handed-over row is a contact on it within its label window:
+    `outcomes` lists the opportunities behind each positive (key, snapshot) row. With
+    `boot`, deals reached and won get intervals, and the model its lead over `baseline`.
     """
-    keyed = outcomes.set_index([key, "snapshot_date"])
-    keyed = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(test[[key, "snapshot_date"]]))]
-    positives = int(test["label"].sum())
-    won_all = keyed.loc[keyed["is_won"].fillna(False).astype(bool)]
-    revenue_all = float(won_all.drop_duplicates("opportunity_id")["amount"].sum())
-    result = {}
-    for name in rankers:
-        chosen = top_k_per_snapshot(test, name, volume, key)
-        picked = test.loc[chosen, [key, "snapshot_date"]]
-        deals = keyed.loc[keyed.index.isin(pd.MultiIndex.from_frame(picked))]
-        won = deals[deals["is_won"].fillna(False).astype(bool)].drop_duplicates("opportunity_id")
-        hits = int(test.loc[chosen, "label"].sum())
-        selected = int(chosen.sum())
-        result[name] = {
-            "selected": selected,
-            "precision": round(hits / max(selected, 1), 4),
-            "recall": round(hits / max(positives, 1), 4),
-            "deals_reached": int(deals["opportunity_id"].nunique()),
-            "won_deals": len(won),
-            "won_revenue": float(won["amount"].sum()),
-            "won_revenue_share": round(float(won["amount"].sum()) / max(revenue_all, 1.0), 4),
-            "worked_per_won_deal": round(selected / len(won), 1) if len(won) else None,
-        }
-    return result
+    links = deal_links(test, outcomes, key)
+    deals = links.drop_duplicates("deal").sort_values("deal")
+    label = test["label"].to_numpy(dtype=float)
+    shares = {name: top_k_per_snapshot(test, name, volume, key).to_numpy() for name in rankers}
+    figures = {
+        name: handover_figures(share, label, links, deals) for name, share in shares.items()
+    }
+    if boot is None:
+        return figures
+    by_unit = {name: deals_by_unit(share, links, deals, boot) for name, share in shares.items()}
+    return with_intervals(figures, by_unit, baseline, boot)
 
 
 def present_rankers(test: pd.DataFrame, kind: Kind) -> list[str]:
@@ -173,18 +383,23 @@ def capacity_per_snapshot(test: pd.DataFrame, per_month: int) -> int:
 
 
 def side_by_side(
-    test: pd.DataFrame, outcomes: pd.DataFrame, kind: Kind, capacity: int
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    kind: Kind,
+    capacity: int,
+    boot: Bootstrap | None = None,
 ) -> dict[str, dict]:
-    """The whole table: ranking figures, then figures at marketing's volume and at sales'
-    capacity per snapshot."""
+    """The whole table: ranking figures, then figures at marketing's volume (its first
+    hand-overs per snapshot) and at sales' capacity per snapshot; with `boot`, the
+    headline figures' bootstrap intervals."""
     rankers = present_rankers(test, kind)
-    dates = test["snapshot_date"].unique()
+    dates = sorted(test["snapshot_date"].unique())
     volumes = {"sales_capacity": pd.Series(capacity, index=dates)}
     if kind.baseline in rankers:
-        volumes = {kind.volume_name: test.groupby("snapshot_date")[kind.baseline].sum()} | volumes
-    table = {"ranking": ranking_metrics(test, rankers)}
+        volumes = {kind.volume_name: marketing_volume(test, kind.baseline, kind.key)} | volumes
+    table = {"ranking": ranking_metrics(test, rankers, boot)}
     for name, volume in volumes.items():
-        table[name] = at_volume(test, outcomes, rankers, volume, kind.key)
+        table[name] = at_volume(test, outcomes, rankers, volume, kind.key, boot, kind.baseline)
     return table
 
 
@@ -231,24 +446,26 @@ def calibration_summary(
 
 
 def gains_curve(test: pd.DataFrame, rankers: list[str], points: int = 50) -> pd.DataFrame:
-    """Share of conversions captured when sales works the top x% of rows, per ranker."""
+    """Share of conversions captured when sales works the top x% of rows, per ranker
+    (ties at their expected value)."""
     shares = np.linspace(0, 1, points + 1)
     out = {"share_worked": shares.round(4)}
-    total = max(int(test["label"].sum()), 1)
+    label = test["label"].to_numpy(dtype=float)
+    total = max(label.sum(), 1.0)
+    ks = np.rint(shares * len(test))
     for name in rankers:
-        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
-        captured = np.concatenate([[0], np.cumsum(labels)]) / total
-        out[name] = captured[np.rint(shares * len(labels)).astype(int)].round(4)
+        out[name] = (expected_hits(test[name].to_numpy(dtype=float), label, ks) / total).round(4)
     return pd.DataFrame(out)
 
 
 def precision_at_k(test: pd.DataFrame, rankers: list[str], points: int = 30) -> pd.DataFrame:
-    """Precision among the top k rows of the test period, per ranker, k up to 20% of rows."""
+    """Precision among the top k rows of the test period, per ranker, k up to 20% of rows
+    (ties at their expected value)."""
     ks = np.unique(np.geomspace(10, max(len(test) // 5, 11), points).astype(int))
     out = {"k": ks}
+    label = test["label"].to_numpy(dtype=float)
     for name in rankers:
-        labels = test.sort_values(name, ascending=False, kind="stable")["label"].to_numpy()
-        out[name] = (np.cumsum(labels)[ks - 1] / ks).round(4)
+        out[name] = (expected_hits(test[name].to_numpy(dtype=float), label, ks) / ks).round(4)
     return pd.DataFrame(out)
 
 
@@ -265,21 +482,38 @@ def reliability_curve(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFr
     )
 
 
-def should_promote(challenger: float, champion: float | None, margin: float) -> bool:
-    """A challenger takes over only if it beats the champion by the margin (or there is none)."""
-    return champion is None or (challenger > champion and challenger >= champion + margin)
+def should_promote(duel: dict, margin: float) -> bool:
+    """A challenger takes over only when there is no champion, or when the lower bound of
+    its paired lead (challenger minus champion) is above the margin: ahead beyond the noise."""
+    if duel["champion"] is None:
+        return True
+    return duel["difference_interval"][0] > margin
 
 
 def challenge(
-    test: pd.DataFrame, challenger: np.ndarray, champion: np.ndarray | None, metric: str
-) -> dict[str, float | None]:
-    """The challenger's and champion's figure on the same test rows."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    score = {"pr_auc": average_precision_score, "roc_auc": roc_auc_score}[metric]
+    test: pd.DataFrame,
+    challenger: np.ndarray,
+    champion: np.ndarray | None,
+    metric: str,
+    boot: Bootstrap,
+) -> dict:
+    """The challenger's and champion's figure on the same test rows, and the challenger's
+    lead with its interval from a paired bootstrap (the same resamples for both)."""
+    label = test["label"].to_numpy(dtype=float)
+    pick = {"roc_auc": 0, "pr_auc": 1}[metric]
+    mine = ranking_point(challenger, label)[pick]
+    if champion is None:
+        return {"challenger": round(mine, 4), "champion": None}
+    theirs = ranking_point(champion, label)[pick]
+    lead = bootstrap_ranking(challenger, label, boot)[pick]
+    lead = lead - bootstrap_ranking(champion, label, boot)[pick]
+    interval = boot.interval(lead)
     return {
-        "challenger": round(float(score(test["label"], challenger)), 4),
-        "champion": None if champion is None else round(float(score(test["label"], champion)), 4),
+        "challenger": round(mine, 4),
+        "champion": round(theirs, 4),
+        "difference": round(mine - theirs, 4),
+        "difference_interval": interval,
+        "inside_noise": interval[0] <= 0 <= interval[1],
     }
 
 
@@ -340,8 +574,8 @@ def quality_gate(
     table: dict[str, dict], kind: Kind, require_beats_mql: bool, min_roc_auc: float
 ) -> dict:
     """Whether the model may become champion: ROC-AUC at least `min_roc_auc` and, when
-    required, at marketing's volume at least as many won deals as marketing's pick and a
-    higher precision. Returns `passed` and the failed bars in words."""
+    required, at marketing's volume at least as many distinct won deals as marketing's pick
+    and more distinct deals reached. Returns `passed` and the failed bars in words."""
     failed, skipped = [], []
     auc = table["ranking"]["model"]["roc_auc"]
     if auc < min_roc_auc:
@@ -353,13 +587,36 @@ def quality_gate(
         model, base = volume["model"], volume[kind.baseline]
         if model["won_deals"] < base["won_deals"]:
             failed.append(
-                f"{model['won_deals']} won deals vs {base['won_deals']} ({kind.baseline})"
+                f"{model['won_deals']:g} won deals vs {base['won_deals']:g} ({kind.baseline})"
             )
-        if model["precision"] <= base["precision"]:
+        if model["deals_reached"] <= base["deals_reached"]:
             failed.append(
-                f"precision {model['precision']} vs {base['precision']} ({kind.baseline})"
+                f"{model['deals_reached']:g} deals reached vs {base['deals_reached']:g} "
+                f"({kind.baseline})"
             )
-    return {"passed": not failed, "failed": failed, "skipped": skipped}
+    return {
+        "passed": not failed,
+        "failed": failed,
+        "skipped": skipped,
+        "noise": noise(table, kind),
+    }
+
+
+def noise(table: dict[str, dict], kind: Kind) -> list[str]:
+    """The gate's comparisons whose paired interval holds zero: inside the noise."""
+    if kind.volume_name not in table:
+        return []
+    model = table[kind.volume_name]["model"]
+    notes = []
+    for field in ("won_deals", "deals_reached"):
+        low, high = model.get(f"{field}_vs_baseline_interval", (None, None))
+        if low is not None and low <= 0 <= high:
+            notes.append(
+                f"{field.replace('_', ' ')} at {kind.volume_name.replace('_', ' ')}: the "
+                f"model's lead over {kind.baseline} is inside the noise ({low:+g} to "
+                f"{high:+g}, paired bootstrap by account)"
+            )
+    return notes
 
 
 def headline(summary: dict, kind: Kind) -> dict:
@@ -374,6 +631,8 @@ def headline(summary: dict, kind: Kind) -> dict:
         "ece": summary["calibration"]["ece"],
         "gate_passed": summary["gate"]["passed"],
     }
+    if "pr_auc_interval" in ranking:
+        out["pr_auc_low"], out["pr_auc_high"] = ranking["pr_auc_interval"]
     if kind.baseline in capacity:
         out[f"{kind.baseline}_won_deals"] = capacity[kind.baseline]["won_deals"]
         out[f"{kind.baseline}_won_revenue"] = capacity[kind.baseline]["won_revenue"]
@@ -382,13 +641,15 @@ def headline(summary: dict, kind: Kind) -> dict:
 
 def flat_metrics(table: dict[str, dict], calibration: dict) -> dict[str, float]:
     """The side-by-side table and calibration as flat MLflow metric names."""
-    flat = {
-        f"test_{volume}_{ranker}_{k}": float(v)
-        for volume, rows in table.items()
-        for ranker, row in rows.items()
-        for k, v in row.items()
-        if v is not None
-    }
+    flat = {}
+    for volume, rows in table.items():
+        for ranker, row in rows.items():
+            for k, v in row.items():
+                name = f"test_{volume}_{ranker}_{k}"
+                if isinstance(v, list):  # an interval
+                    flat[f"{name}_low"], flat[f"{name}_high"] = float(v[0]), float(v[1])
+                elif v is not None:
+                    flat[name] = float(v)
     return flat | {f"test_{k}": v for k, v in calibration.items() if k != "grades"}
 
 

@@ -18,6 +18,7 @@ from mqlscore import charts, review
 from mqlscore.evaluation import Kind
 from mqlscore.model import grade, score_0_100
 from mqlscore.reasons import plain_names
+from mqlscore.report import count
 
 
 @dataclass
@@ -95,30 +96,39 @@ def headline_section(ev: Evidence) -> Section:
     """At sales' capacity: rows handed over, deals created and won, revenue, model vs rule."""
     rows = ev.summary["sales_capacity"]
     rule = ev.kind.baseline if ev.kind.baseline in rows else None
-    model = rows["model"]
     noun = ev.kind.noun
+
+    def figure(ranker: str, field: str) -> str:
+        value = rows[ranker][field]
+        shown = f"{value:,.0f}" if field == "won_revenue" else count(value)
+        return f"<span data-figure='{ranker}.{field}'>{shown}</span>"
+
     text = (
-        f"Handing sales <span data-figure='model.selected'>{model['selected']:,}</span> {noun}s "
-        f"over the test period (sales' capacity), the model's picks led to "
-        f"<span data-figure='model.deals_reached'>{model['deals_reached']}</span> deals created "
-        f"and <span data-figure='model.won_deals'>{model['won_deals']}</span> won, worth "
-        f"<span data-figure='model.won_revenue'>{model['won_revenue']:,.0f}</span>"
+        f"Handing sales {figure('model', 'selected')} {noun}s over the test period (sales' "
+        f"capacity, each {noun} once), the model's picks led to "
+        f"{figure('model', 'deals_reached')} distinct deals created and "
+        f"{figure('model', 'won_deals')} won, worth {figure('model', 'won_revenue')}"
     )
     if rule:
-        base = rows[rule]
         text += (
-            f"; {charts.LABELS[rule]} at the same volume: "
-            f"<span data-figure='{rule}.deals_reached'>{base['deals_reached']}</span> created, "
-            f"<span data-figure='{rule}.won_deals'>{base['won_deals']}</span> won, worth "
-            f"<span data-figure='{rule}.won_revenue'>{base['won_revenue']:,.0f}</span>."
+            f"; {charts.LABELS[rule]} at the same volume: {figure(rule, 'deals_reached')} "
+            f"created, {figure(rule, 'won_deals')} won, worth {figure(rule, 'won_revenue')}."
         )
     else:
         text += ". This export has no marketing flag to compare with."
     names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
-    figure = charts.headline_figure(rows, names)
-    return Section(
-        "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(figure))]
+    chart = charts.headline_figure(rows, names)
+    section = Section(
+        "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]
     )
+    intervals = review.interval_table(ev.summary, {**ev.kind.rankers, **charts.LABELS})
+    section.tables.append(
+        (
+            "Every ranker with its interval in brackets (bootstrap over accounts)",
+            html_table(intervals),
+        )
+    )
+    return section
 
 
 def matrix_section(ev: Evidence) -> Section:

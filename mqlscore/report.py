@@ -7,6 +7,24 @@ import pandas as pd
 from mqlscore.evaluation import Kind
 
 
+def count(value: float) -> str:
+    """A count as read: whole numbers bare, a tie's expected share with one decimal."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def with_interval(row: dict, field: str, shown: str) -> str:
+    """A figure followed by its bootstrap interval, when the row has one."""
+    interval = row.get(f"{field}_interval")
+    if interval is None:
+        return shown
+    low, high = interval
+    spell = count if field in COUNTS else str
+    return f"{shown} ({spell(low)} to {spell(high)})"
+
+
+COUNTS = ("converted", "deals_reached", "won_deals")
+
+
 def report_markdown(
     table: dict[str, dict], test: pd.DataFrame, kind: Kind, absent: list[str] = ()
 ) -> str:
@@ -18,17 +36,23 @@ def report_markdown(
         f"{dates.max():%Y-%m-%d}, {len(test)} {kind.noun} rows, {int(test['label'].sum())} "
         f"converted within the label window (base rate {test['label'].mean():.4f}).",
         "",
+        "Figures in brackets: the interval (`evaluate.interval`, 90% by default) of a "
+        "bootstrap that resamples accounts (a lead without one alone), the same draws for "
+        "every ranker.",
+        "",
         "| ranker | ROC-AUC | PR-AUC | precision at top 10% | lift at top 10% |",
         "|---|---|---|---|---|",
     ]
     for name in table["ranking"]:
         label = kind.rankers[name]
         row = table["ranking"][name]
+        roc = with_interval(row, "roc_auc", str(row["roc_auc"]))
+        pr = with_interval(row, "pr_auc", str(row["pr_auc"]))
         lines.append(
-            f"| {label} | {row['roc_auc']} | {row['pr_auc']} | {row['precision_at_10pct']} "
-            f"| {row['lift_at_10pct']} |"
+            f"| {label} | {roc} | {pr} | {row['precision_at_10pct']} | {row['lift_at_10pct']} |"
         )
     cols = [
+        "converted",
         "precision",
         "recall",
         "deals_reached",
@@ -40,22 +64,51 @@ def report_markdown(
     for volume in table:
         if volume == "ranking":
             continue
-        picked = table[volume]["model"]["selected"]
+        picked = count(table[volume]["model"]["selected"])
         lines += [
             "",
             f"At {volume.replace('_', ' ')}: {picked} {kind.noun}s handed to sales over the "
-            "test snapshots.",
+            f"test snapshots, each {kind.noun} once (one handed over at an earlier snapshot is "
+            "not handed over again). Deals reached and won are distinct "
+            f"opportunities the handed-over {kind.noun}s are on within their label window.",
             "",
             "| ranker | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
             "|---" * (len(cols) + 1) + "|",
         ]
         for name, row in table[volume].items():
             label = kind.rankers[name]
-            cells = [f"{row[c]:,.0f}" if c == "won_revenue" else f"{row[c]}" for c in cols]
+            cells = [with_interval(row, c, _cell(c, row[c])) for c in cols]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lead = _lead_over_baseline(table[volume]["model"], kind)
+        lines += ["", lead] if lead else []
     if absent:
         lines += ["", f"Not in this export, so not compared: {'; '.join(absent)}."]
     return "\n".join(lines) + "\n"
+
+
+def _lead_over_baseline(model: dict, kind: Kind) -> str:
+    """The model's paired lead over marketing's pick, in one sentence."""
+    parts = [
+        f"{field.replace('_', ' ')} {low:+g} to {high:+g}"
+        for field in ("deals_reached", "won_deals")
+        for low, high in [model.get(f"{field}_vs_baseline_interval") or (None, None)]
+        if low is not None
+    ]
+    if not parts:
+        return ""
+    return (
+        f"The model minus {kind.rankers[kind.baseline]} (paired interval): "
+        + "; ".join(parts)
+        + " (an interval holding 0 is inside the noise)."
+    )
+
+
+def _cell(column: str, value: object) -> str:
+    if column == "won_revenue":
+        return f"{value:,.0f}"
+    if column in ("converted", "deals_reached", "won_deals") and value is not None:
+        return count(value)
+    return f"{value}"
 
 
 def calibration_markdown(calibration: dict) -> str:
@@ -89,18 +142,29 @@ def follow_up_markdown(bias: dict, in_use: str) -> str:
 
 def champion_markdown(decision: dict, gate: dict) -> str:
     """The champion check and the quality gate in words."""
-    verdict = "better than the champion" if decision["better"] else "champion stays better"
     bars = "passed" if gate["passed"] else "FAILED: " + "; ".join(gate["failed"])
     if gate.get("skipped"):
         bars += f" (not checked: {'; '.join(gate['skipped'])})"
+    if gate.get("noise"):
+        bars += f"; {'; '.join(gate['noise'])}"
     check = f"Champion check ({decision['metric']} on these test rows): version " + (
         f"{decision['version']} {decision['challenger']} vs champion version "
-        f"{decision['champion_version']} {decision['champion']}: {verdict}."
-        if decision["champion_version"]
+        f"{decision['champion_version']} {decision['champion']}: {_verdict(decision)}."
+        if decision["champion"] is not None
         else f"{decision['version']} {decision['challenger']}; no champion yet, so it would "
         "be the first."
     )
     return f"\n{check} Quality gate: {bars}. The promote stage moves the alias.\n"
+
+
+def _verdict(decision: dict) -> str:
+    """The duel in words: the paired lead, its interval, and what it decides."""
+    low, high = decision["difference_interval"]
+    lead = f"lead {decision['difference']:+g} (paired interval {low:+g} to {high:+g})"
+    if decision["better"]:
+        return f"{lead}, ahead beyond the noise and the margin {decision.get('margin', 0):g}"
+    why = "inside the noise" if decision["inside_noise"] else "not beyond the margin"
+    return f"{lead}, {why}: the champion stays"
 
 
 def flat_report(name: str, table: dict, metrics: dict, audit: pd.DataFrame, dropped: dict) -> str:

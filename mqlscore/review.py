@@ -9,30 +9,40 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mqlscore.evaluation import Kind, top_k_per_snapshot
+from mqlscore.evaluation import Kind, marketing_volume, top_k_per_snapshot
 from mqlscore.reasons import plain_name
 
 MISSING = "(blank: no account)"
 
 
 def with_handover(test: pd.DataFrame, kind: Kind) -> pd.DataFrame:
-    """`rule_pick`: marketing's pick (the MQL flag); `model_pick`: the model's hand-over
-    of the same number of rows per snapshot. Needs the baseline column."""
-    volume = test.groupby("snapshot_date")[kind.baseline].sum()
-    picks = top_k_per_snapshot(test, "model", volume, kind.key)
-    return test.assign(rule_pick=test[kind.baseline] > 0, model_pick=picks.astype(bool))
+    """`rule_pick`, `model_pick`: each row's share of marketing's first hand-over and of the
+    model's, as many per snapshot (1 or 0 except at a tied cut). Needs the baseline column."""
+    volume = marketing_volume(test, kind.baseline, kind.key)
+    return test.assign(
+        rule_pick=top_k_per_snapshot(test, kind.baseline, volume, kind.key),
+        model_pick=top_k_per_snapshot(test, "model", volume, kind.key),
+    )
 
 
 def _rate(conversions: pd.Series, rows: pd.Series) -> pd.Series:
     return (conversions / rows.where(rows > 0)).round(4)
 
 
+def _side(share: pd.Series, picked: bool) -> pd.Series:
+    return share if picked else 1 - share
+
+
 def two_by_two(test: pd.DataFrame) -> pd.DataFrame:
-    """Rows and conversion in each cell of marketing's flag x the model's hand-over."""
-    cells = test.groupby(["rule_pick", "model_pick"])["label"].agg(["size", "sum"])
-    cells = cells.reindex(pd.MultiIndex.from_product([[True, False], [True, False]]), fill_value=0)
-    table = cells.rename(columns={"size": "rows", "sum": "conversions"}).reset_index()
-    table.columns = ["mql_rule", "model", "rows", "conversions"]
+    """Rows and conversion in each cell of marketing's hand-over x the model's (a row at a
+    tied cut counts by its share)."""
+    cells = []
+    for rule in (True, False):
+        for model in (True, False):
+            weight = _side(test["rule_pick"], rule) * _side(test["model_pick"], model)
+            rows, hits = float(weight.sum()), float((weight * test["label"]).sum())
+            cells.append((rule, model, round(rows, 2), round(hits, 2)))
+    table = pd.DataFrame(cells, columns=["mql_rule", "model", "rows", "conversions"])
     table["conversion_rate"] = _rate(table["conversions"], table["rows"])
     return table
 
@@ -40,9 +50,10 @@ def two_by_two(test: pd.DataFrame) -> pd.DataFrame:
 def off_diagonal(test: pd.DataFrame, per_cell: int = 3, seed: int = 0) -> dict[str, pd.DataFrame]:
     """A few rows (a seeded draw, best-scored first) from each cell the rule and the model
     disagree on: MQLs the model would not hand over, and its picks marketing missed."""
+    rule, model = test["rule_pick"] >= 0.5, test["model_pick"] >= 0.5
     cells = {
-        "MQL, not handed over by the model": test[test["rule_pick"] & ~test["model_pick"]],
-        "handed over by the model, not an MQL": test[~test["rule_pick"] & test["model_pick"]],
+        "MQL, not handed over by the model": test[rule & ~model],
+        "handed over by the model, not an MQL": test[~rule & model],
     }
     return {
         name: rows.sample(min(per_cell, len(rows)), random_state=seed).sort_values(
@@ -81,7 +92,7 @@ def roles_table(test: pd.DataFrame, roles: int) -> pd.DataFrame:
 
 def segment_table(test: pd.DataFrame, column: str, top: int = 8) -> pd.DataFrame:
     """Per segment (the `top` largest, the rest as "other"): rows, conversions, and the
-    precision of the model's and the rule's hand-over within it."""
+    keys handed over by the model and the rule within it, with their precision."""
     values = test[column]
     if column.startswith("is_"):
         values = values.map({1: "yes", 0: "no"})
@@ -89,17 +100,19 @@ def segment_table(test: pd.DataFrame, column: str, top: int = 8) -> pd.DataFrame
     largest = values.value_counts().index[:top]
     segment = values.where(values.isin(largest), "other")
     frame = test.assign(segment=segment)
+    for who in ("model", "rule"):
+        frame[f"{who}_hits"] = frame[f"{who}_pick"] * frame["label"]
     table = frame.groupby("segment").agg(
         rows=("label", "size"),
         conversions=("label", "sum"),
         model_picks=("model_pick", "sum"),
         rule_picks=("rule_pick", "sum"),
+        model_hits=("model_hits", "sum"),
+        rule_hits=("rule_hits", "sum"),
     )
     for who in ("model", "rule"):
-        hits = frame[frame[f"{who}_pick"]].groupby("segment")["label"].sum()
-        table[f"{who}_precision"] = _rate(
-            hits.reindex(table.index, fill_value=0), table[f"{who}_picks"]
-        )
+        table[f"{who}_precision"] = _rate(table.pop(f"{who}_hits"), table[f"{who}_picks"])
+        table[f"{who}_picks"] = table[f"{who}_picks"].round(2)
     return table.sort_values("rows", ascending=False).rename_axis(column).reset_index()
 
 
@@ -152,6 +165,37 @@ def campaign_quality(
     columns += ["new_mql"] if "new_mql" in test else []
     rows = touches.merge(test[columns], on=["lead_id", "snapshot_date"])
     return quality_by(rows, outcomes, "campaign_id")
+
+
+def _spread(row: dict, field: str) -> str:
+    """A figure and its interval: "0.21 (0.17 to 0.25)", "12 (8 to 17.5)"."""
+
+    def spell(value: float) -> str:
+        if field.endswith("_auc"):
+            return f"{value:.4g}"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+    interval = row.get(f"{field}_interval")
+    shown = spell(row[field])
+    return f"{shown} ({spell(interval[0])} to {spell(interval[1])})" if interval else shown
+
+
+def interval_table(summary: dict, labels: dict[str, str]) -> pd.DataFrame:
+    """The headline figures of every ranker with their bootstrap intervals: ROC-AUC,
+    PR-AUC, and deals reached and won at sales' capacity."""
+    ranking, capacity = summary["ranking"], summary["sales_capacity"]
+    rows = [
+        {
+            "ranker": labels.get(name, name),
+            "ROC-AUC": _spread(ranking[name], "roc_auc"),
+            "PR-AUC": _spread(ranking[name], "pr_auc"),
+            "deals created at capacity": _spread(capacity[name], "deals_reached"),
+            "deals won at capacity": _spread(capacity[name], "won_deals"),
+        }
+        for name in ranking
+        if name in capacity
+    ]
+    return pd.DataFrame(rows)
 
 
 def health_table(validation: dict, join: dict) -> pd.DataFrame:

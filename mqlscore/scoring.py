@@ -4,6 +4,7 @@ lead and account tables (names and order are stable, documented in the README)."
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ OUTPUT_FILES = (
     "account_scores.parquet",
     "account_scores.csv",
     "rejects.csv",
+    "handovers.parquet",
     "manifest.json",
 )
+HANDOVERS = "handovers.parquet"  # every lead handed over, when, by which run
+HISTORY_COLUMNS = ["lead_id", "handed_over_at", "run"]
 
 REASON_COLUMNS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
 # The published output: names and order are stable (documented in the README).
@@ -38,6 +42,7 @@ LEAD_COLUMNS = [
     "grade",
     "rank",
     "qualified",
+    "handed_over_at",
     "on_open_opportunity",
     "marketing_mql",
     "marketing_points",
@@ -59,20 +64,96 @@ ACCOUNT_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class Handovers:
+    """Earlier hand-overs as a run sees them: each lead's latest before the run date; a
+    lead handed over within `days` of the run is not handed over again."""
+
+    last: pd.Series  # lead_id -> latest hand-over before the run
+    run_date: pd.Timestamp
+    days: int
+
+    def held(self, lead_ids: np.ndarray) -> np.ndarray:
+        """Leads handed over within the window: scored and ranked, never qualified."""
+        since = self.run_date - pd.Timedelta(days=self.days)
+        return (self.last.reindex(lead_ids) >= since).to_numpy(dtype=bool)
+
+    def when(self, lead_ids: np.ndarray, qualified: np.ndarray) -> np.ndarray:
+        """Each lead's latest hand-over, tonight's included (NaT: never)."""
+        last = self.last.reindex(lead_ids).to_numpy(dtype="datetime64[us]")
+        return np.where(qualified, np.datetime64(self.run_date, "us"), last)
+
+
+def _naive(when: pd.Timestamp) -> pd.Timestamp:
+    when = pd.Timestamp(when)
+    return when.tz_convert(None) if when.tz is not None else when
+
+
+def empty_history() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series([], dtype=object),
+            "handed_over_at": pd.Series([], dtype="datetime64[us]"),
+            "run": pd.Series([], dtype=object),
+        }
+    )
+
+
+def handovers_as_of(history: pd.DataFrame, run_date: pd.Timestamp, days: int) -> Handovers:
+    """What the hand-over history says on the run date (later entries are ignored)."""
+    run_date = _naive(run_date)
+    earlier = history[history["handed_over_at"] < run_date]
+    last = earlier.groupby("lead_id")["handed_over_at"].max()
+    return Handovers(last, run_date, days)
+
+
+def updated_history(
+    history: pd.DataFrame, scored: pd.DataFrame, run_date: pd.Timestamp
+) -> pd.DataFrame:
+    """The history with this run's hand-overs; an earlier run of the same date is
+    replaced (a re-run of a night gives the same list, not a shorter one)."""
+    run_date = _naive(run_date)
+    kept = history[history["handed_over_at"] != run_date]
+    handed = scored.loc[scored["qualified"], "lead_id"].astype(str)
+    new = pd.DataFrame(
+        {
+            "lead_id": handed.to_numpy(dtype=object),
+            "handed_over_at": pd.Series(run_date, index=range(len(handed))).astype(
+                "datetime64[us]"
+            ),
+            "run": str(run_date),
+        }
+    )
+    merged = pd.concat([kept, new], ignore_index=True) if len(kept) else new
+    merged["handed_over_at"] = merged["handed_over_at"].astype("datetime64[us]")
+    return merged.sort_values(["handed_over_at", "lead_id"]).reset_index(drop=True)[
+        HISTORY_COLUMNS
+    ]
+
+
 def qualify(
-    probability: np.ndarray, lead_ids: np.ndarray, open_deal: np.ndarray, config: ScoreParams
+    probability: np.ndarray,
+    lead_ids: np.ndarray,
+    open_deal: np.ndarray,
+    config: ScoreParams,
+    held: np.ndarray | None = None,
+    capacity: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rank (1 = best; ties by lead id) and the qualified decision: the top `capacity`
-    leads, or all at `threshold` and above. Leads already on an open deal never qualify."""
+    """Rank (1 = best; ties by lead id) and the qualified decision: the top
+    `capacity_per_run` leads, or all at `threshold` and above. Leads already on an open
+    deal, or `held` (handed over recently), never qualify; the next ones take their place."""
     order = np.lexsort((lead_ids, -probability))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
     eligible = open_deal == 0
+    if held is not None:
+        eligible &= ~held
     if config.qualify == "threshold":
         return rank, eligible & (probability >= config.threshold)
     eligible_rank = np.empty(len(order), dtype=np.int64)
     eligible_rank[order] = np.cumsum(eligible[order])
-    return rank, eligible & (eligible_rank <= config.capacity)
+    limit = config.capacity_per_run if capacity is None else capacity
+    return rank, eligible & (eligible_rank <= limit)
 
 
 def lead_output(
@@ -82,6 +163,7 @@ def lead_output(
     qualified: np.ndarray,
     reasons: pd.DataFrame | None,
     cuts: dict[str, float],
+    handed_over_at: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The published lead rows for one chunk."""
     out = pd.DataFrame(
@@ -94,6 +176,9 @@ def lead_output(
             "grade": grade(probability, cuts),
             "rank": rank,
             "qualified": qualified.astype(bool),
+            "handed_over_at": np.full(len(features), np.datetime64("NaT"), "datetime64[us]")
+            if handed_over_at is None
+            else handed_over_at,
             "on_open_opportunity": features["on_open_opportunity"].astype(bool).to_numpy(),
             "marketing_mql": features["is_mql"].astype(bool).to_numpy(),
             "marketing_points": features["marketing_points"].astype("int64").to_numpy(),
@@ -130,7 +215,8 @@ def account_output(
         probability,
         out["account_id"].to_numpy(),
         out["on_open_opportunity"].to_numpy(),
-        config.model_copy(update={"capacity": config.account_capacity}),
+        config,
+        capacity=config.account_capacity_per_run,
     )
     matched = leads.dropna(subset=["account_id"]).sort_values(["rank"])
     best = matched.drop_duplicates("account_id").set_index("account_id")
@@ -163,6 +249,7 @@ def _lead_schema():  # noqa: ANN202
         "score": pa.int64(),
         "rank": pa.int64(),
         "qualified": pa.bool_(),
+        "handed_over_at": pa.timestamp("us"),
         "on_open_opportunity": pa.bool_(),
         "marketing_mql": pa.bool_(),
         "marketing_points": pa.int64(),
@@ -178,13 +265,15 @@ def score_leads(
     explain: bool,
     stem: Path,
     probabilities: pd.Series | None = None,
+    handovers: Handovers | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Score the lead features in chunks and stream the published rows to
     `<stem>.parquet` and `<stem>.csv` (atomically). Two passes: probabilities and drift
     counts first (the rank needs them all), then reasons and writing.
 
-    `probabilities` (by lead id) replaces the local model, e.g. from Spark. Returns each
-    lead's id, account, probability, rank and score, and the drift bin counts.
+    `probabilities` (by lead id) replaces the local model, e.g. from Spark; `handovers`
+    holds back the leads handed over recently. Returns each lead's id, account,
+    probability, rank, score, qualified and held flags, and the drift bin counts.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -205,10 +294,12 @@ def score_leads(
     empty = pd.DataFrame({k: [] for k in [*keys, "probability"]})
     scored = pd.concat(parts, ignore_index=True) if parts else empty
     p_all = scored["probability"].to_numpy(dtype=float)
-    rank, qualified = qualify(
-        p_all, scored["lead_id"].to_numpy(), scored["on_open_opportunity"].to_numpy(), config
-    )
+    ids = scored["lead_id"].to_numpy()
+    held = handovers.held(ids) if handovers else np.zeros(len(ids), dtype=bool)
+    rank, qualified = qualify(p_all, ids, scored["on_open_opportunity"].to_numpy(), config, held)
+    when = handovers.when(ids, qualified) if handovers else None
     scored["rank"], scored["score"], scored["qualified"] = rank, score_0_100(p_all), qualified
+    scored["held"] = held
     schema = _lead_schema()
     wanted = _unique(keys + shown + (scorer.features if explain else []))
     total, chunks = _batches(features, config.chunk_rows, wanted)
@@ -225,7 +316,13 @@ def score_leads(
             stop = start + len(chunk)
             why = scorer.reasons(chunk) if explain else None
             rows = lead_output(
-                chunk, p_all[start:stop], rank[start:stop], qualified[start:stop], why, cuts
+                chunk,
+                p_all[start:stop],
+                rank[start:stop],
+                qualified[start:stop],
+                why,
+                cuts,
+                handed_over_at=None if when is None else when[start:stop],
             )
             table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
             parquet.write_table(table)
@@ -271,6 +368,7 @@ def run_manifest(
         "scored": len(scored),
         "rejected": rejected,
         "qualified": int(scored["qualified"].sum()),
+        "held_back": int(scored["held"].sum()) if "held" in scored else 0,
         "accounts_scored": accounts_scored,
         "reasons": reasons,
         "drift": drift,
@@ -313,11 +411,19 @@ def score_outputs(
     explain: bool,
     staged: Path,
     probabilities: pd.Series | None = None,
+    handovers: Handovers | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], int]:
     """Lead scores (and account scores, with an account model) into `staged`; returns
     the scored leads, the drift bin counts and how many accounts were scored."""
     scored, counts = score_leads(
-        paths["leads"], scorer, config, cuts, explain, staged / "lead_scores", probabilities
+        paths["leads"],
+        scorer,
+        config,
+        cuts,
+        explain,
+        staged / "lead_scores",
+        probabilities,
+        handovers,
     )
     if account_scorer is None:
         return scored, counts, 0

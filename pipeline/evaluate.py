@@ -61,7 +61,10 @@ def main(
     oracle = pd.read_parquet(truth) if truth and truth.exists() else None
     test = ev.test_rows(frame, scorer, train_cfg, kind, oracle)
     capacity = ev.capacity_per_snapshot(test, getattr(config, spec.capacity))
-    table = ev.side_by_side(test, pd.read_parquet(outcomes), spec, capacity)
+    boot = ev.bootstrap_for(
+        test, spec.key, config.bootstrap_resamples, config.bootstrap_seed, config.interval
+    )
+    table = ev.side_by_side(test, pd.read_parquet(outcomes), spec, capacity, boot)
     labels = test["label"].to_numpy()
     raw, calibrated = scorer.raw_score(test), test["model"].to_numpy()
     calibration = ev.calibration_summary(raw, calibrated, labels, config.grades)
@@ -73,14 +76,15 @@ def main(
         text += md.follow_up_markdown(extra["never_worked"], train_cfg.follow_up_correction)
 
     champion_version, champion = tracking.champion_probabilities(run["registered_model"], test)
-    duel = ev.challenge(test, calibrated, champion, config.champion_metric)
-    better = ev.should_promote(duel["challenger"], duel["champion"], config.promotion_margin)
+    duel = ev.challenge(test, calibrated, champion, config.champion_metric, boot)
+    better = ev.should_promote(duel, config.promotion_margin)
     decision = {
         "metric": config.champion_metric,
         "registered_model": run["registered_model"],
         "version": run["version"],
         "champion_version": champion_version,
         **duel,
+        "margin": config.promotion_margin,
         "better": better,
     }
     gate = ev.quality_gate(table, spec, config.require_beats_mql, config.min_roc_auc)

@@ -4,8 +4,9 @@ Reads an export folder (`generate --export nightly` writes one), checks it (tabl
 problems stop the run with exit code 2; bad rows go to `rejects.csv` with their reasons),
 builds features as of the run date with the training code, scores leads and accounts
 with the registered champions, checks that every row in is scored or rejected, and only
-then publishes `lead_scores`, `account_scores` (CSV and Parquet), `rejects.csv` and, last,
-`manifest.json` (see `mqlscore.scoring` for the columns).
+then publishes `lead_scores`, `account_scores` (CSV and Parquet), `rejects.csv`, the
+hand-over history `handovers.parquet` (a lead handed over within `score.rehand_after_days`
+is not handed over again) and, last, `manifest.json` (see `mqlscore.scoring`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mqlscore.io import (
     read_export_time,
     staging_folder,
     write_json,
+    write_parquet,
     write_text,
 )
 from sources import intake
@@ -99,6 +101,7 @@ def main(
                 export = canonical_export(list(mapping), export, work / "export")
             when = pd.Timestamp(run_date) if run_date else read_export_time(export)
             scorers = {k: None if u == "none" else load(u) for k, u in uris.items()}
+            history = read_history(out / scoring.HANDOVERS)
             columns = load_column_map(column_map)
             dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
             rules = RowRules(
@@ -126,10 +129,20 @@ def main(
             from_spark = nightly.spark_probabilities(uris["model"], paths["leads"], scorer)
             from_spark = from_spark.set_index("lead_id")["probability"]
         staged = work / "out"
+        handovers = scoring.handovers_as_of(history, when, config.rehand_after_days)
         scored, counts, accounts_scored = scoring.score_outputs(
-            paths, scorer, scorers["account_model"], config, cuts, reasons, staged, from_spark
+            paths,
+            scorer,
+            scorers["account_model"],
+            config,
+            cuts,
+            reasons,
+            staged,
+            from_spark,
+            handovers,
         )
         write_text(rejects.to_csv(index=False), staged / "rejects.csv")
+        write_parquet(scoring.updated_history(history, scored, when), staged / scoring.HANDOVERS)
         drift = scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi)
         manifest = scoring.run_manifest(
             run_date=when,
@@ -143,16 +156,37 @@ def main(
             reasons=reasons,
             drift=drift,
         )
+        files = scoring.OUTPUT_FILES
         manifest |= {
+            "outputs": [n for n in files if (staged / n).exists() or n == "manifest.json"],
+            "handovers": {
+                "file": scoring.HANDOVERS,
+                "rehand_after_days": config.rehand_after_days,
+                "held_back": manifest["held_back"],
+            },
             "context": context,
             "id_case_mismatches": intake.id_case_mismatches(tables),
             "run_date_from": "--run-date" if run_date else "export.json",
             "run_seconds": round(time.perf_counter() - started, 2),
         }
         write_json(manifest, staged / "manifest.json")
-        files = scoring.OUTPUT_FILES
         publish([staged / n for n in files if (staged / n).exists()], out, files)
     log.info("score: %s", {k: manifest[k] for k in ("rows_in", "scored", "rejected", "qualified")})
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """The hand-over history of earlier runs into this `--out` (none yet: empty); a file
+    that cannot be read or lacks its columns is a refusal, not a fresh start."""
+    if not path.exists():
+        return scoring.empty_history()
+    try:
+        history = pd.read_parquet(path)
+    except Exception as err:
+        raise ExportError(f"{path}: cannot read the hand-over history: {err}") from err
+    missing = sorted(set(scoring.HISTORY_COLUMNS) - set(history.columns))
+    if missing:
+        raise ExportError(f"{path}: the hand-over history lacks {', '.join(missing)}")
+    return history.assign(handed_over_at=pd.to_datetime(history["handed_over_at"]))
 
 
 def load(uri: str):  # noqa: ANN201

@@ -82,7 +82,9 @@ def test_repro_writes_the_side_by_side_metrics(
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["better"] and champion["champion_version"] is None  # first model wins
-    assert table.pop("gate") == {"passed": True, "failed": [], "skipped": []}
+    gate = table.pop("gate")
+    assert gate["passed"] and gate["failed"] == [] and gate["skipped"] == []
+    assert isinstance(gate["noise"], list)  # the bars whose paired interval holds zero
     promotion = json.loads((work / "reports/promotion.json").read_text())
     assert promotion[f"evaluate_{kind}"]["promoted"]
     never_worked = table.pop("never_worked", None)

@@ -98,7 +98,9 @@ def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
     accounts = pd.read_csv(out / "account_scores.csv")
     assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
     handed = accounts[accounts["qualified"]]
-    capacity = yaml.safe_load((ROOT / "params.yaml").read_text())["score"]["account_capacity"]
+    capacity = yaml.safe_load((ROOT / "params.yaml").read_text())["score"][
+        "account_capacity_per_run"
+    ]
     assert 0 < len(handed) <= capacity and not handed["on_open_opportunity"].any()
     assert (
         handed["rank"].max()
@@ -283,7 +285,7 @@ def test_threshold_qualification_takes_every_eligible_lead_above_it() -> None:
     rank, qualified = scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), config)
     assert rank.tolist() == [1, 3, 4, 5, 2]
     assert qualified.tolist() == [True, True, True, False, False]  # "e" is on an open deal
-    top = project_params("score", ScoreParams, qualify="top_n", capacity=2)
+    top = project_params("score", ScoreParams, qualify="top_n", capacity_per_run=2)
     assert scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), top)[1].tolist() == [
         True,
         True,
@@ -548,3 +550,49 @@ def test_ids_that_match_only_ignoring_case_are_named_not_lost(
     assert manifest["id_case_mismatches"] == {"engagement": 10}
     rejects = pd.read_csv(tmp_path / "out" / "rejects.csv", dtype=str, keep_default_na=False)
     assert rejects["reasons"].str.contains("ignoring case and spaces").sum() == 1
+
+
+def test_a_lead_handed_over_recently_is_scored_but_not_handed_over_again(
+    export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    from mqlscore.io import read_export_time
+
+    night = read_export_time(export)
+    first = _score(export, tmp_path, models, tiny_params_file)
+    history = pd.read_parquet(tmp_path / scoring.HANDOVERS)
+    handed = set(pd.read_parquet(tmp_path / "lead_scores.parquet").query("qualified")["lead_id"])
+    assert set(history["lead_id"]) == handed and len(handed) == first["qualified"] > 0
+    assert scoring.HANDOVERS in first["outputs"] and first["outputs"][-1] == "manifest.json"
+    later = str((night + pd.Timedelta(days=1)).date())
+    second = _score(export, tmp_path, models, tiny_params_file, run_date=later)
+    leads = pd.read_parquet(tmp_path / "lead_scores.parquet").set_index("lead_id")
+    again = leads.loc[sorted(handed)]
+    assert not again["qualified"].any() and again["rank"].min() == 1  # ranked, held back
+    assert (again["handed_over_at"] == pd.Timestamp(night).tz_localize(None)).all()
+    assert second["qualified"] == first["qualified"]  # the next leads take the slots
+    assert second["held_back"] >= len(handed)
+    new = leads[leads["qualified"]]
+    assert (new["handed_over_at"] == pd.Timestamp(later)).all()
+    history = pd.read_parquet(tmp_path / scoring.HANDOVERS)
+    assert len(history) == 2 * first["qualified"] and history["lead_id"].is_unique
+    before = (tmp_path / "lead_scores.parquet").read_bytes()
+    _score(export, tmp_path, models, tiny_params_file, run_date=later)  # the night re-run
+    assert (tmp_path / "lead_scores.parquet").read_bytes() == before
+    assert len(pd.read_parquet(tmp_path / scoring.HANDOVERS)) == len(history)
+
+
+def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
+    day = pd.Timestamp("2025-06-01")
+    history = pd.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "a"],
+            "handed_over_at": [day - pd.Timedelta(days=d) for d in (90, 91, -5, 200)],
+            "run": "",
+        }
+    )
+    handovers = scoring.handovers_as_of(history, day, days=90)
+    ids = np.array(["a", "b", "c", "d"])
+    assert handovers.held(ids).tolist() == [True, False, False, False]  # c: a later run
+    when = handovers.when(ids, np.array([False, True, False, False]))
+    assert pd.Timestamp(when[0]) == day - pd.Timedelta(days=90) and pd.Timestamp(when[1]) == day
+    assert pd.isna(when[2]) and pd.isna(when[3])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mqlscore import tracking
-from mqlscore.evaluation import challenge, should_promote
+from mqlscore.evaluation import bootstrap_for, challenge, should_promote
 from mqlscore.model import Calibrator, Scorer
 from mqlscore.refusal import Refusal
 
@@ -55,19 +55,43 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_worse_challenger_does_not_take_the_alias() -> None:
-    assert should_promote(0.30, None, 0.01)  # no champion yet
-    assert should_promote(0.31, 0.30, 0.01)
-    assert not should_promote(0.305, 0.30, 0.01)  # better, but not by the margin
-    assert not should_promote(0.25, 0.30, 0.0)
-    assert not should_promote(0.30, 0.30, 0.0)  # a tie keeps the champion
+    def duel(low: float, high: float) -> dict:
+        return {"champion": 0.30, "difference_interval": [low, high]}
+
+    assert should_promote({"champion": None}, 0.01)  # no champion yet
+    assert should_promote(duel(0.015, 0.03), 0.01)  # ahead beyond the noise and the margin
+    assert not should_promote(duel(0.005, 0.03), 0.01)  # ahead, but not by the margin
+    assert not should_promote(duel(-0.01, 0.03), 0.0)  # better on average: inside the noise
+    assert not should_promote(duel(0.0, 0.0), 0.0)  # a tie keeps the champion
+
+
+def _duel_rows(n: int = 400, seed: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    label = (rng.random(n) < 0.15).astype(int)
+    rows = pd.DataFrame(
+        {"lead_id": [f"L{i}" for i in range(n)], "account_id": (np.arange(n) % 80).astype(str)}
+    )
+    return rows.assign(label=label), label + rng.normal(0, 0.8, n)
 
 
 def test_challenge_scores_both_on_the_same_rows() -> None:
-    rows = pd.DataFrame({"label": [0, 0, 1, 1]})
-    duel = challenge(
-        rows, np.array([0.1, 0.2, 0.8, 0.9]), np.array([0.9, 0.8, 0.2, 0.1]), "roc_auc"
+    rows, score = _duel_rows()
+    boot = bootstrap_for(rows, "lead_id", 100, seed=7, level=0.9)
+    same = challenge(rows, score, score.copy(), "pr_auc", boot)
+    assert same["difference"] == 0 and same["difference_interval"] == [0, 0]
+    assert same["inside_noise"] and not should_promote(same, 0.0)
+    noisy = challenge(
+        rows, score, score + np.random.default_rng(1).normal(0, 0.05, 400), "pr_auc", boot
     )
-    assert duel == {"challenger": 1.0, "champion": 0.0}
+    assert noisy["inside_noise"] and not should_promote(noisy, 0.0)  # a hair apart: noise
+    sharp = rows["label"].to_numpy() + np.random.default_rng(2).normal(0, 0.2, 400)
+    better = challenge(rows, sharp, score, "roc_auc", boot)
+    assert better["difference"] > 0 and better["difference_interval"][0] > 0
+    assert not better["inside_noise"] and should_promote(better, 0.01)
+    assert challenge(rows, score, None, "pr_auc", boot) == {
+        "challenger": same["challenger"],
+        "champion": None,
+    }
 
 
 def test_promote_then_rollback_restores_the_previous_version(registry: list[str]) -> None:

@@ -30,11 +30,12 @@ def test_rows() -> pd.DataFrame:
 
 def test_the_model_hands_over_as_many_rows_as_marketing_flags(test_rows: pd.DataFrame) -> None:
     marked = review.with_handover(test_rows, KINDS["lead"])
-    picks = marked[marked["model_pick"]]
-    assert len(picks) == int(test_rows["mql_flag"].sum()) == 4
-    assert set(picks["lead_id"]) == {"L1", "L3"}
+    picks = marked[marked["model_pick"] > 0]
+    # marketing flags L1 and L2 at both snapshots: handed over once, so 2 leads, not 4
+    assert marked["rule_pick"].sum() == marked["model_pick"].sum() == 2
+    assert picks["lead_id"].tolist() == ["L1", "L3"] and picks["snapshot_date"].eq(DAY).all()
     cells = review.two_by_two(marked).set_index(["mql_rule", "model"])
-    assert cells.loc[(True, True), "rows"] == 2 and cells.loc[(True, True), "conversions"] == 2
+    assert cells.loc[(True, True), "rows"] == 1 and cells.loc[(True, True), "conversions"] == 1
     assert cells.loc[(True, False), "conversion_rate"] == 0.0  # L2: flagged, never converts
     assert cells.loc[(False, True), "conversion_rate"] == 1.0  # L3: the model's find
     assert cells["rows"].sum() == len(test_rows)
@@ -46,8 +47,8 @@ def test_the_model_hands_over_as_many_rows_as_marketing_flags(test_rows: pd.Data
 def test_segments_give_each_side_its_precision(test_rows: pd.DataFrame) -> None:
     marked = review.with_handover(test_rows, KINDS["lead"])
     table = review.segment_table(marked, "is_target_account").set_index("is_target_account")
-    assert table.loc["yes", "model_picks"] == 4 and table.loc["yes", "model_precision"] == 1.0
-    assert table.loc["no", "rule_picks"] == 2 and table.loc["no", "rule_precision"] == 0.0
+    assert table.loc["yes", "model_picks"] == 2 and table.loc["yes", "model_precision"] == 1.0
+    assert table.loc["no", "rule_picks"] == 1 and table.loc["no", "rule_precision"] == 0.0
     assert table.loc[review.MISSING, "rows"] == 2  # L4 has no account
     assert table["rows"].sum() == len(test_rows)
 
@@ -100,3 +101,28 @@ def test_roles_engaged_count_the_buying_group(test_rows: pd.DataFrame) -> None:
 def test_tables_escape_what_an_export_put_in_a_cell() -> None:
     html = page.html_table(pd.DataFrame({"campaign_id": ["<script>x</script>"], "won": [1]}))
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_every_headline_figure_carries_its_interval() -> None:
+    from mqlscore import report
+
+    ranking = {"roc_auc": 0.91, "pr_auc": 0.2, "precision_at_10pct": 0.1, "lift_at_10pct": 3.0}
+    summary = {
+        "ranking": {
+            "model": ranking | {"roc_auc_interval": [0.88, 0.93], "pr_auc_interval": [0.15, 0.26]},
+            "mql_flag": ranking | {"roc_auc_interval": [0.5, 0.56], "pr_auc_interval": [0.1, 0.3]},
+        },
+        "sales_capacity": {
+            name: {"deals_reached": 12.0, "deals_reached_interval": [8.0, 17.0], "won_deals": 2.5}
+            for name in ("model", "mql_flag")
+        },
+    }
+    table = review.interval_table(summary, {"model": "the model"}).set_index("ranker")
+    assert table.loc["the model", "PR-AUC"] == "0.2 (0.15 to 0.26)"
+    assert table.loc["the model", "deals created at capacity"] == "12 (8 to 17)"
+    assert table.loc["mql_flag", "deals won at capacity"] == "2.5"  # a tie's share, no interval
+    row = summary["ranking"]["model"]
+    assert report.with_interval(row, "pr_auc", "0.2") == "0.2 (0.15 to 0.26)"
+    assert report.with_interval({"won_deals_interval": [1.0, 4.5]}, "won_deals", "3") == (
+        "3 (1 to 4.5)"
+    )
