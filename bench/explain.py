@@ -46,7 +46,7 @@ def main() -> None:
     from mqlscore.tracking import load_scorer
 
     scorer = load_scorer(str(ROOT / "models/lead"))
-    booster = scorer.booster
+    booster = scorer.estimator
     frame = pd.read_parquet(ROOT / "data/processed/lead_snapshots.parquet")
     splits = max(len(t.splits) for t in treeshap.parse(booster))
     lines = [

@@ -155,7 +155,7 @@ def tiny_setup(work: Path) -> tuple[Path, Path, Path]:
     from sources.world import generate_world
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["world"].update({"accounts": 250, "months": 14, "seed": 11})
+    params["world"].update({"accounts": 250, "months": 17, "seed": 11})
     params["train"]["min_conversions"] = 10
     path = work / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -172,7 +172,8 @@ def tiny_setup(work: Path) -> tuple[Path, Path, Path]:
         tables, spec, snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3), end
     )
     for kind, frame in (("lead", built.leads), ("account", built.accounts)):
-        model, _ = train_model(frame, load_section(path, "train", TrainParams))
+        window = load_section(path, "features", FeatureParams).label_window_days
+        model = train_model(frame, load_section(path, "train", TrainParams), window).model
         tracking.save_local(model, model.example(frame), work / "models" / kind)
     write_nightly_export(world.raw_tables(), work / "export", world.exported_at)
     return work / "export", work / "models", path

@@ -22,6 +22,7 @@ MODEL, RULE, OTHER = "#1f6fb2", "#d9822b", "#9aa5b1"
 LABELS = {
     "model": "mqlscore model",
     "logistic_regression": "logistic regression",
+    "lightgbm": "LightGBM",
     "lead_source_rate": "lead source alone",
     "mql_flag": "MQL rule (flag)",
     "mql_points": "MQL points",

@@ -113,6 +113,7 @@ class TrainParams(Section):
     seed: int
     search_trials: int = Field(ge=0)  # >0: random search on validation PR-AUC
     search_space: dict[str, tuple[int | float, ...]]
+    logistic_c: tuple[float, ...] = Field(min_length=1)  # the regression's penalties tried
     model_prefix: str
 
     @model_validator(mode="after")

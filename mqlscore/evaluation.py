@@ -19,11 +19,9 @@ from mqlscore.model import (
     Scorer,
     brier,
     expected_calibration_error,
-    fit_logistic_baseline,
     grade,
     split_for,
 )
-from mqlscore.schema import feature_columns
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,7 @@ KINDS = {
         rankers={
             "model": "mqlscore lead model",
             "logistic_regression": "logistic regression (same features)",
+            "lightgbm": "LightGBM (same features)",
             "lead_source_rate": "lead source alone (its training conversion rate)",
             "mql_flag": "marketing MQL flag",
             "mql_points": "marketing points score",
@@ -59,6 +58,7 @@ KINDS = {
         rankers={
             "model": "mqlscore account model",
             "logistic_regression": "logistic regression (same features)",
+            "lightgbm": "LightGBM (same features)",
             "target_accounts": "all target accounts",
             "marketing_points_sum": "account-summed marketing points",
             "oracle": "oracle (synthetic truth)",
@@ -520,18 +520,18 @@ def challenge(
 def test_rows(
     frame: pd.DataFrame,
     scorer: Scorer,
+    comparison: Scorer,
     params: TrainParams,
+    window_days: int,
     kind: str,
     truth: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """The test period with every ranker as a score column: the model, a logistic
-    regression fitted on the training period, marketing's own pick, and the oracle when
-    a truth table exists."""
-    split = split_for(frame, params)
-    features = feature_columns(frame, params.use_marketing_features)
+    """The test period with every ranker as a score column: the model, the other model
+    kind fitted on the same purged split (named by its kind: `logistic_regression` or
+    `lightgbm`), marketing's own pick, and the oracle when a truth table exists."""
+    split = split_for(frame, params, window_days)
     test = marketing_columns(split.test, kind)
-    baseline = fit_logistic_baseline(split.train, features)
-    test["logistic_regression"] = baseline.predict_proba(test[features])[:, 1]
+    test[comparison.kind] = comparison.probability(test)
     test["model"] = scorer.probability(test)
     if kind == "lead" and "lead_source" in test.columns:
         test["lead_source_rate"] = source_rates(split.train, test)
@@ -555,16 +555,15 @@ def source_rates(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
 
 
 def follow_up_comparison(
-    frame: pd.DataFrame, test: pd.DataFrame, params: TrainParams
+    frame: pd.DataFrame, test: pd.DataFrame, params: TrainParams, window_days: int
 ) -> dict[str, dict[str, float]]:
     """The lead model with the other follow-up setting, both ranked on the leads sales
     never worked against the truth (needs the oracle column)."""
     from mqlscore.training import train_model
 
     corrected = params.follow_up_correction == "ipw"
-    other, _ = train_model(
-        frame, params.model_copy(update={"follow_up_correction": "none" if corrected else "ipw"})
-    )
+    update = {"follow_up_correction": "none" if corrected else "ipw"}
+    other = train_model(frame, params.model_copy(update=update), window_days).model
     test = test.assign(**{"naive_model" if corrected else "ipw_model": other.raw_score(test)})
     test["ipw_model" if corrected else "naive_model"] = test["model"]
     return never_worked_check(test, ["ipw_model", "naive_model", "oracle"])

@@ -1,4 +1,5 @@
-"""Lead and account models: time-based split, input matrix, LightGBM fit and scorer.
+"""Lead and account models: purged time split, input matrix, LightGBM and logistic
+regression fits, and the scorer that serves either.
 
 No MLflow here (see `tracking`); the same code fits the lead and the account model.
 """
@@ -15,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from mqlscore.config import TrainParams
-from mqlscore.packaged import BOOSTER_FILE, SPEC_FILE, calibrate, read_folder, to_matrix
+from mqlscore.packaged import (
+    BOOSTER_FILE,
+    LINEAR_FILE,
+    SPEC_FILE,
+    LinearModel,
+    calibrate,
+    read_folder,
+    to_matrix,
+)
 from mqlscore.refusal import Refusal
 from mqlscore.schema import (
     MARKETING_COLUMNS,
@@ -25,6 +34,7 @@ if TYPE_CHECKING:
     import lightgbm as lgb
 
 CATEGORICAL_DTYPES = ("object", "category", "string", "str")
+LIGHTGBM, LOGISTIC = "lightgbm", "logistic_regression"
 
 
 class NotEnoughData(Refusal, ValueError):
@@ -38,33 +48,63 @@ class Split:
     test: pd.DataFrame
 
 
-def time_split(frame: pd.DataFrame, test_snapshots: int, valid_snapshots: int) -> Split:
-    """Latest complete snapshots are test, the ones before are validation, the rest train."""
+def window_ends_by(dates: pd.Series | np.ndarray, start: object, window_days: int) -> np.ndarray:
+    """Whether a snapshot lies before `start` and its label window [date, date +
+    `window_days`) closes by it."""
+    dates = pd.to_datetime(pd.Series(np.asarray(dates)))
+    start = pd.Timestamp(start)
+    return ((dates < start) & (dates + pd.Timedelta(days=window_days) <= start)).to_numpy()
+
+
+def time_split(
+    frame: pd.DataFrame, test_snapshots: int, valid_snapshots: int, window_days: int
+) -> Split:
+    """Purged split: the latest complete snapshots are test, the latest whose label
+    windows close by the test start are validation, those whose windows close by the
+    validation start are train.
+
+    The snapshots between periods are an embargo, dropped rather than given shorter
+    labels: a cut label would mean "converted within fewer days" near each boundary, and
+    the served model is refit on every complete row anyway (`training.refit`), so the
+    embargo costs the evaluation model only.
+    """
     complete = frame[frame["label_complete"] == 1]
     dates = np.sort(complete["snapshot_date"].unique())
-    if len(dates) < test_snapshots + valid_snapshots + 1:
+    train_dates = valid_dates = dates[:0]
+    if len(dates) > test_snapshots:
+        before_test = dates[window_ends_by(dates, dates[-test_snapshots], window_days)]
+        if len(before_test) >= valid_snapshots:
+            valid_dates = before_test[-valid_snapshots:]
+            train_dates = dates[window_ends_by(dates, valid_dates[0], window_days)]
+    if len(train_dates) == 0:
         raise NotEnoughData(
             f"{len(dates)} complete snapshots; need at least "
-            f"{test_snapshots + valid_snapshots + 1} (test {test_snapshots}, "
-            f"validation {valid_snapshots}, train 1)"
+            f"{test_snapshots + valid_snapshots + 1} (test {test_snapshots}, validation "
+            f"{valid_snapshots}, train 1) plus, between periods, the snapshots of a "
+            f"{window_days}-day label window (features.label_window_days), so that no "
+            "label window crosses into the next period"
         )
-    test_dates = dates[-test_snapshots:]
-    valid_dates = dates[-(test_snapshots + valid_snapshots) : -test_snapshots]
     when = complete["snapshot_date"]
     return Split(
-        train=complete[when < valid_dates[0]],
+        train=complete[when.isin(train_dates)],
         valid=complete[when.isin(valid_dates)],
-        test=complete[when.isin(test_dates)],
+        test=complete[when >= dates[-test_snapshots]],
     )
 
 
 def conversion_split(
-    frame: pd.DataFrame, test_share: float, valid_share: float, test_from: object = None
+    frame: pd.DataFrame,
+    test_share: float,
+    valid_share: float,
+    window_days: int,
+    test_from: object = None,
 ) -> Split:
-    """Test = the latest complete snapshots holding `test_share` of the conversions (or
-    those from `test_from` on), validation = those before them holding `valid_share`,
-    train = the rest: a split that fits a year of daily snapshots as well as two years of
-    monthly ones."""
+    """Purged split by conversions: test = the latest complete snapshots holding
+    `test_share` of the conversions (or those from `test_from` on), validation = the
+    latest before them whose label windows close by the test start, holding `valid_share`,
+    train = those whose windows close by the validation start: a split that fits a year
+    of daily snapshots as well as two years of monthly ones. The embargo is as in
+    `time_split`."""
     complete = frame[frame["label_complete"] == 1]
     per_date = complete.groupby("snapshot_date")["label"].sum().sort_index()
     total = per_date.sum()
@@ -76,26 +116,36 @@ def conversion_split(
         test_share = float(from_end.get(test_start, 0.0))
     else:
         test_start = from_end[from_end >= test_share].index.max()
-    valid_start = from_end[from_end >= test_share + valid_share].index.max()
-    when = complete["snapshot_date"]
-    if pd.isna(test_start) or pd.isna(valid_start) or valid_start >= test_start:
+    valid_start = train_end = pd.NaT
+    if pd.notna(test_start):
+        eligible = per_date[window_ends_by(per_date.index, test_start, window_days)]
+        back = eligible[::-1].cumsum() / total
+        valid_start = back[back >= valid_share].index.max()
+    if pd.notna(valid_start):
+        train_end = per_date.index[window_ends_by(per_date.index, valid_start, window_days)].max()
+    if pd.isna(train_end):
         raise NotEnoughData(
             f"{len(per_date)} complete snapshots with {int(total)} conversions cannot hold "
-            f"train, validation ({valid_share:.0%}) and test ({test_share:.0%}) periods"
+            f"train, validation ({valid_share:.0%}) and test ({test_share:.0%}) periods with "
+            f"a {window_days}-day label window (features.label_window_days) between them"
         )
+    when = complete["snapshot_date"]
     return Split(
-        train=complete[when < valid_start],
-        valid=complete[(when >= valid_start) & (when < test_start)],
+        train=complete[when <= train_end],
+        valid=complete[(when >= valid_start) & window_ends_by(when, test_start, window_days)],
         test=complete[when >= test_start],
     )
 
 
-def split_for(frame: pd.DataFrame, params: TrainParams) -> Split:
-    """The time split `train.split` asks for."""
+def split_for(frame: pd.DataFrame, params: TrainParams, window_days: int) -> Split:
+    """The purged time split `train.split` asks for; `window_days` is the label window
+    (features.label_window_days)."""
     if params.split in ("conversions", "date"):
         test_from = params.test_from if params.split == "date" else None
-        return conversion_split(frame, params.test_share, params.valid_share, test_from)
-    return time_split(frame, params.test_snapshots, params.valid_snapshots)
+        return conversion_split(
+            frame, params.test_share, params.valid_share, window_days, test_from
+        )
+    return time_split(frame, params.test_snapshots, params.valid_snapshots, window_days)
 
 
 def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:
@@ -120,6 +170,31 @@ def input_frame(
     return out
 
 
+def row_weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """Row weights from a `weight` column (the follow-up correction), else None."""
+    return frame["weight"].to_numpy(dtype=float) if "weight" in frame.columns else None
+
+
+def lightgbm_params(features: list[str], params: TrainParams) -> dict:
+    """LightGBM's training parameters from `train` params."""
+    return {
+        "objective": "binary",
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "max_depth": params.max_depth,
+        "min_data_in_leaf": params.min_data_in_leaf,
+        "feature_fraction": params.feature_fraction,
+        "bagging_fraction": params.bagging_fraction,
+        "bagging_freq": 1,
+        "lambda_l2": params.lambda_l2,
+        "monotone_constraints": monotone(features, params.monotone_increasing),
+        "seed": params.seed,
+        "deterministic": True,
+        "num_threads": 2,
+        "verbose": -1,
+    }
+
+
 def fit_model(
     split: Split, features: list[str], params: TrainParams
 ) -> tuple[lgb.Booster, dict[str, list[str]]]:
@@ -127,42 +202,126 @@ def fit_model(
     `weight` column when present)."""
     import lightgbm as lgb  # slow import (pulls in scikit-learn): only when training
 
-    def weights(frame: pd.DataFrame) -> np.ndarray | None:
-        return frame["weight"].to_numpy() if "weight" in frame.columns else None
-
     levels = category_levels(split.train, features)
     train_set = lgb.Dataset(
-        to_matrix(split.train, features, levels), split.train["label"], weight=weights(split.train)
+        to_matrix(split.train, features, levels),
+        split.train["label"],
+        weight=row_weights(split.train),
     )
     valid_set = lgb.Dataset(
         to_matrix(split.valid, features, levels),
         split.valid["label"],
-        weight=weights(split.valid),
+        weight=row_weights(split.valid),
         reference=train_set,
     )
     booster = lgb.train(
-        {
-            "objective": "binary",
-            "learning_rate": params.learning_rate,
-            "num_leaves": params.num_leaves,
-            "max_depth": params.max_depth,
-            "min_data_in_leaf": params.min_data_in_leaf,
-            "feature_fraction": params.feature_fraction,
-            "bagging_fraction": params.bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": params.lambda_l2,
-            "monotone_constraints": monotone(features, params.monotone_increasing),
-            "seed": params.seed,
-            "deterministic": True,
-            "num_threads": 2,
-            "verbose": -1,
-        },
+        lightgbm_params(features, params),
         train_set,
         num_boost_round=params.num_boost_round,
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
     return booster, levels
+
+
+def refit_lightgbm(
+    rows: pd.DataFrame, features: list[str], params: TrainParams, trees: int
+) -> tuple[lgb.Booster, dict[str, list[str]]]:
+    """LightGBM with the same params and exactly `trees` trees (the early-stopped count)
+    on `rows`, with no held-out rows."""
+    import lightgbm as lgb
+
+    levels = category_levels(rows, features)
+    data = lgb.Dataset(to_matrix(rows, features, levels), rows["label"], weight=row_weights(rows))
+    booster = lgb.train(lightgbm_params(features, params), data, num_boost_round=trees)
+    booster.best_iteration = trees
+    return booster, levels
+
+
+def fit_linear(
+    rows: pd.DataFrame,
+    features: list[str],
+    levels: dict[str, list[str]],
+    c: float,
+    increasing: tuple[str, ...],
+) -> LinearModel:
+    """A logistic regression with L2 penalty 1 / (2c) on `rows` (see `LinearModel` for
+    its columns); the value columns of features named by `increasing` get non-negative
+    coefficients, so more intent never lowers a score here either."""
+    matrix = to_matrix(rows, features, levels)
+    numbers = {
+        f: number_transform(matrix[f].to_numpy(dtype=float)) for f in features if f not in levels
+    }
+    names, x = LinearModel.columns(matrix, numbers)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    up = [part == "value" and f.startswith(tuple(increasing)) for f, part in names]
+    coef, intercept = logistic_fit(
+        (x - mean) / scale, rows["label"].to_numpy(dtype=float), row_weights(rows), c, up
+    )
+    return LinearModel(
+        {
+            "numbers": numbers,
+            "columns": names,
+            "mean": mean.tolist(),
+            "scale": scale.tolist(),
+            "coef": coef.tolist(),
+            "intercept": intercept,
+            "c": c,
+        }
+    )
+
+
+def number_transform(values: np.ndarray) -> dict:
+    """How a numeric feature enters the logistic regression: log1p when training saw no
+    negative value (counts and sizes are skewed), the missing value's fill (median)."""
+    seen = values[~np.isnan(values)]
+    log = bool(len(seen)) and bool(seen.min() >= 0)
+    shown = np.log1p(seen) if log else seen
+    return {"log": log, "fill": float(np.median(shown)) if len(shown) else 0.0}
+
+
+def logistic_fit(
+    z: np.ndarray, y: np.ndarray, weights: np.ndarray | None, c: float, non_negative: list[bool]
+) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression (scikit-learn's C = `c`) by L-BFGS-B, with
+    coefficients bounded at zero where `non_negative`; returns coefficients, intercept."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    w = np.ones(len(y)) if weights is None else weights / weights.mean()
+    rate = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = theta[0] + z @ theta[1:]
+        p = expit(eta)
+        value = np.sum(w * (np.logaddexp(0.0, eta) - y * eta)) + theta[1:] @ theta[1:] / (2 * c)
+        residual = w * (p - y)
+        return value, np.concatenate([[residual.sum()], z.T @ residual + theta[1:] / c])
+
+    start = np.concatenate([[np.log(rate / (1 - rate))], np.zeros(z.shape[1])])
+    bounds = [(None, None)] + [(0.0, None) if b else (None, None) for b in non_negative]
+    fit = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000}
+    )
+    return fit.x[1:], float(fit.x[0])
+
+
+def fit_logistic(
+    split: Split, features: list[str], params: TrainParams
+) -> tuple[LinearModel, dict[str, list[str]]]:
+    """The logistic regression whose penalty (`train.logistic_c`) ranks validation best
+    by PR-AUC."""
+    from sklearn.metrics import average_precision_score
+
+    levels = category_levels(split.train, features)
+    valid = to_matrix(split.valid, features, levels)
+    fits = [
+        fit_linear(split.train, features, levels, c, params.monotone_increasing)
+        for c in params.logistic_c
+    ]
+    scores = [average_precision_score(split.valid["label"], m.predict(valid)) for m in fits]
+    return fits[int(np.argmax(scores))], levels
 
 
 def monotone(features: list[str], increasing: tuple[str, ...]) -> list[int]:
@@ -247,13 +406,14 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
 class Scorer:
     """Conversion probabilities (not class labels) from snapshot feature rows, with reasons.
 
-    `profile` holds the training distribution of each feature, for drift checks. Saved as
-    LightGBM's text model plus JSON (`save`, `load`): loading runs no code.
+    The estimator is a LightGBM booster or a `LinearModel` (`kind`). `profile` holds the
+    training distribution of each feature, for drift checks. Saved as LightGBM's text
+    model or the regression's JSON, plus JSON (`save`, `load`): loading runs no code.
     """
 
     def __init__(
         self,
-        booster: lgb.Booster,
+        estimator: lgb.Booster | LinearModel,
         features: list[str],
         levels: dict[str, list[str]],
         calibrator: Calibrator | None = None,
@@ -262,7 +422,7 @@ class Scorer:
         meta: dict | None = None,
         typical: dict | None = None,
     ):
-        self.booster = booster
+        self.estimator = estimator
         self.features = features
         self.levels = levels
         self.calibrator = calibrator
@@ -271,13 +431,23 @@ class Scorer:
         self.meta = meta or {}  # what reads its input (flat mode: column kinds, id)
         self.typical = typical or {}  # means of converting and other rows (reasons)
 
+    @property
+    def kind(self) -> str:
+        """`lightgbm` or `logistic_regression`."""
+        return LOGISTIC if isinstance(self.estimator, LinearModel) else LIGHTGBM
+
     def save(self, folder: Path) -> None:
-        """Write `booster.txt` (the best iteration's trees) and `model.json`."""
+        """Write `booster.txt` (the best iteration's trees) or `linear.json`, and
+        `model.json`."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(
-            str(folder / BOOSTER_FILE), num_iteration=self.booster.best_iteration
-        )
+        if isinstance(self.estimator, LinearModel):
+            (folder / LINEAR_FILE).write_text(json.dumps(self.estimator.spec, indent=1))
+        else:
+            self.estimator.save_model(
+                str(folder / BOOSTER_FILE), num_iteration=self.estimator.best_iteration
+            )
         spec = {
+            "kind": self.kind,
             "features": self.features,
             "levels": self.levels,
             "calibrator": self.calibrator.spec if self.calibrator else None,
@@ -291,10 +461,10 @@ class Scorer:
     @classmethod
     def load(cls, folder: Path) -> Scorer:
         """A scorer from a folder written by `save` (text and JSON only)."""
-        booster, spec = read_folder(folder)
+        estimator, spec = read_folder(folder)
         calibrator = Calibrator(spec["calibrator"]) if spec["calibrator"] else None
         return cls(
-            booster,
+            estimator,
             spec["features"],
             spec["levels"],
             calibrator,
@@ -309,29 +479,37 @@ class Scorer:
         return input_frame(frame.head(rows), self.features, self.levels).reset_index(drop=True)
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
-        """The booster's own (uncalibrated) probability."""
+        """The estimator's own (uncalibrated) probability."""
         matrix = to_matrix(frame, self.features, self.levels)
-        return self.booster.predict(matrix, num_iteration=self.booster.best_iteration)
+        if isinstance(self.estimator, LinearModel):
+            return self.estimator.predict(matrix)
+        return self.estimator.predict(matrix, num_iteration=self.estimator.best_iteration)
 
     @cached_property
     def trees(self) -> list | None:
-        """The booster's trees with their SHAP tables (None: too deep to tabulate)."""
+        """The booster's trees with their SHAP tables (None: too deep to tabulate, or no
+        trees)."""
         from mqlscore import treeshap
 
-        return treeshap.parse(self.booster)
+        if isinstance(self.estimator, LinearModel):
+            return None
+        return treeshap.parse(self.estimator)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-row SHAP contributions (log-odds) of each feature: LightGBM's own values,
-        by table lookup for shallow trees (`mqlscore.treeshap`)."""
+        """Per-row contributions (log-odds) of each feature: LightGBM's own SHAP values
+        (by table lookup for shallow trees, `mqlscore.treeshap`), or the regression's
+        exact coefficient x distance from the training mean."""
         from mqlscore import treeshap
 
         matrix = to_matrix(frame, self.features, self.levels)
+        if isinstance(self.estimator, LinearModel):
+            return self.estimator.contributions(matrix).set_axis(frame.index)
         if self.trees is None:  # deep trees: LightGBM's TreeSHAP
-            values = self.booster.predict(
-                matrix, num_iteration=self.booster.best_iteration, pred_contrib=True
+            values = self.estimator.predict(
+                matrix, num_iteration=self.estimator.best_iteration, pred_contrib=True
             )
         else:
-            values = treeshap.contributions(self.booster, self.trees, matrix)
+            values = treeshap.contributions(self.estimator, self.trees, matrix)
         return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
 
     def probability(self, frame: pd.DataFrame) -> np.ndarray:

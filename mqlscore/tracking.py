@@ -154,6 +154,22 @@ def save_local(scorer: Scorer, example: pd.DataFrame, path: Path) -> None:
         mlflow.pyfunc.save_model(str(path), **_model_kwargs(scorer, example, Path(tmp) / "model"))
 
 
+EVALUATION = "evaluation"  # beside the served model: the fits without the test period
+
+
+def save_evaluation(models: dict[str, Scorer], folder: Path) -> None:
+    """Write the evaluation models (`model`, the chosen one, and `comparison`, the other
+    kind, both fitted without the test period) under `folder/evaluation/` (text, JSON)."""
+    for name, scorer in models.items():
+        scorer.save(Path(folder) / EVALUATION / name)
+
+
+def load_evaluation(folder: Path) -> dict[str, Scorer]:
+    """The evaluation models saved by `save_evaluation` (no code from the folder runs)."""
+    root = Path(folder) / EVALUATION
+    return {name: Scorer.load(root / name) for name in ("model", "comparison")}
+
+
 def log_training_run(
     *,
     experiment: str,
@@ -168,8 +184,13 @@ def log_training_run(
     source: str,
     root: Path = Path("."),
     texts: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    evaluation: dict[str, Scorer] | None = None,
 ) -> dict[str, str]:
-    """Log one training run, register its model; return run id and model version."""
+    """Log one training run, register its model (the one to serve); the `evaluation`
+    models, fitted without the test period, go beside it as run artifacts
+    (`evaluation/`), so a later run's duel scores like with like. Return run id and
+    model version."""
     use_store(root)
     exp_id = _experiment(experiment, root)
     digests = {name: file_md5(path) for name, path in inputs.items()}
@@ -179,6 +200,7 @@ def log_training_run(
         mlflow.log_params({f"data.{name}.md5": digest for name, digest in digests.items()})
         log_datasets(inputs, digests)
         mlflow.set_tag("git_commit", git_commit(root))
+        mlflow.set_tags(tags or {})
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
         mlflow.log_figure(
@@ -189,6 +211,10 @@ def log_training_run(
             mlflow.log_text(text, name)
         if (root / "dvc.lock").exists():
             mlflow.log_artifact(str(root / "dvc.lock"))
+        with tempfile.TemporaryDirectory() as tmp:
+            if evaluation:
+                save_evaluation(evaluation, Path(tmp))
+                mlflow.log_artifacts(str(Path(tmp) / EVALUATION), EVALUATION)
         with tempfile.TemporaryDirectory() as tmp:
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -311,13 +337,28 @@ def rollback_champion(name: str) -> str:
     return history[-1]
 
 
+def duel_scorer(name: str, version: str) -> Scorer:
+    """What a version brings to a duel: its evaluation model (fitted without its test
+    period) when its run logged one, else the registered model (versions before the
+    refit, which were fitted without the test period themselves)."""
+    client = mlflow.MlflowClient()
+    run_id = client.get_model_version(name, version).run_id
+    if not client.list_artifacts(run_id, EVALUATION):
+        return load_scorer(f"models:/{name}/{version}")
+    path = f"{EVALUATION}/model"
+    return Scorer.load(
+        Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path))
+    )
+
+
 def champion_probabilities(name: str, frame: pd.DataFrame) -> tuple[str | None, np.ndarray | None]:
-    """The champion's version and its probabilities for `frame` (None if it cannot score it)."""
+    """The champion's version and its probabilities for `frame` (None if it cannot score
+    it), from its evaluation model: a served refit has seen the test rows."""
     version = champion_version(name)
     if version is None:
         return None, None
     try:
-        scorer = load_scorer(f"models:/{name}@{CHAMPION}")
+        scorer = duel_scorer(name, version)
     except Exception as err:  # an old model format cannot defend its title
         log.warning(
             "champion v%s of %s cannot be loaded (%s); the challenger takes over",

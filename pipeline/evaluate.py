@@ -14,7 +14,7 @@ import typer
 
 from mqlscore import evaluation as ev
 from mqlscore import report as md
-from mqlscore.config import EvaluateParams, TrainParams, load_section
+from mqlscore.config import EvaluateParams, FeatureParams, TrainParams, load_section
 from mqlscore.io import write_json, write_parquet, write_text
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 def main(
     snapshots: Annotated[Path, typer.Option(help="Lead or account snapshot feature table.")],
     outcomes: Annotated[Path, typer.Option(help="Opportunities behind each positive row.")],
-    model_dir: Annotated[Path, typer.Option(help="Trained model folder (MLflow format).")],
+    model_dir: Annotated[
+        Path,
+        typer.Option(help="Trained model folder: its evaluation/ models are scored."),
+    ],
     run_info: Annotated[Path, typer.Option(help="JSON with the training run id.")],
     metrics: Annotated[Path, typer.Option(help="Side-by-side figures, the whole table (JSON).")],
     headline: Annotated[Path, typer.Option(help="A few headline figures (DVC metrics).")],
@@ -47,6 +50,7 @@ def main(
     spec = ev.KINDS[kind]
     train_cfg = load_section(params, "train", TrainParams)
     config = load_section(params, "evaluate", EvaluateParams)
+    window = load_section(params, "features", FeatureParams).label_window_days
     run = json.loads(run_info.read_text())
     if "skipped" in run:  # no model of this kind for this source
         gate = {"passed": True, "failed": [], "skipped": [run["skipped"]]}
@@ -57,9 +61,10 @@ def main(
         plots.mkdir(parents=True, exist_ok=True)
         return
     frame = pd.read_parquet(snapshots)
-    scorer = tracking.load_scorer(str(model_dir))
+    evaluated = tracking.load_evaluation(model_dir)  # fitted without the test period
+    scorer = evaluated["model"]
     oracle = pd.read_parquet(truth) if truth and truth.exists() else None
-    test = ev.test_rows(frame, scorer, train_cfg, kind, oracle)
+    test = ev.test_rows(frame, scorer, evaluated["comparison"], train_cfg, window, kind, oracle)
     capacity = ev.capacity_per_snapshot(test, getattr(config, spec.capacity))
     boot = ev.bootstrap_for(
         test, spec.key, config.bootstrap_resamples, config.bootstrap_seed, config.interval
@@ -68,11 +73,18 @@ def main(
     labels = test["label"].to_numpy()
     raw, calibrated = scorer.raw_score(test), test["model"].to_numpy()
     calibration = ev.calibration_summary(raw, calibrated, labels, config.grades)
-    text = md.report_markdown(table, test, spec, ev.absent_rankers(test, spec))
+    own = spec.rankers[scorer.kind]  # the model's own kind is the model row, not absent
+    absent = [label for label in ev.absent_rankers(test, spec) if label != own]
+    text = md.report_markdown(table, test, spec, absent)
     text += md.calibration_markdown(calibration)
+    text += (
+        f"\nThe model is the {scorer.kind} (better on validation PR-AUC; the "
+        f"{evaluated['comparison'].kind} row is the other), scored here as fitted on the "
+        "rows before the test period; the served model is its refit on every complete row.\n"
+    )
     extra = {}
     if kind == "lead" and "oracle" in test:
-        extra["never_worked"] = ev.follow_up_comparison(frame, test, train_cfg)
+        extra["never_worked"] = ev.follow_up_comparison(frame, test, train_cfg, window)
         text += md.follow_up_markdown(extra["never_worked"], train_cfg.follow_up_correction)
 
     champion_version, champion = tracking.champion_probabilities(run["registered_model"], test)
@@ -97,7 +109,15 @@ def main(
     }
     for name, curve in curves.items():
         write_text(curve.to_csv(index=False), plots / f"{name}.csv")
-    summary = {**table, "calibration": calibration, "champion": decision, "gate": gate, **extra}
+    summary = {
+        **table,
+        "model_kind": scorer.kind,
+        "comparison_kind": evaluated["comparison"].kind,
+        "calibration": calibration,
+        "champion": decision,
+        "gate": gate,
+        **extra,
+    }
     write_json(summary, metrics)
     write_json(ev.headline(summary, spec), headline)
     write_parquet(test, test_scores)

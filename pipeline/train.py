@@ -11,9 +11,15 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore.config import TrainParams, load_section, registered_name, source_name
+from mqlscore.config import (
+    FeatureParams,
+    TrainParams,
+    load_section,
+    registered_name,
+    source_name,
+)
 from mqlscore.io import write_json, write_text
-from mqlscore.training import KINDS, importance_table, train_model
+from mqlscore.training import KINDS, importance_table, refit, train_model
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +32,9 @@ def main(
     kind: Annotated[str, typer.Option(help="lead or account.")] = "lead",
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Train the lead or account model, save it for DVC and register it in MLflow."""
+    """Train the lead or account model, save it for DVC and register it in MLflow: the
+    refit on every complete row is served, the fit without the test period (with the
+    comparison model) goes to `<model-dir>/evaluation/` for evaluate."""
     from mqlscore import tracking
 
     if kind not in KINDS:
@@ -42,12 +50,17 @@ def main(
         log.warning("train %s: %s", kind, reason)
         return
     frame = pd.read_parquet(snapshots)
-    model, figures = train_model(frame, config)
+    window = load_section(params, "features", FeatureParams).label_window_days
+    trained = train_model(frame, config, window)
+    model, served = refit(frame, trained)
+    figures = trained.figures | served
     example = model.example(frame)
+    evaluation = {"model": trained.model, "comparison": trained.comparison}
 
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".model.", dir=model_dir.parent)) / "model"
     tracking.save_local(model, example, staging)
+    tracking.save_evaluation(evaluation, staging)
     shutil.rmtree(model_dir, ignore_errors=True)
     staging.rename(model_dir)
     shutil.rmtree(staging.parent)
@@ -57,8 +70,11 @@ def main(
         registered_model=registered_name(params, config.model_prefix, kind),
         model=model,
         example=example,
-        params={f"train.{k}": v for k, v in config.model_dump().items()},
+        params={f"train.{k}": v for k, v in config.model_dump().items()}
+        | {"features.label_window_days": window, "model_kind": figures["model_kind"]},
         metrics={k: v for k, v in figures.items() if isinstance(v, int | float)},
+        tags={k: figures[k] for k in ("model_kind", "calibration", "served", "evaluated")},
+        evaluation=evaluation,
         inputs={f"{kind}_snapshots": snapshots},
         importance=importance_table(model, frame.sample(min(len(frame), 20_000), random_state=0)),
         kind=kind,
@@ -67,8 +83,11 @@ def main(
     write_json(figures, metrics)
     write_json(info, run_info)
     log.info(
-        "train %s: valid ROC-AUC %.4f at %d trees",
+        "train %s: %s chosen (valid PR-AUC %s), calibration %s; served: %s; evaluated: %s",
         kind,
-        figures["valid_roc_auc"],
-        figures["best_iteration"],
+        figures["model_kind"],
+        {k: v for k, v in figures.items() if k.startswith("valid_pr_auc_")},
+        figures["calibration"],
+        figures["served"],
+        figures["evaluated"],
     )

@@ -14,7 +14,7 @@ import pytest
 from features.engine import build_snapshots
 from features.matching import match_leads
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
-from mqlscore.config import TrainParams, load_section
+from mqlscore.config import FeatureParams, TrainParams, load_section
 from mqlscore.model import Scorer
 from mqlscore.training import train_model
 from sources.world import World
@@ -30,7 +30,9 @@ def trained(tiny_world: World, spec: SnapshotSpec, tiny_params_file: Path) -> tu
     end = data_end(tables)
     snaps = snapshot_dates(tables["engagement"]["occurred_at"].min(), end, 3)
     leads = build_snapshots(tables, spec, snaps, end).leads
-    model, _ = train_model(leads, load_section(tiny_params_file, "train", TrainParams))
+    config = load_section(tiny_params_file, "train", TrainParams)
+    window = load_section(tiny_params_file, "features", FeatureParams).label_window_days
+    model = train_model(leads, config, window).model
     return model, leads, snaps, end
 
 

@@ -30,6 +30,7 @@ def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_par
     built = build_snapshots(tables, spec, snaps, end)
     config = load_section(tiny_params_file, "train", TrainParams)
     for kind, frame in (("lead", built.leads), ("account", built.accounts)):
-        model, _ = train_model(frame, config)
+        window = load_section(tiny_params_file, "features", FeatureParams).label_window_days
+        model = train_model(frame, config, window).model
         tracking.save_local(model, model.example(frame), folder / kind)
     return folder

@@ -79,6 +79,13 @@ def test_repro_writes_the_side_by_side_metrics(
 ) -> None:
     work, _ = project
     table = json.loads((work / f"reports/evaluate_{kind}.json").read_text())
+    trained = json.loads((work / f"reports/train_{kind}.json").read_text())
+    assert table.pop("model_kind") == trained["model_kind"]  # the better on validation
+    comparison = table.pop("comparison_kind")
+    assert {trained["model_kind"], comparison} == {"lightgbm", "logistic_regression"}
+    rankers = rankers - {"logistic_regression"} | {comparison}  # the other kind's row
+    assert trained["served"].startswith(f"{trained['model_kind']} refit on ")
+    assert trained["evaluated"].endswith(f"fit on rows before {trained['test_start']}")
     calibration = table.pop("calibration")
     champion = table.pop("champion")
     assert champion["better"] and champion["champion_version"] is None  # first model wins

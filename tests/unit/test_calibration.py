@@ -85,3 +85,28 @@ def test_ipw_keeps_worked_rows_weighted_by_inverse_propensity() -> None:
     # rarely-worked leads (low x) stand for many like them: they weigh more
     assert weighted.train.loc[low, "weight"].mean() > 2 * weighted.train.loc[high, "weight"].mean()
     assert weighted.test is frame  # the test period is never reweighted
+
+
+@pytest.mark.parametrize("overconfident", [True, False])
+def test_calibration_is_kept_only_when_it_lowers_brier_on_the_check_half(
+    overconfident: bool,
+) -> None:
+    from mqlscore.training import calibration_halves, choose_calibration
+
+    rng = np.random.default_rng(4)
+    truth = rng.beta(0.5, 20, 30_000)
+    valid = pd.DataFrame({"account_id": [f"A{i % 3000}" for i in range(truth.size)]})
+    check = calibration_halves(valid)
+    assert 0.4 < check.mean() < 0.6
+    assert pd.Series(check).groupby(valid["account_id"]).nunique().eq(1).all()  # by account
+    # raw scores overstate every chance; or they are right, and the fitting half's
+    # conversions ran three times as high (a fluke the check half does not repeat)
+    chance = truth if overconfident else np.where(check, truth, np.minimum(3 * truth, 1))
+    labels = (rng.random(truth.size) < chance).astype(int)
+    raw = np.sqrt(truth) if overconfident else truth
+    calibrator, figures = choose_calibration(raw, labels, check, 10**6)
+    assert (calibrator is not None) == overconfident
+    assert figures["calibration"] == ("sigmoid" if overconfident else "none")
+    assert figures["calibration_tried"] == "sigmoid"
+    improved = figures["calibration_check_brier"] < figures["calibration_check_brier_raw"]
+    assert improved == overconfident

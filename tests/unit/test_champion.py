@@ -135,3 +135,31 @@ def test_the_embedded_store_follows_a_moved_project_folder(
     monkeypatch.chdir(moved)
     scorer = tracking.load_scorer(f"models:/{NAME}@champion")
     np.testing.assert_allclose(scorer.probability(FRAME), _scorer(1).probability(FRAME))
+
+
+def test_the_duel_scores_the_champions_evaluation_model_not_its_refit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    served, evaluated = _scorer(1), _scorer(2)  # the refit has seen the test rows
+    info = tracking.log_training_run(
+        experiment=NAME,
+        registered_model=NAME,
+        model=served,
+        example=FRAME,
+        params={},
+        metrics={},
+        inputs={},
+        importance=pd.DataFrame({"feature": ["x"], "mean_abs_shap": [1.0]}),
+        kind="lead",
+        source="test",
+        root=tmp_path,
+        tags={"served": "refit"},
+        evaluation={"model": evaluated, "comparison": _scorer(3)},
+    )
+    tracking.set_champion(NAME, info["version"])
+    _, probabilities = tracking.champion_probabilities(NAME, FRAME)
+    np.testing.assert_allclose(probabilities, evaluated.probability(FRAME))
+    registered = tracking.load_scorer(f"models:/{NAME}@champion")
+    np.testing.assert_allclose(registered.probability(FRAME), served.probability(FRAME))
