@@ -132,6 +132,7 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
                 "OpportunityId": roles["opportunity_id"],
                 "ContactId": _contact_id(roles["lead_id"]),
                 "Role": roles["role"].map(SF_ROLES),
+                "CreatedDate": sf_time(roles["created_at"]),
             }
         ),
         "CampaignMember.csv": pd.DataFrame(

@@ -12,6 +12,7 @@ from sources.mapping import (
     MappingError,
     canonical_tables,
     drop_personless,
+    known_at_creation,
     load_source,
     map_part,
     read_export_file,
@@ -208,3 +209,26 @@ def test_olist_ingests_8000_leads_and_842_won_deals() -> None:
     leaky = {"business_segment", "lead_type", "declared_monthly_revenue", "has_company"}
     assert not leaky & {c for frame in tables.values() for c in frame.columns}
     assert tables["leads"]["created_at"].min() == pd.Timestamp("2017-06-14")  # day-first
+
+
+def test_a_column_is_known_at_creation_only_where_every_part_reading_it_says_so(
+    tmp_path: Path,
+) -> None:
+    lead = {"file": "Lead.csv", "columns": {"lead_id": "Id", "account_id": "Account__c"}}
+    contact = {"file": "Contact.csv", "columns": {"lead_id": "Id", "account_id": "AccountId"}}
+    deals = {"file": "Opp.csv", "columns": {"opportunity_id": "Id"}}
+
+    def known(*parts: dict) -> dict:
+        path = tmp_path / "m.yaml"
+        path.write_text(yaml.safe_dump({"tables": {"leads": list(parts), "opportunities": deals}}))
+        return known_at_creation(load_source([path]))
+
+    said = {"known_at_creation": ["account_id"]}
+    assert known(lead) == {}  # the schema's default: current state
+    assert known(lead | said, contact | said) == {"leads": ["account_id"]}
+    assert known(lead | said, contact) == {}  # Contact.csv's AccountId: not said
+    assert known(lead | said, {"file": "Other.csv", "columns": {"lead_id": "Id"}}) == {
+        "leads": ["account_id"]
+    }
+    with pytest.raises(MappingError, match="known_at_creation: 'acount_id' is not a column"):
+        known(lead | {"known_at_creation": ["acount_id"]})
