@@ -26,7 +26,7 @@ from features.snapshots import (
     unsupported_features,
 )
 from mqlscore.io import atomic_path
-from mqlscore.schema import AUDIT_COLUMNS, feature_columns
+from mqlscore.schema import AUDIT_COLUMNS, OPTIONAL_COLUMNS, TABLES, feature_columns
 
 log = logging.getLogger(__name__)
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -88,6 +88,18 @@ def _snapshot_frame(snapshots: list[pd.Timestamp]) -> pd.DataFrame:
 Source = pd.DataFrame | Path
 
 
+def with_optional_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A table with the optional canonical columns it lacks, blank (roles without dates)."""
+    missing = [c for c in OPTIONAL_COLUMNS.get(name, ()) if c not in frame.columns]
+    blank = {"time": "datetime64[us]", "float": "float64"}
+    return frame.assign(
+        **{
+            c: pd.Series(dtype=blank.get(TABLES[name][c], object), index=frame.index)
+            for c in missing
+        }
+    )
+
+
 def _connect(
     sources: dict[str, Source],
     spec: SnapshotSpec,
@@ -103,7 +115,7 @@ def _connect(
     for name in INPUT_TABLES:
         source = sources[name]
         if isinstance(source, pd.DataFrame):
-            con.register(name, source)
+            con.register(name, with_optional_columns(name, source))
         else:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{Path(source)}')")
     con.register("snaps", _snapshot_frame(snapshots))
@@ -161,7 +173,7 @@ def build_snapshots_spark(
     for name in INPUT_TABLES:
         frame = tables[name]
         if isinstance(frame, pd.DataFrame):
-            frame = spark.createDataFrame(frame)
+            frame = spark.createDataFrame(with_optional_columns(name, frame))
         frame.createOrReplaceTempView(name)
     spark.createDataFrame(_snapshot_frame(snapshots)).createOrReplaceTempView("snaps")
     for name, sql in shared_tables(spec, end):

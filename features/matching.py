@@ -95,15 +95,17 @@ def _unique_index(keys: pd.Series, ids: pd.Series) -> pd.Series:
     return frame[counts == 1].set_index("key")["id"]
 
 
-def match_leads(leads: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def match_leads(leads: pd.DataFrame, accounts: pd.DataFrame, crm_ids: bool = True) -> pd.DataFrame:
     """One row per lead: its account (blank if unmatched), the rule that matched, and
-    whether its email is personal (free-mail or disposable)."""
+    whether its email is personal (free-mail or disposable). `crm_ids` false: the leads'
+    CRM account is current state (filled at conversion, say), so only what is known when
+    a lead is created matches: its email domain and company name."""
     account_domains = accounts["domain"].fillna("").map(registered_domain)
     account_domains = account_domains.where(~account_domains.map(is_personal_domain), "")
     by_domain = _unique_index(account_domains, accounts["account_id"])
     by_name = _unique_index(accounts["name"].map(normalize_company), accounts["account_id"])
 
-    known = leads["account_id"].where(leads["account_id"].isin(accounts["account_id"]))
+    known = leads["account_id"].where(leads["account_id"].isin(accounts["account_id"]) & crm_ids)
     domains = leads["email"].map(email_domain)
     domains = domains.where(~domains.map(is_personal_domain), "")
     via_domain = domains.map(by_domain)

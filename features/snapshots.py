@@ -409,6 +409,8 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
     """,
         ),
         (
+            # On an open deal at the snapshot: by roles added before it (a role's own
+            # date, else its deal's), so a role added later moves no earlier row.
             "lead_open_deal",
             """
         SELECT la.lead_key, s.snap_key, count(*) AS open_deals
@@ -416,6 +418,7 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         JOIN lead_acc la ON la.lead_id = oc.lead_id
         JOIN opportunities o ON o.opportunity_id = oc.opportunity_id
         JOIN intervals s ON o.created_at < s.snapshot_date
+                        AND coalesce(oc.created_at, o.created_at) < s.snapshot_date
                         AND (o.closed_at IS NULL OR o.closed_at >= s.snapshot_date)
         GROUP BY la.lead_key, s.snap_key
     """,

@@ -62,6 +62,9 @@ class ValidateParams(Section):
     label_rate_max: float = Field(ge=0, le=1)
     max_match_rate_drop: float = Field(ge=0, le=1)  # join: warn when a rule falls this much
     max_backdated_deal_share: float = Field(ge=0, le=1)  # deals closed before created
+    leak_auc: float = Field(gt=0.5, le=1)  # model table: a feature alone this good stops
+    leak_lift: float = Field(gt=1)  # ... as does a value holding most conversions at this lift
+    leak_keep: tuple[str, ...] = ()  # features known before the outcome though they pass
 
 
 class BuyingRoleParams(Section):

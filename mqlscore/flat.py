@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mqlscore.config import FlatParams, TrainParams
+from mqlscore.leakage import single_column_auc
 from mqlscore.model import (
     Calibrator,
     Scorer,
@@ -32,24 +33,6 @@ LEAKY_NAME = re.compile(
     r"|last\b.*\bactivit|activit.*\blast\b|notable",
     re.IGNORECASE,
 )
-
-
-def single_column_auc(values: pd.Series, labels: pd.Series, kind: str) -> float:
-    """How well one column alone ranks conversions on the training rows: numbers by
-    value (either direction), other kinds by each value's conversion rate there."""
-    from sklearn.metrics import roc_auc_score
-
-    if labels.nunique() < 2:
-        return 0.5
-    if kind in ("number", "yes_no"):
-        score = values.astype(float).fillna(values.astype(float).median())
-        if score.nunique() < 2:
-            return 0.5
-    else:
-        keys = values.astype(object).where(values.notna(), "(missing)").astype(str)
-        score = keys.map(labels.groupby(keys).mean())
-    auc = float(roc_auc_score(labels, score))
-    return round(max(auc, 1 - auc), 4)
 
 
 def leakage_audit(train: pd.DataFrame, kinds: dict[str, str], params: FlatParams) -> pd.DataFrame:

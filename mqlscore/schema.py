@@ -76,8 +76,61 @@ TABLES: dict[str, dict[str, str]] = {
         "is_won": "bool",
         "amount": "float",
     },
-    "opportunity_contacts": {"opportunity_id": "id", "lead_id": "id", "role": "str"},
+    "opportunity_contacts": {  # created_at: when the role was added (blank: the deal's)
+        "opportunity_id": "id",
+        "lead_id": "id",
+        "role": "str",
+        "created_at": "time",
+    },
 }
+# When each column's value was known, so no feature reads the CRM's present as the past
+# (Featuretools' time index and secondary time index):
+# CREATED: fixed when its row is created (known from the row's created_at on);
+# CURRENT: today's value, which may have been filled or changed long after (a converted
+#   lead's account, a score), never a feature: a source says where one is in fact known
+#   at creation (`known_at_creation` in a mapping, `export.json`);
+# SLOW: today's value too, but one that changes slowly and never because of a deal
+#   (firmographics, sales' target list): kept as features, an approximation we accept;
+# any other value: the timestamp column of its row that dates it (an event).
+CREATED, CURRENT, SLOW = "created", "current", "slow"
+AS_OF: dict[str, dict[str, str]] = {
+    "accounts": {
+        "account_id": CREATED,
+        "name": CREATED,
+        "domain": CREATED,
+        "industry": SLOW,
+        "employees": SLOW,
+        "annual_revenue": SLOW,
+        "country": SLOW,
+        "is_target_account": SLOW,  # set by sales' ABM planning, not by a deal
+    },
+    "leads": {
+        "lead_id": CREATED,
+        "email": CREATED,
+        "title": CREATED,
+        "company": CREATED,
+        "account_id": CURRENT,  # Salesforce's ConvertedAccountId: filled at conversion
+        "lead_source": CREATED,
+        "created_at": CREATED,
+        "marketing_score": CURRENT,  # today's score (features use our own rule instead)
+        "mql_at": "mql_at",
+    },
+    "engagement": dict.fromkeys(TABLES["engagement"], "occurred_at"),
+    "sales_activities": dict.fromkeys(TABLES["sales_activities"], "occurred_at"),
+    "opportunities": {
+        "opportunity_id": "created_at",
+        "account_id": "created_at",
+        "created_at": "created_at",
+        "closed_at": "closed_at",
+        "is_won": "closed_at",
+        "amount": CURRENT,  # revised during the deal: an outcome, never a feature
+    },
+    # a role counts from its own creation (else the deal's): one added later moves no
+    # earlier row off "on an open deal"
+    "opportunity_contacts": dict.fromkeys(TABLES["opportunity_contacts"], "created_at"),
+}
+# Columns a canonical table may lack (read as blank): exports without role dates.
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"opportunity_contacts": ("created_at",)}
 PRIMARY_KEYS: dict[str, str] = {
     "accounts": "account_id",
     "leads": "lead_id",
@@ -108,6 +161,18 @@ OPTIONAL_KEYS: frozenset[tuple[str, str]] = frozenset(
 # table -> keys of which every row needs at least one
 ONE_OF_KEYS: dict[str, tuple[str, ...]] = {"sales_activities": ("lead_id", "account_id")}
 RAW_TABLES: tuple[str, ...] = tuple(TABLES)
+
+
+def current_state(known_at_creation: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """The (table, column) pairs no feature may read: CURRENT columns this source does not
+    say are known at creation."""
+    return {
+        (table, column)
+        for table, kinds in AS_OF.items()
+        for column, kind in kinds.items()
+        if kind == CURRENT and column not in known_at_creation.get(table, ())
+    }
+
 
 # Roles of the snapshot tables' columns (features/snapshots.py builds them).
 KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")

@@ -30,7 +30,11 @@ def main(
     ] = "training",
     system: Annotated[
         str | None,
-        typer.Option("--as", help="Write the world as this system exports it: salesforce."),
+        typer.Option(
+            "--as",
+            help="Write the world as this system exports it: salesforce, hubspot, marketo, "
+            "or salesforce-converted (no account on a lead before conversion).",
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the nightly export.")] = Path(
         "data/nightly"

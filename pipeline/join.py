@@ -11,7 +11,8 @@ import typer
 
 from features.matching import match_leads, match_rates, rate_drops
 from mqlscore.config import ValidateParams, load_section
-from mqlscore.io import read_tables, write_json, write_parquet
+from mqlscore.io import read_export_info, read_tables, write_json, write_parquet
+from mqlscore.schema import current_state
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,15 @@ def main(
 ) -> None:
     """Match leads to accounts: CRM id, else email domain, else company name."""
     tables = read_tables(raw, ("leads", "accounts"))
-    matches = match_leads(tables["leads"], tables["accounts"])
+    crm_ids = ("leads", "account_id") not in current_state(
+        read_export_info(raw).get("known_at_creation", {})
+    )
+    if not crm_ids:
+        log.warning(
+            "join: the leads' CRM account is current state in this source (no mapping says "
+            "it is known when a lead is created): matched by email domain and company only"
+        )
+    matches = match_leads(tables["leads"], tables["accounts"], crm_ids)
     write_parquet(matches, out)
     rates = match_rates(matches)
     before = json.loads(baseline.read_text()) if baseline and baseline.exists() else None

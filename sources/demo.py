@@ -8,7 +8,8 @@ Event.csv (meetings logged as tasks), and tasks on no one (dropped, counted). Pe
 on a deal are converted leads: a Lead row (IsConverted, ConvertedContactId,
 ConvertedOpportunityId) plus their Contact, and everything after conversion (campaign
 responses, tasks, deal roles) points at the Contact. The lead's account before
-conversion is the custom lookup `Account__c`.
+conversion is the custom lookup `Account__c`; `salesforce-converted` is an org without
+it, whose leads get an account only when converted (`ConvertedAccountId`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
                 "OpportunityId": roles["opportunity_id"],
                 "ContactId": _contact_id(roles["lead_id"]),
                 "Role": roles["role"].map(SF_ROLES),
+                "CreatedDate": sf_time(roles["created_at"]),
             }
         ),
         "CampaignMember.csv": pd.DataFrame(
@@ -296,7 +298,19 @@ def marketo_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     }
 
 
-WRITERS = {"salesforce": salesforce_files, "hubspot": hubspot_files, "marketo": marketo_files}
+def salesforce_converted_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Salesforce's export of an org with no account lookup before conversion: a lead's
+    account is only its ConvertedAccountId, filled once sales converted it."""
+    files = salesforce_files(tables)
+    return files | {"Lead.csv": files["Lead.csv"].drop(columns="Account__c")}
+
+
+WRITERS = {
+    "salesforce": salesforce_files,
+    "salesforce-converted": salesforce_converted_files,
+    "hubspot": hubspot_files,
+    "marketo": marketo_files,
+}
 
 
 def write_demo_export(tables: dict[str, pd.DataFrame], system: str, out: Path) -> list[Path]:

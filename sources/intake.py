@@ -33,6 +33,7 @@ from mqlscore.console import progress
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
 from mqlscore.refusal import Refusal
 from mqlscore.schema import EMAIL_PATTERN, PICKLISTS, TABLES
+from mqlscore.schema import OPTIONAL_COLUMNS as OPTIONAL_TABLE_COLUMNS
 
 SCORING_TABLES: tuple[str, ...] = (
     "leads",
@@ -54,6 +55,7 @@ OPTIONAL_LEAD_COLUMNS: tuple[str, ...] = (
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "leads": OPTIONAL_LEAD_COLUMNS,
     "sales_activities": ("account_id",),
+    **OPTIONAL_TABLE_COLUMNS,
 }
 _EMAIL = re.compile(EMAIL_PATTERN)
 # The value checks validation makes (`schema.PICKLISTS`), without loading Great Expectations

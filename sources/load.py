@@ -33,6 +33,8 @@ def load(config: SourceParams, world: WorldParams, rule: MqlRule) -> Loaded:
             "source": SYNTHETIC,
             "missing_tables": [],
             "extra_lead_columns": [],
+            # the world gives each lead its account when it is created
+            "known_at_creation": {"leads": ["account_id"]},
         }
         return Loaded(made.raw_tables(), made.truth_tables(), info)
     tables, info = canonical_tables(load_source(list(config.mappings)), config.input)

@@ -438,12 +438,34 @@ def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFra
         "absent_files": sorted(f for m in mapped.values() for f in m.absent_files),
         "absent_columns": {t: m.absent_columns for t, m in mapped.items() if m.absent_columns},
         "extra_lead_columns": [c for c in tables["leads"].columns if c.startswith("x_")],
+        "known_at_creation": known_at_creation(source),
         "files": {t: m.files for t, m in mapped.items() if m.files},
         "rows": {name: len(frame) for name, frame in tables.items()},
         "other_activity_types": other,
         "dropped_rows": dropped,
     }
     return tables, info
+
+
+def known_at_creation(source: Source) -> dict[str, list[str]]:
+    """Per table, the columns known when a row is created by every part that maps them
+    (`known_at_creation`); the schema's current-state columns not listed are never
+    features (`schema.AS_OF`)."""
+    found = {}
+    for table, parts in source.tables.items():
+        said = {c for part in parts for c in part.get("known_at_creation") or ()}
+        known = sorted(
+            c
+            for c in said
+            if all(
+                c in (p.get("known_at_creation") or ())
+                for p in parts
+                if c in (p.get("columns") or {})
+            )
+        )
+        if known:
+            found[table] = known
+    return found
 
 
 def _newest(tables: dict[str, pd.DataFrame]) -> str | None:

@@ -36,6 +36,7 @@ PART_KEYS = frozenset(
         "skip",  # drop rows whose column (where the file has it) holds one of these values
         "blank_unless",
         "extra",
+        "known_at_creation",  # columns the schema calls current state, here filled at creation
     }
 )
 DATE_KEYS = frozenset({"dayfirst", "format", "unit", "tz", "end_of_day"})
@@ -119,9 +120,10 @@ def _check_part(part: Any, table: str, where: str) -> None:
                     f"{where}.{key}: {column!r} is not a column of {table}{hint}"
                     f" (one of {', '.join(canonical)})"
                 )
-    for column in part.get("optional_columns") or ():
-        if column not in canonical:
-            raise SpecError(f"{where}.optional_columns: {column!r} is not a column of {table}")
+    for key in ("optional_columns", "known_at_creation"):
+        for column in part.get(key) or ():
+            if column not in canonical:
+                raise SpecError(f"{where}.{key}: {column!r} is not a column of {table}")
     dates = part.get("dates") or {}
     _unknown(dates, DATE_KEYS, f"{where}.dates")
     for column in dates.get("end_of_day") or ():

@@ -542,6 +542,7 @@ def _opportunities(
             "opportunity_id": opp_ids[opp_rep],
             "lead_id": leads["lead_id"].to_numpy()[lead_i],
             "role": roles,
+            "created_at": created[opp_rep].astype("datetime64[us]"),  # on the deal from its start
         }
     )
 

@@ -15,6 +15,7 @@ import yaml
 from mqlscore.config import ValidateParams
 from mqlscore.expectations import model_table_suite, run_suites
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.leakage import audit_features
 from pipeline import validate
 from sources.world import World
 from tests.conftest import project_params, tiny_params_dict
@@ -390,3 +391,68 @@ def test_a_deal_on_no_account_is_a_warning_not_a_failure(run_with_fault) -> None
     assert code == 0 and summary["failed"] == 0
     warned = [w for w in summary["warning_details"] if w["says"].startswith("every deal on")]
     assert warned and warned[0]["failed_rows"] == 2
+
+
+def _audit_frame(n: int = 3000) -> pd.DataFrame:
+    """A model table, 2% converting: `honest` ranks them well, not perfectly; `status`
+    is 'converted' on every converted row and as many others; `flag` is 1 on 40 rows,
+    all converted."""
+    row = pd.Series(range(n))
+    label = (row % 50 == 0).astype(int)
+    return pd.DataFrame(
+        {
+            "label": label,
+            "label_complete": 1,
+            "honest": label * 2.0 + (row % 7) / 2.0,
+            "status": (row % 50 <= 1).map({True: "converted", False: "open"}),
+            "flag": ((label == 1) & (row < 2000)).astype(float),
+        }
+    )
+
+
+def test_the_leak_audit_names_too_good_and_one_sided_features() -> None:
+    frame = _audit_frame()
+    audit, leaks = audit_features(frame, ["honest", "status", "flag"], 0.95, 5.0)
+    by_column = {leak.column: leak for leak in leaks}
+    assert set(by_column) == {"status", "flag"}  # honest: AUC below 0.95, no telling value
+    assert 0.85 < audit.set_index("column").loc["honest", "auc"] < 0.95
+    assert "converts 100.0% of 40 rows" in by_column["flag"].why
+    assert "likely cause" in by_column["status"].message("lead_snapshots")
+    _, kept = audit_features(frame, ["status"], 0.95, 5.0, keep=("status",))
+    assert [leak.kept for leak in kept] == [True]
+    _, none = audit_features(frame, ["honest"], 0.80, 5.0)
+    assert [leak.column for leak in none] == ["honest"]  # a lower bar catches it
+
+
+def test_a_lead_account_filled_at_conversion_stops_validate_features(
+    tiny_world: World, tmp_path: Path
+) -> None:
+    """Salesforce's ConvertedAccountId read as the lead's account: `match_rule` names the
+    converted leads; the audit stops the run naming it, unless params keep it."""
+    from features.matching import match_leads
+    from pipeline import featurize
+
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    leads = tables["leads"]
+    converted = leads["lead_id"].isin(tables["opportunity_contacts"]["lead_id"])
+    tables["leads"] = leads.assign(account_id=leads["account_id"].where(converted))
+    raw = _write(tables, tiny_world, tmp_path / "raw")
+    matches = tmp_path / "lead_accounts.parquet"
+    write_parquet(match_leads(tables["leads"], tables["accounts"]), matches)
+    out = [tmp_path / f"{n}.parquet" for n in ("leads", "accounts", "lo", "ao")]
+    params = tiny_params_dict()
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    featurize.main(raw, matches, *out, tmp_path / "features.json", params_file)
+    summary = tmp_path / "feature_validation.json"
+    with pytest.raises(typer.Exit) as stop:
+        validate.features_main(out[0], out[1], summary, None, params_file)
+    result = json.loads(summary.read_text())
+    leaks = [f for f in result["failures"] if f["check"] == "leakage"]
+    assert stop.value.exit_code == 1
+    assert [(f["table"], f["column"]) for f in leaks] == [("lead_snapshots", "match_rule")]
+    assert "ConvertedAccountId" in leaks[0]["message"]
+    params["validate"]["leak_keep"] = ["match_rule"]
+    params_file.write_text(yaml.safe_dump(params))
+    validate.features_main(out[0], out[1], summary, None, params_file)  # kept: passes
+    assert json.loads(summary.read_text())["leakage"]["lead"]["leaks"]

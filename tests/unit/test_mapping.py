@@ -12,6 +12,7 @@ from sources.mapping import (
     MappingError,
     canonical_tables,
     drop_personless,
+    known_at_creation,
     load_source,
     map_part,
     read_export_file,
@@ -221,3 +222,26 @@ def test_nightly_scoring_takes_the_params_of_the_mappings_it_is_given(tmp_path: 
     assert load_section(params, "validate", ValidateParams).email_present_min_share == 0.9
     given = load_section(params, "validate", ValidateParams, [mine])
     assert given.email_present_min_share == 0.0
+
+
+def test_a_column_is_known_at_creation_only_where_every_part_reading_it_says_so(
+    tmp_path: Path,
+) -> None:
+    lead = {"file": "Lead.csv", "columns": {"lead_id": "Id", "account_id": "Account__c"}}
+    contact = {"file": "Contact.csv", "columns": {"lead_id": "Id", "account_id": "AccountId"}}
+    deals = {"file": "Opp.csv", "columns": {"opportunity_id": "Id"}}
+
+    def known(*parts: dict) -> dict:
+        path = tmp_path / "m.yaml"
+        path.write_text(yaml.safe_dump({"tables": {"leads": list(parts), "opportunities": deals}}))
+        return known_at_creation(load_source([path]))
+
+    said = {"known_at_creation": ["account_id"]}
+    assert known(lead) == {}  # the schema's default: current state
+    assert known(lead | said, contact | said) == {"leads": ["account_id"]}
+    assert known(lead | said, contact) == {}  # Contact.csv's AccountId: not said
+    assert known(lead | said, {"file": "Other.csv", "columns": {"lead_id": "Id"}}) == {
+        "leads": ["account_id"]
+    }
+    with pytest.raises(MappingError, match="known_at_creation: 'acount_id' is not a column"):
+        known(lead | {"known_at_creation": ["acount_id"]})

@@ -92,3 +92,18 @@ def test_a_falling_match_rate_is_flagged_against_the_last_run() -> None:
     now = {"account_id": 0.6, "email_domain": 0.065, "company_name": 0.010, "unmatched": 0.325}
     assert rate_drops(now, before, 0.3) == {"email_domain": {"before": 0.139, "now": 0.065}}
     assert rate_drops(now, None, 0.3) == {}  # the first run has nothing to compare with
+
+
+def test_a_current_state_crm_account_is_never_matched_on() -> None:
+    """A CRM account filled at conversion: the lead matches as it did when created."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2"],
+            "email": ["x@elsewhere.com", "jo@acme.com"],
+            "company": ["", ""],
+            "account_id": ["A3", "A3"],
+        }
+    )
+    found = match_leads(leads, ACCOUNTS, crm_ids=False)
+    assert found["account_id"].tolist() == [None, "A1"]
+    assert found["match_rule"].tolist() == ["unmatched", "email_domain"]
