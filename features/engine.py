@@ -72,7 +72,7 @@ def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
     """Stable dtypes whatever the engine: timestamps in microseconds, text as object."""
     for column in frame.columns:
         dtype = frame[column].dtype
-        if column == "snapshot_date" or column in AUDIT_COLUMNS:
+        if column in ("snapshot_date", "label_at") or column in AUDIT_COLUMNS:
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
         elif dtype == "string" or str(dtype).startswith("string"):
             frame[column] = frame[column].astype("object").where(frame[column].notna(), None)

@@ -426,7 +426,8 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
         (
             "window_deals",
             f"""
-        SELECT o.opportunity_id, o.account_id, o.is_won, o.amount, s.snapshot_date, s.snap_key
+        SELECT o.opportunity_id, o.account_id, o.is_won, o.amount, s.snapshot_date, s.snap_key,
+               o.created_at AS deal_at
         FROM opportunities o
         JOIN intervals s ON o.created_at >= s.snapshot_date
                     AND o.created_at < s.snapshot_date + INTERVAL {spec.label_window_days} DAY
@@ -437,7 +438,7 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
             "lead_outcomes",
             """
         SELECT la.lead_key, oc.lead_id, d.snap_key, d.snapshot_date, d.opportunity_id,
-               d.is_won, d.amount
+               d.is_won, d.amount, d.deal_at
         FROM window_deals d
         JOIN opportunity_contacts oc ON oc.opportunity_id = d.opportunity_id
         JOIN lead_acc la ON la.lead_id = oc.lead_id
@@ -447,7 +448,7 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
             "lead_labels",
             """
         SELECT lead_key, snap_key, 1 AS label,
-               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
+               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won, min(deal_at) AS label_at
         FROM lead_outcomes GROUP BY lead_key, snap_key
     """,
         ),
@@ -455,7 +456,7 @@ def shared_tables(spec: SnapshotSpec, end: pd.Timestamp) -> list[tuple[str, str]
             "account_labels",
             """
         SELECT account_id, snap_key, 1 AS label,
-               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won
+               max(CASE WHEN is_won THEN 1 ELSE 0 END) AS label_won, min(deal_at) AS label_at
         FROM window_deals GROUP BY account_id, snap_key
     """,
         ),
@@ -620,6 +621,7 @@ def lead_snapshot_sql(spec: SnapshotSpec) -> str:
                 THEN 1 ELSE 0 END AS DOUBLE) AS new_mql,
            CAST(coalesce(lb.label, 0) AS INTEGER) AS label,
            CAST(coalesce(lb.label_won, 0) AS INTEGER) AS label_won,
+           CAST(lb.label_at AS TIMESTAMP) AS label_at,
            CAST(CASE WHEN lw.lead_key IS NULL THEN 0 ELSE 1 END AS INTEGER) AS worked,
            CAST(CASE WHEN b.snapshot_date + INTERVAL {spec.label_window_days} DAY <= e.data_end
                 THEN 1 ELSE 0 END AS INTEGER) AS label_complete
@@ -646,6 +648,7 @@ def account_snapshot_sql(spec: SnapshotSpec) -> str:
            {_merged("am", list(ACCOUNT_MARKETING_COLUMNS))},
            CAST(coalesce(lb.label, 0) AS INTEGER) AS label,
            CAST(coalesce(lb.label_won, 0) AS INTEGER) AS label_won,
+           CAST(lb.label_at AS TIMESTAMP) AS label_at,
            CAST(CASE WHEN r.snapshot_date + INTERVAL {spec.label_window_days} DAY <= e.data_end
                 THEN 1 ELSE 0 END AS INTEGER) AS label_complete
     FROM account_rows r

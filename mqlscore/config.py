@@ -93,6 +93,7 @@ class FeatureParams(Section):
 class TrainParams(Section):
     kinds: tuple[Literal["lead", "account"], ...]  # the models this source supports
     split: Literal["snapshots", "conversions", "date"]  # how the test period is chosen
+    purge: Literal["embargo", "cut"]  # how no label window crosses a period boundary
     test_snapshots: int = Field(ge=1)
     valid_snapshots: int = Field(ge=1)
     test_share: float = Field(gt=0, lt=1)  # split by conversions: the latest share of them

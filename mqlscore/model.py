@@ -137,9 +137,67 @@ def conversion_split(
     )
 
 
+def cut_labels(rows: pd.DataFrame, boundary: pd.Timestamp) -> pd.DataFrame:
+    """Rows whose label comes only from deals created on or after `boundary` (the next
+    period's start) count as not converted: what a row of this period could be seen to
+    do before the next period began."""
+    late = rows["label_at"].notna() & (rows["label_at"] >= boundary)
+    return rows.assign(
+        label=rows["label"].where(~late, 0), label_won=rows["label_won"].where(~late, 0)
+    )
+
+
+def period_starts(
+    complete: pd.DataFrame, params: TrainParams
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The validation and test starts `train.split` asks for, without any embargo."""
+    per_date = complete.groupby("snapshot_date")["label"].sum().sort_index()
+    dates, total = per_date.index, per_date.sum()
+    if params.split == "snapshots":
+        needed = params.test_snapshots + params.valid_snapshots + 1
+        if len(dates) < needed:
+            raise NotEnoughData(f"{len(dates)} complete snapshots; need at least {needed}")
+        return dates[-params.test_snapshots - params.valid_snapshots], dates[
+            -params.test_snapshots
+        ]
+    if total == 0:
+        raise NotEnoughData("no conversions in any complete snapshot: nothing to learn from")
+    from_end = per_date[::-1].cumsum() / total
+    test_start = (
+        dates[dates >= pd.Timestamp(params.test_from)].min()
+        if params.split == "date"
+        else from_end[from_end >= params.test_share].index.max()
+    )
+    before = per_date[dates < test_start]
+    back = before[::-1].cumsum() / total
+    valid_start = back[back >= params.valid_share].index.max()
+    if pd.isna(test_start) or pd.isna(valid_start) or not (dates < valid_start).any():
+        raise NotEnoughData(
+            f"{len(dates)} complete snapshots with {int(total)} conversions cannot hold "
+            f"train, validation ({params.valid_share:.0%}) and test periods"
+        )
+    return valid_start, test_start
+
+
+def cut_split(frame: pd.DataFrame, params: TrainParams) -> Split:
+    """Periods back to back, each row's label cut at the next period's start
+    (`cut_labels`): no label window crosses a boundary and no row is dropped, for
+    sources whose long windows leave no room for an embargo (a year of daily rows)."""
+    complete = frame[frame["label_complete"] == 1]
+    valid_start, test_start = period_starts(complete, params)
+    when = complete["snapshot_date"]
+    return Split(
+        train=cut_labels(complete[when < valid_start], valid_start),
+        valid=cut_labels(complete[(when >= valid_start) & (when < test_start)], test_start),
+        test=complete[when >= test_start],
+    )
+
+
 def split_for(frame: pd.DataFrame, params: TrainParams, window_days: int) -> Split:
     """The purged time split `train.split` asks for; `window_days` is the label window
-    (features.label_window_days)."""
+    (features.label_window_days); `train.purge` says how: an embargo or cut labels."""
+    if params.purge == "cut":
+        return cut_split(frame, params)
     if params.split in ("conversions", "date"):
         test_from = params.test_from if params.split == "date" else None
         return conversion_split(

@@ -180,7 +180,9 @@ ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
 # Not features: the newest source timestamps a row used, kept so checks can prove point in time.
 AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
 # Outcomes in the label window, never features: `worked` = sales touched the lead in it.
-LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "worked", "label_complete")
+# `label_at`: when the first deal behind a positive label was created (so a split can cut
+# labels at a period's end)
+LABEL_COLUMNS: tuple[str, ...] = ("label", "label_won", "label_at", "worked", "label_complete")
 # Marketing's own view, kept beside the model's features for comparison.
 MARKETING_COLUMNS: tuple[str, ...] = ("marketing_points", "is_mql", "new_mql")
 ACCOUNT_MARKETING_COLUMNS: tuple[str, ...] = ("account_marketing_points", "account_mql_leads")

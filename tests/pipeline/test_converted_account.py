@@ -15,7 +15,7 @@ import typer
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from mqlscore.config import TrainParams, load_section
+from mqlscore.config import FeatureParams, TrainParams, load_section
 from mqlscore.training import train_model
 from pipeline import featurize, ingest, join, validate
 from sources.demo import write_demo_export
@@ -84,5 +84,7 @@ def test_the_shipped_mapping_passes_on_the_same_export(export: Path, tmp_path: P
     assert rules["account_id"] == 0.0 and rules["email_domain"] > 0.5  # matched as created
     frame = pd.read_parquet(tmp_path / "leads.parquet")
     frame = frame[frame["label_complete"] == 1]
-    model, _ = train_model(frame, load_section(tmp_path / "params.yaml", "train", TrainParams))
+    params = tmp_path / "params.yaml"
+    window = load_section(params, "features", FeatureParams).label_window_days
+    model = train_model(frame, load_section(params, "train", TrainParams), window).model
     assert roc_auc_score(frame["label"], model.probability(frame)) > 0.7  # it learns

@@ -295,3 +295,27 @@ def test_refit_serves_the_chosen_kind_on_every_complete_row_with_its_trees() -> 
     assert said["evaluated"] == "lightgbm fit on rows before 2024-05-01"
     assert served.calibrator is trained.model.calibrator
     assert not np.allclose(served.raw_score(complete), trained.model.raw_score(complete))
+
+
+def test_a_cut_split_keeps_every_row_and_counts_only_deals_before_the_next_period() -> None:
+    """`train.purge: cut` (Olist's daily rows, 180-day window): no row is dropped, and a
+    row's label counts only the deals created before the next period starts."""
+    from mqlscore.model import split_for
+
+    frame = _frame(n_snapshots=10, rows=50)
+    frame["label_at"] = frame["snapshot_date"] + pd.to_timedelta(
+        np.random.default_rng(1).integers(1, 90, len(frame)), unit="D"
+    )
+    frame["label_at"] = frame["label_at"].where(frame["label"] == 1)
+    params = project_params("train", TrainParams, purge="cut", test_snapshots=3)
+    split = split_for(frame, params, window_days=90)
+    complete = frame[frame["label_complete"] == 1]
+    assert len(split.train) + len(split.valid) + len(split.test) == len(complete)
+    valid_start, test_start = split.valid["snapshot_date"].min(), split.test["snapshot_date"].min()
+    for rows, boundary in ((split.train, valid_start), (split.valid, test_start)):
+        positives = rows[rows["label"] == 1]
+        assert (positives["label_at"] < boundary).all()  # no window reaches the next period
+        late = rows["label_at"] >= boundary
+        assert late.any() and (rows.loc[late, "label"] == 0).all()
+    original = complete.loc[split.test.index, "label"]
+    assert split.test["label"].equals(original)  # the test period keeps its whole window
