@@ -323,6 +323,28 @@ def set_champion(name: str, version: str) -> None:
     log.info("%s@%s -> version %s", name, CHAMPION, version)
 
 
+def model_versions() -> list[dict[str, str]]:
+    """Every registered model version: name, version, its run's state, aliases."""
+    use_store()
+    client = mlflow.MlflowClient()
+    rows = []
+    for model in client.search_registered_models():
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        for version in client.search_model_versions(f"name='{model.name}'"):
+            run = client.get_run(version.run_id).info.status if version.run_id else ""
+            rows.append(
+                {
+                    "name": model.name,
+                    "version": str(version.version),
+                    "run": run,
+                    "aliases": ",".join(aliases.get(str(version.version), [])),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["name"], int(r["version"])))
+
+
 def rollback_champion(name: str) -> str:
     """Give `champion` back to the version that held it before; return that version."""
     use_store()

@@ -50,7 +50,7 @@ app.command("track")(track.main)
 app.command("train-flat")(flat.train_main)
 app.command("score-flat")(flat.score_main)
 
-models = typer.Typer(no_args_is_help=True, help="Move the champion alias by hand.")
+models = typer.Typer(no_args_is_help=True, help="List versions, move the champion alias by hand.")
 app.add_typer(models, name="models")
 
 
@@ -63,6 +63,18 @@ def _promote(
     from mqlscore import tracking
 
     tracking.set_champion(name, version)
+
+
+@models.command("list")
+def _list() -> None:
+    """Every registered model version, its run's state and its aliases (champion)."""
+    from mqlscore import tracking
+
+    rows = tracking.model_versions()
+    if not rows:
+        print("no registered model yet: run dvc repro")  # noqa: T201  (the command's output)
+    for row in rows:
+        print(f"{row['name']}  version {row['version']}  run {row['run']}  {row['aliases']}")  # noqa: T201
 
 
 @models.command("rollback")

@@ -148,7 +148,7 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
             }
         ),
         "Task.csv": _tasks(sales, who),
-        "Event.csv": pd.DataFrame(columns=["Id", "WhoId", "ActivityDateTime"]),  # header only
+        "Event.csv": pd.DataFrame(columns=["Id", "WhoId", "AccountId", "ActivityDateTime"]),
     }
 
 

@@ -163,3 +163,11 @@ def test_the_duel_scores_the_champions_evaluation_model_not_its_refit(
     np.testing.assert_allclose(probabilities, evaluated.probability(FRAME))
     registered = tracking.load_scorer(f"models:/{NAME}@champion")
     np.testing.assert_allclose(registered.probability(FRAME), served.probability(FRAME))
+
+
+def test_models_list_shows_every_version_its_run_and_the_champion(registry: list[str]) -> None:
+    tracking.set_champion(NAME, registry[1])
+    rows = tracking.model_versions()
+    assert [r["version"] for r in rows] == registry
+    assert [r["aliases"] for r in rows] == ["", "champion", ""]
+    assert {r["run"] for r in rows} == {"FINISHED"}
