@@ -312,7 +312,9 @@ def fit_linear(
     }
     names, x = LinearModel.columns(matrix, numbers)
     mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    flags = np.array([part != "value" for _, part in names], dtype=bool)
+    scale[flags | (scale == 0)] = 1.0  # 0/1 columns unscaled: a rare level is shrunk, not
+    # blown up by a tiny standard deviation (Olist's 495 landing pages)
     up = [part == "value" and f.startswith(tuple(increasing)) for f, part in names]
     coef, intercept = logistic_fit(
         (x - mean) / scale, rows["label"].to_numpy(dtype=float), row_weights(rows), c, up
