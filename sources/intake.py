@@ -31,6 +31,7 @@ from features.matching import match_leads
 from mqlscore.config import ScoreParams
 from mqlscore.console import progress
 from mqlscore.io import PLACEHOLDERS, date_order, sniff_csv
+from mqlscore.privacy import masked, shown
 from mqlscore.refusal import Refusal
 from mqlscore.schema import EMAIL_PATTERN, PICKLISTS, TABLES
 from mqlscore.schema import OPTIONAL_COLUMNS as OPTIONAL_TABLE_COLUMNS
@@ -193,7 +194,7 @@ def _raise_on_bad_cells(con: Any, source: str, checks: list[_Check], path: Path)
                 "WHERE bad ORDER BY rn LIMIT 1"
             ).fetchall()[0]
             raise ExportError(
-                f"{path}: column {check.column}, row {row}: {str(value)!r} is not "
+                f"{path}: column {check.column}, row {row}: {shown(value, check.raw)} is not "
                 f"{_CASTS[check.kind][1]} ({count} row(s) like it)"
             )
 
@@ -537,7 +538,8 @@ def _merge_repeated(frame: pd.DataFrame, file: str) -> pd.DataFrame:
 def cell_error(file: str, column: str, values: pd.Series, what: str) -> MappingError:
     row = values.index[0]
     return MappingError(
-        f"{file}, column {column!r}: value {values.iloc[0]!r} in data row {row + 1} {what}"
+        f"{file}, column {column!r}: value {shown(values.iloc[0], column)} in data row {row + 1}"
+        f" {what}"
         f" ({len(values)} such row(s))"
     )
 
@@ -657,7 +659,7 @@ def unlisted_error(file: str, column: str, values: pd.Series, where: str) -> Map
     counts = values.value_counts(sort=False)
     first = values.reset_index().drop_duplicates(values.name or 0).set_index(values.name or 0)
     listed = ", ".join(
-        f"{value!r} ({n} row(s), first in data row {first.loc[value].iloc[0] + 1})"
+        f"{shown(value, column)} ({n} row(s), first in data row {first.loc[value].iloc[0] + 1})"
         for value, n in counts.items()
     )
     return MappingError(
@@ -742,7 +744,7 @@ def read_inputs(
         raise ExportError(
             f"{files['leads']}: {len(rejects)} of {rows_in} rows fail row checks (more than "
             f"{config.max_reject_share:.0%}); the export looks broken. First: row "
-            f"{rejects['source_row'].iloc[0]}: {rejects['reasons'].iloc[0]}"
+            f"{rejects['source_row'].iloc[0]}: {masked(rejects['reasons'].iloc[0])}"
         )
     return tables, rejects, rows_in, files
 

@@ -125,3 +125,16 @@ def test_export_time_with_an_offset_or_missing_says_what_to_do(tmp_path: Path) -
         read_export_time(tmp_path)
     with pytest.raises(FileNotFoundError, match="the export folder does not exist"):
         read_export_time(tmp_path / "nope")
+
+
+def test_messages_never_quote_a_person() -> None:
+    """A shifted header puts an email under a date column: the refusal names the file,
+    column and row, and shows the address only by its domain."""
+    times = pd.Series([None, "taylor.weber62@example.com"])
+    with pytest.raises(MappingError) as err:
+        parse_times(times, {}, "Lead.csv", "CreatedDate")
+    assert "taylor" not in str(err.value)
+    assert "'…@example.com' in data row 2 is not a date" in str(err.value)
+    with pytest.raises(MappingError) as err:
+        parse_numbers(pd.Series(["Taylor Weber"]), {}, "Lead.csv", "LastName")
+    assert "Taylor" not in str(err.value) and "column 'LastName'" in str(err.value)
