@@ -258,7 +258,17 @@ def load_scorer(uri: str) -> Scorer:
     folder = Path(uri)
     if uri.startswith("models:/"):
         use_store()
-        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        try:
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        except mlflow.exceptions.MlflowException as err:
+            if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise Refusal(
+                f"no model {uri.removeprefix('models:/')} in the MLflow store yet: run dvc "
+                "repro (or mqlscore models list to see what there is)"
+            ) from err
+    elif not (folder / "artifacts" / "model").is_dir():
+        raise Refusal(f"{uri}: not a model folder (no artifacts/model in it)")
     return Scorer.load(folder / "artifacts" / "model")
 
 

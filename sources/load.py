@@ -49,6 +49,11 @@ def canonical_export(mappings: list[Path], folder: Path, out: Path) -> Path:
     tables, info = canonical_tables(load_source(mappings), folder)
     for name, frame in tables.items():
         write_parquet(frame, out / f"{name}.parquet")
-    exported = folder / EXPORT_FILE  # the export's own time when it says, else its newest row
-    write_json(json.loads(exported.read_text()) if exported.exists() else info, out / EXPORT_FILE)
+    exported = folder / EXPORT_FILE  # the export's own time when it says, else just after
+    if exported.exists():  # its newest row (which the export then holds, not a future one)
+        info = json.loads(exported.read_text())
+    elif info.get("exported_at"):
+        newest = pd.Timestamp(info["exported_at"]) + pd.Timedelta(seconds=1)
+        info |= {"exported_at": newest.isoformat(), "exported_at_from": "the newest record"}
+    write_json(info, out / EXPORT_FILE)
     return out

@@ -171,3 +171,14 @@ def test_models_list_shows_every_version_its_run_and_the_champion(registry: list
     assert [r["version"] for r in rows] == registry
     assert [r["aliases"] for r in rows] == ["", "champion", ""]
     assert {r["run"] for r in rows} == {"FINISHED"}
+
+
+def test_scoring_before_any_training_says_to_train_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Refusal, match="no model mqlscore-lead@champion in the MLflow store yet"):
+        tracking.load_scorer("models:/mqlscore-lead@champion")
+    with pytest.raises(Refusal, match="not a model folder"):
+        tracking.load_scorer(str(tmp_path))
