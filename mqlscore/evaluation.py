@@ -620,21 +620,22 @@ def noise(table: dict[str, dict], kind: Kind) -> list[str]:
 
 def headline(summary: dict, kind: Kind) -> dict:
     """The few figures worth a column in `dvc exp show`: the model's ranking and, at
-    sales' capacity, its won deals and revenue beside marketing's pick; the gate."""
+    sales' capacity (named so), its won deals and revenue beside marketing's pick; the
+    gate."""
     ranking, capacity = summary["ranking"]["model"], summary["sales_capacity"]
     out = {
         "roc_auc": ranking["roc_auc"],
         "pr_auc": ranking["pr_auc"],
-        "won_deals": capacity["model"]["won_deals"],
-        "won_revenue": capacity["model"]["won_revenue"],
+        "won_deals_at_capacity": capacity["model"]["won_deals"],
+        "won_revenue_at_capacity": capacity["model"]["won_revenue"],
         "ece": summary["calibration"]["ece"],
         "gate_passed": summary["gate"]["passed"],
     }
     if "pr_auc_interval" in ranking:
         out["pr_auc_low"], out["pr_auc_high"] = ranking["pr_auc_interval"]
     if kind.baseline in capacity:
-        out[f"{kind.baseline}_won_deals"] = capacity[kind.baseline]["won_deals"]
-        out[f"{kind.baseline}_won_revenue"] = capacity[kind.baseline]["won_revenue"]
+        out[f"{kind.baseline}_won_deals_at_capacity"] = capacity[kind.baseline]["won_deals"]
+        out[f"{kind.baseline}_won_revenue_at_capacity"] = capacity[kind.baseline]["won_revenue"]
     return out
 
 
