@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from mqlscore import charts, review
 from mqlscore.evaluation import Kind
+from mqlscore.markdown import count
 from mqlscore.model import grade, score_0_100
 from mqlscore.reasons import plain_names
-from mqlscore.report import count
 
 
 @dataclass

@@ -16,6 +16,7 @@ from mqlscore.console import progress
 from mqlscore.drift import bin_counts
 from mqlscore.io import atomic_path, write_parquet
 from mqlscore.model import grade, score_0_100
+from mqlscore.reasons import explain as explain_rows
 
 log = logging.getLogger(__name__)
 # What a scoring run publishes, the manifest last (it says the set is complete).
@@ -314,7 +315,7 @@ def score_leads(
             parquet.write_table(schema.empty_table())
         for chunk in progress(chunks, "explaining" if explain else "writing", total=total):
             stop = start + len(chunk)
-            why = scorer.reasons(chunk) if explain else None
+            why = explain_rows(scorer, chunk) if explain else None
             rows = lead_output(
                 chunk,
                 p_all[start:stop],

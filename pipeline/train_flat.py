@@ -1,9 +1,9 @@
-"""`mqlscore train-flat` and `score-flat`: one flat lead table in, an honest model out.
+"""`mqlscore train-flat`: one flat lead table in, an honest model out.
 
-train-flat infers each column's kind, audits every column for leakage before training,
-trains and calibrates with the main pipeline's code (without the flagged columns, and
-with them, to show what the leak was worth), and writes `metrics.json`, `leakage.json`,
-`report.md`, `importance.csv` and the model to `--out`, and the run to MLflow.
+Infers each column's kind, audits every column for leakage before training, trains and
+calibrates with the main pipeline's code (without the flagged columns, and with them, to
+show what the leak was worth), and writes `metrics.json`, `leakage.json`, `report.md`,
+`importance.csv` and the model to `--out`, and the run to MLflow.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from typing import Annotated
 
 import typer
 
-from mqlscore import flat
-from mqlscore import report as md
-from mqlscore.config import EvaluateParams, FlatParams, TrainParams, load_section
-from mqlscore.flat import FEATURE_KINDS
+from mqlscore import flat_mode
+from mqlscore import markdown as md
+from mqlscore.config import FlatParams, TrainParams, load_section
+from mqlscore.flat_mode import FEATURE_KINDS
 from mqlscore.io import publish, staging_folder, write_json, write_text
-from mqlscore.model import NotEnoughData, check_enough_conversions
-from sources.flat import flat_frame, read_flat
+from mqlscore.model import check_enough_conversions
+from sources.flat_file import flat_frame, read_flat
 
 log = logging.getLogger(__name__)
 
 
-def train_main(
+def main(
     input: Annotated[Path, typer.Option(help="The flat lead file (CSV or Parquet).")],
     target: Annotated[str, typer.Option(help="The outcome column (Yes/No, 1/0, ...).")],
     out: Annotated[Path, typer.Option(help="Folder for the model, metrics and report.")],
@@ -46,17 +46,17 @@ def train_main(
     frame, kinds = flat_frame(read_flat(input), target, id, None)
     frame = frame[frame["label"].notna()].astype({"label": int})
     kinds = {c: k for c, k in kinds.items() if c not in set(exclude or ())}
-    split = flat.stratified_split(frame, config, date)
+    split = flat_mode.stratified_split(frame, config, date)
     check_enough_conversions(split, train_cfg.min_conversions)
     usable = {c: k for c, k in kinds.items() if k in FEATURE_KINDS}
-    audit = flat.leakage_audit(split.train, usable, config)
+    audit = flat_mode.leakage_audit(split.train, usable, config)
     audit["kept_anyway"] = audit["column"].isin(keep or ())
     flagged = audit.loc[audit["flagged"] & ~audit["kept_anyway"], "column"].tolist()
     features = [c for c in usable if c not in flagged]
-    model = flat.fit_flat(split, features, train_cfg)
+    model = flat_mode.fit_flat(split, features, train_cfg)
     model.meta = {"flat": {"kinds": kinds, "id": id, "features": features}}
-    leaky = flat.fit_flat(split, list(usable), train_cfg) if flagged else None
-    table = flat.evaluate_flat(split, model, features, leaky)
+    leaky = flat_mode.fit_flat(split, list(usable), train_cfg) if flagged else None
+    table = flat_mode.evaluate_flat(split, model, features, leaky)
     parts = ("train", "valid", "test")
     metrics = table["model"] | {k: v for k, v in table.items() if k != "model"}
     metrics["rows"] = {n: len(getattr(split, n)) for n in parts}
@@ -107,33 +107,3 @@ def train_main(
         metrics["roc_auc"],
         flagged or "none",
     )
-
-
-def score_main(
-    model: Annotated[str, typer.Option(help="A train-flat model folder or models:/ URI.")],
-    input: Annotated[Path, typer.Option(help="The flat lead file to score.")],
-    out: Annotated[Path, typer.Option(help="Folder for scores, rejects and the manifest.")],
-    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
-) -> None:
-    """Score a flat lead file with a train-flat model: ranked, graded, explained."""
-    from mqlscore import tracking
-
-    scorer = tracking.load_scorer(model)
-    spec = scorer.meta["flat"]
-    cuts = load_section(params, "evaluate", EvaluateParams).grades
-    raw = read_flat(input)
-    frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
-    problems = flat.row_problems(raw, frame, spec)
-    scores = flat.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
-    rejects = raw[problems != ""].assign(
-        source_row=lambda f: f.index + 1, reasons=problems[problems != ""]
-    )
-    manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
-    if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
-        raise NotEnoughData(f"row count mismatch: {manifest}")
-    with staging_folder(out, "score-flat") as work:
-        write_text(scores.to_csv(index=False), work / "scores.csv")
-        write_text(rejects.to_csv(index=False), work / "rejects.csv")
-        write_json(manifest | {"model": model}, work / "manifest.json")
-        publish([work / n for n in ("scores.csv", "rejects.csv", "manifest.json")], out)
-    log.info("score-flat: %d rows in, %d scored, %d rejected", *manifest.values())

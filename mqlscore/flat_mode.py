@@ -146,6 +146,7 @@ def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) ->
     """The published rows: id, probability, 0-100 score, grade, rank, reasons in words
     (column = value), best first."""
     from mqlscore.model import grade, score_0_100
+    from mqlscore.reasons import explain
     from mqlscore.scoring import REASON_COLUMNS
 
     rows = rows.assign(**{c: None for c in scorer.features if c not in rows.columns})
@@ -162,7 +163,7 @@ def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) ->
             "rank": rank,
         }
     )
-    reasons = scorer.reasons(rows)
+    reasons = explain(scorer, rows)
     for column in REASON_COLUMNS:
         out[column] = reasons[column].to_numpy()
     return out.sort_values("rank").reset_index(drop=True)
