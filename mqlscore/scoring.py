@@ -342,40 +342,6 @@ def write_table(frame: pd.DataFrame, stem: Path) -> None:
         pcsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp)
 
 
-def run_manifest(
-    *,
-    run_date: pd.Timestamp,
-    engine: str,
-    models: dict[str, dict | None],
-    inputs: dict[str, str],
-    rows_in: int,
-    scored: pd.DataFrame,
-    rejected: int,
-    accounts_scored: int,
-    reasons: bool,
-    drift: dict,
-) -> dict:
-    """What a scoring run did; refuses when rows in != scored + rejected (nothing lost)."""
-    if rows_in != len(scored) + rejected:
-        raise RuntimeError(
-            f"row count mismatch: {rows_in} rows in, {len(scored)} scored, {rejected} rejected"
-        )
-    return {
-        "run_date": str(run_date),
-        "engine": engine,
-        **models,
-        "inputs": inputs,
-        "rows_in": rows_in,
-        "scored": len(scored),
-        "rejected": rejected,
-        "qualified": int(scored["qualified"].sum()),
-        "held_back": int(scored["held"].sum()) if "held" in scored else 0,
-        "accounts_scored": accounts_scored,
-        "reasons": reasons,
-        "drift": drift,
-    }
-
-
 # Features that drift by construction: a later export is older than the training rows.
 AGES = frozenset({"lead_age_days"})
 
