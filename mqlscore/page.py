@@ -317,6 +317,18 @@ def sections(ev: Evidence) -> list[Section]:
     return [s for s in built if s is not None]
 
 
+def review_page(ev: Evidence, source: str) -> str:
+    """The revenue team's page: the title, what every figure is measured on, and every
+    section."""
+    dates = ev.test["snapshot_date"]
+    subtitle = (
+        f"Source: {source}. Test period {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, "
+        f"{len(ev.test):,} lead rows. Every figure is measured on rows the model never "
+        "trained on."
+    )
+    return render("mqlscore: the model beside the MQL rule", subtitle, sections(ev))
+
+
 def render(title: str, subtitle: str, parts: list[Section]) -> str:
     """The page: the template filled with the sections."""
     from jinja2 import Environment, PackageLoader, select_autoescape

@@ -75,15 +75,7 @@ def main(
         manifest=_json(scores / "manifest.json") if scores else None,
         tracking=_json(tracking),
     )
-    source = read_export_info(raw).get("source", "synthetic")
-    dates = test["snapshot_date"]
-    subtitle = (
-        f"Source: {source}. Test period {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, "
-        f"{len(test):,} lead rows. Every figure is measured on rows the model never trained on."
-    )
-    html = page.render(
-        "mqlscore: the model beside the MQL rule", subtitle, page.sections(evidence)
-    )
+    html = page.review_page(evidence, read_export_info(raw).get("source", "synthetic"))
     write_text(html, out)
     log.info("report: %s (%.0f kB)", out, len(html) / 1024)
     if run_info and run_info.exists():
