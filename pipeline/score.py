@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from features.engine import ENGINES
 from mqlscore.config import (
     EvaluateParams,
     FeatureParams,
@@ -26,7 +27,7 @@ from mqlscore.config import (
     ValidateParams,
     load_section,
 )
-from sources.nightly_run import ENGINES, Night, NightParams, NightRefused, run_nightly
+from sources.nightly_run import Night, NightParams, NightRefused, run_nightly
 
 log = logging.getLogger(__name__)
 

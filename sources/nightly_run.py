@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features import nightly
+from features.engine import ENGINES
 from features.snapshots import spec_from
 from mqlscore import scoring
 from mqlscore.config import FeatureParams, MqlRule, ScoreParams
@@ -41,8 +42,6 @@ from sources.intake import (
     load_column_map,
 )
 from sources.load import canonical_export
-
-ENGINES = ("duckdb", "spark")
 
 
 class NightRefused(Refusal):
@@ -94,7 +93,7 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
     models or the history stops it (`NightRefused`) before anything is published."""
     started = time.perf_counter()
     if night.engine not in ENGINES:
-        raise NightRefused(f"--engine must be duckdb or spark, not {night.engine!r}")
+        raise NightRefused(f"engine must be one of {', '.join(ENGINES)}, not {night.engine!r}")
     config = params.score
     with one_writer(out), staging_folder(out, "score") as work:
         got = _read(night, out, params, work)
