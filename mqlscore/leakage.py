@@ -1,7 +1,7 @@
 """Leakage audits: a column that alone ranks conversions almost perfectly, or one value of
 which converts on every row (or on none) of many, was likely filled in after the outcome.
 
-Used on a flat lead table before training (`mqlscore.flat`) and on the model tables in
+Used on a flat lead table before training (`mqlscore.flat_mode`) and on the model tables in
 `validate_features`, where a CRM field read as today's value (a lead's account filled at
 conversion, a status) shows up as a feature too good to be true.
 """

@@ -464,7 +464,8 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
 
 
 class Scorer:
-    """Conversion probabilities (not class labels) from snapshot feature rows, with reasons.
+    """Conversion probabilities (not class labels) from snapshot feature rows, and each
+    feature's contribution (in words: `mqlscore.reasons.explain`).
 
     The estimator is a LightGBM booster or a `LinearModel` (`kind`). `profile` holds the
     training distribution of each feature, for drift checks. Saved as LightGBM's text
@@ -576,12 +577,6 @@ class Scorer:
         """Calibrated conversion probability."""
         raw = self.raw_score(frame)
         return self.calibrator(raw) if self.calibrator else raw
-
-    def reasons(self, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-        """Top `top` reasons up and down per row, in words (`reason_up_1`, ...)."""
-        from mqlscore.reasons import top_reasons
-
-        return top_reasons(self.contributions(frame), frame[self.features], top, self.typical)
 
 
 def typical_values(frame: pd.DataFrame, features: list[str], noun: str) -> dict:

@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from mqlscore import charts, review
 from mqlscore.evaluation import Kind
+from mqlscore.markdown import count
 from mqlscore.model import grade, score_0_100
 from mqlscore.reasons import plain_names
-from mqlscore.report import count
 
 
 @dataclass
@@ -315,6 +315,18 @@ def sections(ev: Evidence) -> list[Section]:
         health_section(ev),
     ]
     return [s for s in built if s is not None]
+
+
+def review_page(ev: Evidence, source: str) -> str:
+    """The revenue team's page: the title, what every figure is measured on, and every
+    section."""
+    dates = ev.test["snapshot_date"]
+    subtitle = (
+        f"Source: {source}. Test period {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, "
+        f"{len(ev.test):,} lead rows. Every figure is measured on rows the model never "
+        "trained on."
+    )
+    return render("mqlscore: the model beside the MQL rule", subtitle, sections(ev))
 
 
 def render(title: str, subtitle: str, parts: list[Section]) -> str:

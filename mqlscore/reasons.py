@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache, lru_cache, partial
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -253,6 +254,20 @@ def top_reasons(
                 order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for
             )
     return pd.DataFrame(columns, index=contributions.index)
+
+
+class Explained(Protocol):
+    """What a reason needs from a model (`mqlscore.model.Scorer` has it)."""
+
+    features: list[str]
+    typical: dict
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def explain(scorer: Explained, frame: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
+    """A model's top `top` reasons up and down per row, in words (`reason_up_1`, ...)."""
+    return top_reasons(scorer.contributions(frame), frame[scorer.features], top, scorer.typical)
 
 
 def check_templates(features: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ from mqlscore.console import progress
 from mqlscore.drift import bin_counts
 from mqlscore.io import atomic_path, write_parquet
 from mqlscore.model import grade, score_0_100
+from mqlscore.reasons import explain as explain_rows
 
 log = logging.getLogger(__name__)
 # What a scoring run publishes, the manifest last (it says the set is complete).
@@ -314,7 +315,7 @@ def score_leads(
             parquet.write_table(schema.empty_table())
         for chunk in progress(chunks, "explaining" if explain else "writing", total=total):
             stop = start + len(chunk)
-            why = scorer.reasons(chunk) if explain else None
+            why = explain_rows(scorer, chunk) if explain else None
             rows = lead_output(
                 chunk,
                 p_all[start:stop],
@@ -339,40 +340,6 @@ def write_table(frame: pd.DataFrame, stem: Path) -> None:
     write_parquet(frame, stem.with_suffix(".parquet"))
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         pcsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-
-
-def run_manifest(
-    *,
-    run_date: pd.Timestamp,
-    engine: str,
-    models: dict[str, dict | None],
-    inputs: dict[str, str],
-    rows_in: int,
-    scored: pd.DataFrame,
-    rejected: int,
-    accounts_scored: int,
-    reasons: bool,
-    drift: dict,
-) -> dict:
-    """What a scoring run did; refuses when rows in != scored + rejected (nothing lost)."""
-    if rows_in != len(scored) + rejected:
-        raise RuntimeError(
-            f"row count mismatch: {rows_in} rows in, {len(scored)} scored, {rejected} rejected"
-        )
-    return {
-        "run_date": str(run_date),
-        "engine": engine,
-        **models,
-        "inputs": inputs,
-        "rows_in": rows_in,
-        "scored": len(scored),
-        "rejected": rejected,
-        "qualified": int(scored["qualified"].sum()),
-        "held_back": int(scored["held"].sum()) if "held" in scored else 0,
-        "accounts_scored": accounts_scored,
-        "reasons": reasons,
-        "drift": drift,
-    }
 
 
 # Features that drift by construction: a later export is older than the training rows.

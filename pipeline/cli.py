@@ -10,15 +10,16 @@ from mqlscore.console import configure_logging
 from pipeline import (
     evaluate,
     featurize,
-    flat,
     generate,
     ingest,
     join,
     promote,
     report,
     score,
+    score_flat,
     track,
     train,
+    train_flat,
     validate,
 )
 
@@ -47,8 +48,8 @@ app.command("promote")(promote.main)
 app.command("report")(report.main)
 app.command("score")(score.main)
 app.command("track")(track.main)
-app.command("train-flat")(flat.train_main)
-app.command("score-flat")(flat.score_main)
+app.command("train-flat")(train_flat.main)
+app.command("score-flat")(score_flat.main)
 
 models = typer.Typer(no_args_is_help=True, help="List versions, move the champion alias by hand.")
 app.add_typer(models, name="models")

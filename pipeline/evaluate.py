@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 
 from mqlscore import evaluation as ev
-from mqlscore import report as md
+from mqlscore import markdown as md
 from mqlscore.config import EvaluateParams, FeatureParams, TrainParams, load_section
 from mqlscore.io import write_json, write_parquet, write_text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from mqlscore import page
 from mqlscore.config import EvaluateParams, FeatureParams, load_section
 from mqlscore.evaluation import KINDS
 from mqlscore.io import read_export_info, write_text
+from mqlscore.reasons import explain
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +69,13 @@ def main(
         buying_group_roles=len(features.buying_group),
         engagement=pd.read_parquet(engagement) if engagement.exists() else None,
         importance=importance_table(scorer, test.sample(min(len(test), 20_000), random_state=0)),
-        explain=scorer.reasons,
+        explain=partial(explain, scorer),
         validation=_json(validation) or {},
         join=_json(join) or {},
         manifest=_json(scores / "manifest.json") if scores else None,
         tracking=_json(tracking),
     )
-    source = read_export_info(raw).get("source", "synthetic")
-    dates = test["snapshot_date"]
-    subtitle = (
-        f"Source: {source}. Test period {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}, "
-        f"{len(test):,} lead rows. Every figure is measured on rows the model never trained on."
-    )
-    html = page.render(
-        "mqlscore: the model beside the MQL rule", subtitle, page.sections(evidence)
-    )
+    html = page.review_page(evidence, read_export_info(raw).get("source", "synthetic"))
     write_text(html, out)
     log.info("report: %s (%.0f kB)", out, len(html) / 1024)
     if run_info and run_info.exists():

@@ -16,6 +16,7 @@ from features.matching import match_leads
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
 from mqlscore.config import FeatureParams, TrainParams, load_section
 from mqlscore.model import Scorer
+from mqlscore.reasons import explain
 from mqlscore.training import train_model
 from sources.world import World
 
@@ -102,4 +103,4 @@ def test_the_saved_model_scores_like_the_trained_one(trained: tuple, tmp_path: P
     loaded = Scorer.load(tmp_path)
     rows = leads.tail(500)
     np.testing.assert_array_equal(loaded.probability(rows), model.probability(rows))
-    pd.testing.assert_frame_equal(loaded.reasons(rows), model.reasons(rows))
+    pd.testing.assert_frame_equal(explain(loaded, rows), explain(model, rows))

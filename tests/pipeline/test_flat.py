@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import flat
-from sources.flat import infer_kind
+from pipeline import score_flat, train_flat
+from sources.flat_file import infer_kind
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.smoke
@@ -51,7 +51,7 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _train(tmp_path: Path, name: str, **extra: object) -> dict:
     source = _flat_file(tmp_path / "leads.csv")
     out = tmp_path / name
-    flat.train_main(input=source, target="Converted", id="Prospect ID", out=out, **extra)
+    train_flat.main(input=source, target="Converted", id="Prospect ID", out=out, **extra)
     return {
         "metrics": json.loads((out / "metrics.json").read_text()),
         "leakage": json.loads((out / "leakage.json").read_text()),
@@ -87,7 +87,7 @@ def test_score_flat_scores_unseen_categories_and_rejects_bad_rows(
     new.loc[1, "Time On Site"] = "forever"
     new.loc[2, "Prospect ID"] = None
     new.to_csv(tmp_path / "new.csv", index=False)
-    flat.score_main(
+    score_flat.main(
         model=str(run["out"] / "model"), input=tmp_path / "new.csv", out=tmp_path / "s"
     )
     manifest = json.loads((tmp_path / "s/manifest.json").read_text())
@@ -131,7 +131,7 @@ def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: 
         flat_file["mql_id"].isin(deals["mql_id"]).map({True: "Yes", False: "No"})
     )
     flat_file.to_csv(tmp_path / "olist.csv", index=False)
-    flat.train_main(
+    train_flat.main(
         input=tmp_path / "olist.csv",
         target="Converted",
         id="mql_id",

@@ -3,6 +3,7 @@
 Floors: pipeline/ (CLI, stages) -> sources/ -> features/ -> mqlscore/ (the core); nothing
 imports upward and no stage imports another stage. Every DVC stage depends on every
 project file its module imports, directly or not, so an edit re-runs what it affects.
+No two modules share a file name, and modelling code imports no presentation code.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import yaml
 from tests.conftest import ROOT
 
 FLOORS = {"mqlscore": 0, "features": 1, "sources": 2, "pipeline": 3}
+MODELLING = ("model", "training", "packaged", "treeshap", "evaluation")
+# What people read: an edit to a sentence, a chart or the page must not retrain a model.
+PRESENTATION = ("charts", "page", "review", "markdown", "reasons")  # + templates/ (Jinja)
 
 
 def module_file(name: str) -> Path | None:
@@ -103,3 +107,21 @@ def test_every_stage_depends_on_the_code_it_imports(stage: str) -> None:
         if p.name != "__init__.py" and not any(p == d or d in p.parents for d in deps)
     )
     assert not uncovered, f"stage {stage} imports files missing from its deps: {uncovered}"
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    by_name: dict[str, list[str]] = {}
+    for path in project_files(*FLOORS, "bench"):
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"modules sharing a file name: {shared}"
+
+
+@pytest.mark.parametrize("name", MODELLING)
+def test_modelling_imports_no_presentation_code(name: str) -> None:
+    presentation = {ROOT / "mqlscore" / f"{n}.py" for n in PRESENTATION}
+    needed = closure(ROOT / "mqlscore" / f"{name}.py")
+    found = sorted(str(p.relative_to(ROOT)) for p in needed & presentation)
+    found += [str(p.relative_to(ROOT)) for p in needed if "jinja2" in p.read_text()]
+    assert not found, f"mqlscore/{name}.py needs presentation code: {found}"

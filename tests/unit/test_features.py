@@ -226,6 +226,7 @@ def test_truth_table_is_read_by_evaluation_only() -> None:
         ROOT / "pipeline/featurize.py",
         ROOT / "pipeline/train.py",
         ROOT / "pipeline/score.py",
+        ROOT / "sources/nightly_run.py",
         ROOT / "mqlscore/model.py",
     ]
     for path in learning_code:

@@ -11,6 +11,7 @@ import pytest
 from mqlscore.config import ScoreParams, TrainParams
 from mqlscore.io import write_parquet
 from mqlscore.model import NotEnoughData, Split, conversion_split, time_split
+from mqlscore.reasons import explain
 from mqlscore.scoring import score_leads
 from mqlscore.training import train_model
 from tests.conftest import project_params
@@ -268,7 +269,7 @@ def test_the_logistic_regression_explains_itself_exactly_and_saves_as_json(
     assert abs(linear.contributions(mean_row).mean().sum()) < 1e-9
     assert contributions["signal"].corr(np.log1p(rows["signal"])) > 0.99  # log-scaled
     assert linear.coef[[c == ["signal", "value"] for c in linear.spec["columns"]]][0] > 0
-    assert len(scorer.reasons(rows.head(5))) == 5
+    assert len(explain(scorer, rows.head(5))) == 5
     tracking.save_local(scorer, scorer.example(frame), tmp_path / "model")
     assert not list((tmp_path / "model").rglob("*.pkl"))
     loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))

@@ -104,7 +104,7 @@ def test_tables_escape_what_an_export_put_in_a_cell() -> None:
 
 
 def test_every_headline_figure_carries_its_interval() -> None:
-    from mqlscore import report
+    from mqlscore import markdown
 
     ranking = {"roc_auc": 0.91, "pr_auc": 0.2, "precision_at_10pct": 0.1, "lift_at_10pct": 3.0}
     summary = {
@@ -122,7 +122,7 @@ def test_every_headline_figure_carries_its_interval() -> None:
     assert table.loc["the model", "deals created at capacity"] == "12 (8 to 17)"
     assert table.loc["mql_flag", "deals won at capacity"] == "2.5"  # a tie's share, no interval
     row = summary["ranking"]["model"]
-    assert report.with_interval(row, "pr_auc", "0.2") == "0.2 (0.15 to 0.26)"
-    assert report.with_interval({"won_deals_interval": [1.0, 4.5]}, "won_deals", "3") == (
+    assert markdown.with_interval(row, "pr_auc", "0.2") == "0.2 (0.15 to 0.26)"
+    assert markdown.with_interval({"won_deals_interval": [1.0, 4.5]}, "won_deals", "3") == (
         "3 (1 to 4.5)"
     )

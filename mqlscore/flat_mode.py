@@ -9,6 +9,8 @@ The model, calibration and evaluation are the main pipeline's own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from mqlscore.model import (
     Calibrator,
     Scorer,
     Split,
+    check_enough_conversions,
     expected_calibration_error,
     fit_logistic_baseline,
     fit_model,
@@ -146,6 +149,7 @@ def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) ->
     """The published rows: id, probability, 0-100 score, grade, rank, reasons in words
     (column = value), best first."""
     from mqlscore.model import grade, score_0_100
+    from mqlscore.reasons import explain
     from mqlscore.scoring import REASON_COLUMNS
 
     rows = rows.assign(**{c: None for c in scorer.features if c not in rows.columns})
@@ -162,7 +166,79 @@ def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) ->
             "rank": rank,
         }
     )
-    reasons = scorer.reasons(rows)
+    reasons = explain(scorer, rows)
     for column in REASON_COLUMNS:
         out[column] = reasons[column].to_numpy()
     return out.sort_values("rank").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class FlatTraining:
+    """A flat table's training: the model (the flagged columns left out), its test
+    figures beside the logistic regression and the leaky model, the audit."""
+
+    model: Scorer
+    example: pd.DataFrame  # a few training rows, for the model's signature
+    table: dict[str, dict]  # test figures per model
+    metrics: dict  # the model's test figures, the other rows, rows and conversions per split
+    audit: pd.DataFrame  # per column: kind, AUC alone, flagged and why, kept anyway
+    leakage: dict  # the audit, the flagged columns and the columns that are no features
+    importance: pd.DataFrame
+    features: list[str]
+    flagged: list[str]
+    dropped: dict[str, str]  # column -> kind, for the columns of no feature kind
+
+
+def train_flat(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    config: FlatParams,
+    train: TrainParams,
+    *,
+    id_column: str | None = None,
+    date: str | None = None,
+    exclude: Iterable[str] = (),
+    keep: Iterable[str] = (),
+) -> FlatTraining:
+    """Split, audit every usable column for leakage, fit without the flagged ones (and
+    with them, to show what the leak was worth), evaluate on the test rows."""
+    from mqlscore.training import importance_table
+
+    frame = frame[frame["label"].notna()].astype({"label": int})
+    kinds = {c: k for c, k in kinds.items() if c not in set(exclude)}
+    split = stratified_split(frame, config, date)
+    check_enough_conversions(split, train.min_conversions)
+    usable = {c: k for c, k in kinds.items() if k in FEATURE_KINDS}
+    audit = leakage_audit(split.train, usable, config)
+    audit["kept_anyway"] = audit["column"].isin(list(keep))
+    flagged = audit.loc[audit["flagged"] & ~audit["kept_anyway"], "column"].tolist()
+    features = [c for c in usable if c not in flagged]
+    model = fit_flat(split, features, train)
+    model.meta = {"flat": {"kinds": kinds, "id": id_column, "features": features}}
+    leaky = fit_flat(split, list(usable), train) if flagged else None
+    table = evaluate_flat(split, model, features, leaky)
+    parts = ("train", "valid", "test")
+    metrics = table["model"] | {k: v for k, v in table.items() if k != "model"}
+    metrics["rows"] = {n: len(getattr(split, n)) for n in parts}
+    metrics["conversions"] = {n: int(getattr(split, n)["label"].sum()) for n in parts}
+    dropped = {c: k for c, k in kinds.items() if k not in FEATURE_KINDS}
+    leakage = {
+        "columns": audit.to_dict(orient="records"),
+        "flagged": flagged,
+        "not_features": dropped,
+    }
+    importance = importance_table(
+        model, split.train.sample(min(len(split.train), 20_000), random_state=0)
+    )
+    return FlatTraining(
+        model=model,
+        example=model.example(split.train),
+        table=table,
+        metrics=metrics,
+        audit=audit,
+        leakage=leakage,
+        importance=importance,
+        features=features,
+        flagged=flagged,
+        dropped=dropped,
+    )

@@ -2,7 +2,7 @@
 
 Two parts:
 
-1. Scoring core (`pipeline.score.score_leads`: probabilities, rank, drift counts, reasons,
+1. Scoring core (`mqlscore.scoring.score_leads`: probabilities, rank, drift counts, reasons,
    streaming CSV + Parquet output) on 250k, 500k and 1M lead feature rows, resampled
    from the trained world's lead snapshots. Each run is its own process under
    /usr/bin/time, so peak memory is that process's maximum RSS (imports included).
@@ -11,9 +11,9 @@ Two parts:
 
 Needs a trained project (`dvc repro`): reads models/lead and data/processed.
 
-    python bench/score.py --rows 0.25 0.5 1
+    python bench/scoring_speed.py --rows 0.25 0.5 1
 
-Writes a Markdown table to bench/results/score.md (and prints it).
+Writes a Markdown table to bench/results/scoring_speed.md (and prints it).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     )
     print(text)
     (ROOT / "bench/results").mkdir(exist_ok=True)
-    (ROOT / "bench/results/score.md").write_text(text)
+    (ROOT / "bench/results/scoring_speed.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""`mqlscore score-flat`: a flat lead file scored with a `train-flat` model: ranked,
+graded, explained; rows that cannot be scored go to `rejects.csv` with their reasons."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mqlscore import flat_mode
+from mqlscore.config import EvaluateParams, load_section
+from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.model import NotEnoughData
+from sources.flat_file import flat_frame, read_flat
+
+log = logging.getLogger(__name__)
+
+
+def main(
+    model: Annotated[str, typer.Option(help="A train-flat model folder or models:/ URI.")],
+    input: Annotated[Path, typer.Option(help="The flat lead file to score.")],
+    out: Annotated[Path, typer.Option(help="Folder for scores, rejects and the manifest.")],
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+) -> None:
+    """Score a flat lead file with a train-flat model: ranked, graded, explained."""
+    from mqlscore import tracking
+
+    scorer = tracking.load_scorer(model)
+    spec = scorer.meta["flat"]
+    cuts = load_section(params, "evaluate", EvaluateParams).grades
+    raw = read_flat(input)
+    frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
+    problems = flat_mode.row_problems(raw, frame, spec)
+    scores = flat_mode.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
+    rejects = raw[problems != ""].assign(
+        source_row=lambda f: f.index + 1, reasons=problems[problems != ""]
+    )
+    manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
+    if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
+        raise NotEnoughData(f"row count mismatch: {manifest}")
+    with staging_folder(out, "score-flat") as work:
+        write_text(scores.to_csv(index=False), work / "scores.csv")
+        write_text(rejects.to_csv(index=False), work / "rejects.csv")
+        write_json(manifest | {"model": model}, work / "manifest.json")
+        publish([work / n for n in ("scores.csv", "rejects.csv", "manifest.json")], out)
+    log.info("score-flat: %d rows in, %d scored, %d rejected", *manifest.values())

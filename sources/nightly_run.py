@@ -1,0 +1,243 @@
+"""One nightly scoring run, down the floors once: the export read and its rows checked
+(`sources.intake`; a source system's shape mapped first), features as of the run date
+with the training code (`features.nightly`), leads and accounts scored, qualified and
+explained (`mqlscore.scoring`), every row in scored or rejected, then `lead_scores`,
+`account_scores`, `rejects.csv`, the hand-over history and, last, `manifest.json`
+published as one set. The manifest is built here, in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from features import nightly
+from features.engine import ENGINES
+from features.snapshots import spec_from
+from mqlscore import scoring
+from mqlscore.config import FeatureParams, MqlRule, ScoreParams
+from mqlscore.io import (
+    file_md5,
+    one_writer,
+    publish,
+    read_export_time,
+    staging_folder,
+    write_json,
+    write_parquet,
+    write_text,
+)
+from mqlscore.refusal import Refusal
+from sources import intake
+from sources.intake import (
+    ExportError,
+    MappingError,
+    RowRules,
+    date_order_of,
+    find_file,
+    load_column_map,
+)
+from sources.load import canonical_export
+
+
+class NightRefused(Refusal):
+    """What stops a night before anything is published: an export, mapping, model or
+    hand-over history that cannot be read, or tonight's touches far below training's."""
+
+
+@dataclass(frozen=True)
+class NightParams:
+    """The params sections a night reads."""
+
+    score: ScoreParams
+    grades: dict[str, float]
+    features: FeatureParams
+    mql_rule: MqlRule
+    email_required: bool
+
+
+@dataclass(frozen=True)
+class Night:
+    """What one run reads and how: the export, its models (a URI, a folder or 'none' for
+    no account model), the run date (None: the export's time), a column map, the source
+    system's mapping files, the engine, whether to explain, and whether a thin context
+    is scored anyway."""
+
+    export: Path
+    models: dict[str, str]
+    run_date: str | None = None
+    column_map: Path | None = None
+    mappings: tuple[Path, ...] = ()
+    engine: str = "duckdb"
+    reasons: bool = True
+    allow_thin_context: bool = False
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    when: pd.Timestamp
+    scorers: dict[str, Any]
+    history: pd.DataFrame
+    tables: dict[str, pd.DataFrame | Path]
+    rejects: pd.DataFrame
+    rows_in: int
+    files: dict[str, Path]
+
+
+def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
+    """Score `night` into `out` and return its manifest; a problem with the export, the
+    models or the history stops it (`NightRefused`) before anything is published."""
+    started = time.perf_counter()
+    if night.engine not in ENGINES:
+        raise NightRefused(f"engine must be one of {', '.join(ENGINES)}, not {night.engine!r}")
+    config = params.score
+    with one_writer(out), staging_folder(out, "score") as work:
+        got = _read(night, out, params, work)
+        extras = tuple(c for c in pq.read_schema(got.tables["leads"]).names if c.startswith("x_"))
+        spec = spec_from(params.features, params.mql_rule, scoring=True, extra=extras)
+        paths = nightly.build_features(got.tables, spec, got.when, night.engine, work)
+        nightly.check_every_lead_has_features(paths["leads"], got.rows_in - len(got.rejects))
+        scorer = got.scorers["model"]
+        context = scoring.thin_context(scorer.context, paths["leads"], config.min_context_ratio)
+        if context["thin"] and not night.allow_thin_context:
+            raise NightRefused(
+                f"{context['says']}; nothing written (--allow-thin-context scores anyway)"
+            )
+        from_spark = None
+        if night.engine == "spark":
+            from_spark = nightly.spark_probabilities(night.models["model"], paths["leads"], scorer)
+            from_spark = from_spark.set_index("lead_id")["probability"]
+        staged = work / "out"
+        scored, counts, accounts_scored = scoring.score_outputs(
+            paths,
+            scorer,
+            got.scorers["account_model"],
+            config,
+            params.grades,
+            night.reasons,
+            staged,
+            from_spark,
+            scoring.handovers_as_of(got.history, got.when, config.rehand_after_days),
+        )
+        write_text(got.rejects.to_csv(index=False), staged / "rejects.csv")
+        history = scoring.updated_history(got.history, scored, got.when)
+        write_parquet(history, staged / scoring.HANDOVERS)
+        manifest = _manifest(
+            night,
+            got,
+            config,
+            scored=scored,
+            accounts_scored=accounts_scored,
+            drift=scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi),
+            context=context,
+            outputs=[
+                n for n in scoring.OUTPUT_FILES if (staged / n).exists() or n == "manifest.json"
+            ],
+            seconds=time.perf_counter() - started,
+        )
+        write_json(manifest, staged / "manifest.json")
+        files = scoring.OUTPUT_FILES
+        publish([staged / n for n in files if (staged / n).exists()], out, files)
+    return manifest
+
+
+def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
+    """The models, the hand-over history and the export's checked tables; whatever
+    cannot be read stops the night in one line."""
+    try:
+        export = night.export
+        if night.mappings:  # the source system's own shape: mapped to canonical tables first
+            export = canonical_export(list(night.mappings), export, work / "export")
+        when = pd.Timestamp(night.run_date) if night.run_date else read_export_time(export)
+        scorers = {k: None if u == "none" else load_scorer(u) for k, u in night.models.items()}
+        history = read_history(out / scoring.HANDOVERS)
+        columns = load_column_map(night.column_map)
+        dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
+        rules = RowRules(
+            when,
+            params.score.lead_id_pattern,
+            dayfirst=dayfirst,
+            email_required=params.email_required,
+        )
+        tables, rejects, rows_in, files = intake.read_inputs(
+            export, rules, columns, params.score, work
+        )
+    except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
+        raise NightRefused(str(err)) from err
+    return _Inputs(when, scorers, history, tables, rejects, rows_in, files)
+
+
+def _manifest(
+    night: Night,
+    got: _Inputs,
+    config: ScoreParams,
+    *,
+    scored: pd.DataFrame,
+    accounts_scored: int,
+    drift: dict,
+    context: dict,
+    outputs: list[str],
+    seconds: float,
+) -> dict:
+    """What the run did; refuses when rows in != scored + rejected (nothing lost)."""
+    from mqlscore import tracking
+
+    rejected = len(got.rejects)
+    if got.rows_in != len(scored) + rejected:
+        raise RuntimeError(
+            f"row count mismatch: {got.rows_in} rows in, {len(scored)} scored, {rejected} rejected"
+        )
+    held_back = int(scored["held"].sum()) if "held" in scored else 0
+    return {
+        "run_date": str(got.when),
+        "engine": night.engine,
+        **{k: s and tracking.model_version(night.models[k]) for k, s in got.scorers.items()},
+        "inputs": {path.name: file_md5(path) for path in got.files.values()},
+        "rows_in": got.rows_in,
+        "scored": len(scored),
+        "rejected": rejected,
+        "qualified": int(scored["qualified"].sum()),
+        "held_back": held_back,
+        "accounts_scored": accounts_scored,
+        "reasons": night.reasons,
+        "drift": drift,
+        "outputs": outputs,
+        "handovers": {
+            "file": scoring.HANDOVERS,
+            "rehand_after_days": config.rehand_after_days,
+            "held_back": held_back,
+        },
+        "context": context,
+        "id_case_mismatches": intake.id_case_mismatches(got.tables),
+        "run_date_from": "--run-date" if night.run_date else "export.json",
+        "run_seconds": round(seconds, 2),
+    }
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """The hand-over history of earlier runs into this `--out` (none yet: empty); a file
+    that cannot be read or lacks its columns is a refusal, not a fresh start."""
+    if not path.exists():
+        return scoring.empty_history()
+    try:
+        history = pd.read_parquet(path)
+    except Exception as err:
+        raise ExportError(f"{path}: cannot read the hand-over history: {err}") from err
+    missing = sorted(set(scoring.HISTORY_COLUMNS) - set(history.columns))
+    if missing:
+        raise ExportError(f"{path}: the hand-over history lacks {', '.join(missing)}")
+    return history.assign(handed_over_at=pd.to_datetime(history["handed_over_at"]))
+
+
+def load_scorer(uri: str) -> Any:
+    """A scorer from the registry or a folder; an unloadable model is an export-level stop."""
+    from mqlscore import tracking
+
+    try:
+        return tracking.load_scorer(uri)
+    except Exception as err:
+        raise ExportError(f"cannot load model {uri}: {err}") from err
