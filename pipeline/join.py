@@ -10,11 +10,17 @@ from typing import Annotated
 import typer
 
 from features.matching import match_leads, match_rates, rate_drops
-from mqlscore.config import ValidateParams, load_section
+from mqlscore.config import SYNTHETIC, ValidateParams, load_section
 from mqlscore.io import read_export_info, read_tables, write_json, write_parquet
 from mqlscore.schema import current_state
 
 log = logging.getLogger(__name__)
+
+
+def per_source(saved: dict) -> dict[str, dict[str, float]]:
+    """Match rates of the last run per source (a baseline from before they were kept per
+    source held the synthetic world's)."""
+    return saved.get("sources", {SYNTHETIC: saved} if saved else {})
 
 
 def main(
@@ -28,9 +34,8 @@ def main(
 ) -> None:
     """Match leads to accounts: CRM id, else email domain, else company name."""
     tables = read_tables(raw, ("leads", "accounts"))
-    crm_ids = ("leads", "account_id") not in current_state(
-        read_export_info(raw).get("known_at_creation", {})
-    )
+    info = read_export_info(raw)
+    crm_ids = ("leads", "account_id") not in current_state(info.get("known_at_creation", {}))
     if not crm_ids:
         log.warning(
             "join: the leads' CRM account is current state in this source (no mapping says "
@@ -38,10 +43,12 @@ def main(
         )
     matches = match_leads(tables["leads"], tables["accounts"], crm_ids)
     write_parquet(matches, out)
-    rates = match_rates(matches)
-    before = json.loads(baseline.read_text()) if baseline and baseline.exists() else None
+    rates, source = match_rates(matches), info.get("source", SYNTHETIC)
+    history = (
+        per_source(json.loads(baseline.read_text())) if baseline and baseline.exists() else {}
+    )
     max_drop = load_section(params, "validate", ValidateParams).max_match_rate_drop
-    drops = rate_drops(rates, before, max_drop)
+    drops = rate_drops(rates, history.get(source), max_drop)
     for rule, change in drops.items():
         log.warning(
             "join: %s matches %.1f%% of leads, down from %.1f%% last run (a shared or "
@@ -51,6 +58,6 @@ def main(
             100 * change["before"],
         )
     write_json({"leads": len(matches), "match_rate": rates, "rate_drops": drops}, summary)
-    if baseline:
-        write_json(rates, baseline)
+    if baseline:  # kept per source: switching sources is no drop
+        write_json({"sources": history | {source: rates}}, baseline)
     log.info("join: %s", ", ".join(f"{rule} {share:.1%}" for rule, share in rates.items()))

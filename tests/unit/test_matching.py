@@ -107,3 +107,38 @@ def test_a_current_state_crm_account_is_never_matched_on() -> None:
     found = match_leads(leads, ACCOUNTS, crm_ids=False)
     assert found["account_id"].tolist() == [None, "A1"]
     assert found["match_rule"].tolist() == ["unmatched", "email_domain"]
+
+
+def test_the_match_rate_baseline_is_kept_per_source(
+    tiny_world,
+    tiny_params_file,
+    tmp_path,
+    caplog,  # noqa: ANN001
+) -> None:
+    """A source whose leads match far less by CRM id is no drop of the synthetic world's."""
+    import json
+    import logging
+
+    from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+    from pipeline import join
+
+    def run(source: str, blank_ids: bool) -> dict:
+        raw = tmp_path / source
+        tables = tiny_world.raw_tables()
+        leads = tables["leads"].assign(account_id=None) if blank_ids else tables["leads"]
+        write_parquet(leads, raw / "leads.parquet")
+        write_parquet(tables["accounts"], raw / "accounts.parquet")
+        write_json(
+            {"source": source, "known_at_creation": {"leads": ["account_id"]}}, raw / EXPORT_FILE
+        )
+        summary = tmp_path / f"{source}.json"
+        join.main(raw, tmp_path / "m.parquet", summary, tmp_path / "base.json", tiny_params_file)
+        return json.loads(summary.read_text())
+
+    run("synthetic", blank_ids=False)
+    with caplog.at_level(logging.WARNING):
+        assert run("hubspot", blank_ids=True)["rate_drops"] == {}  # its first run
+        assert "down from" not in caplog.text
+        assert "account_id" in run("synthetic", blank_ids=True)["rate_drops"]  # a real drop
+    saved = json.loads((tmp_path / "base.json").read_text())["sources"]
+    assert set(saved) == {"synthetic", "hubspot"}
