@@ -13,7 +13,13 @@ import pandas as pd
 import typer
 
 from mqlscore import page
-from mqlscore.config import EvaluateParams, FeatureParams, load_section
+from mqlscore.config import (
+    EvaluateParams,
+    FeatureParams,
+    TrainParams,
+    load_section,
+    registered_name,
+)
 from mqlscore.evaluation import KINDS
 from mqlscore.io import read_export_info, write_text
 from mqlscore.reasons import explain
@@ -72,7 +78,7 @@ def main(
         explain=partial(explain, scorer),
         validation=_json(validation) or {},
         join=_json(join) or {},
-        manifest=_json(scores / "manifest.json") if scores else None,
+        manifest=_this_source(_json(scores / "manifest.json") if scores else None, params),
         tracking=_json(tracking),
     )
     html = page.review_page(evidence, read_export_info(raw).get("source", "synthetic"))
@@ -80,3 +86,14 @@ def main(
     log.info("report: %s (%.0f kB)", out, len(html) / 1024)
     if run_info and run_info.exists():
         mlflow_runs.attach(json.loads(run_info.read_text())["run_id"], out)
+
+
+def _this_source(manifest: dict | None, params: Path) -> dict | None:
+    """The latest scoring run, if it scored with this source's lead model (a run of
+    another source's model is not this source's drift)."""
+    name = (manifest or {}).get("model", {}).get("name")
+    prefix = load_section(params, "train", TrainParams).model_prefix
+    if name and name != registered_name(params, prefix, "lead"):
+        log.info("report: the scoring run in --scores used %s, not this source's model", name)
+        return None
+    return manifest

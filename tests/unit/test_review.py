@@ -126,3 +126,14 @@ def test_every_headline_figure_carries_its_interval() -> None:
     assert markdown.with_interval({"won_deals_interval": [1.0, 4.5]}, "won_deals", "3") == (
         "3 (1 to 4.5)"
     )
+
+
+def test_the_report_shows_only_a_scoring_run_of_its_own_source(tiny_params_file) -> None:  # noqa: ANN001
+    from pipeline.report import _this_source
+
+    mine = {"model": {"name": "mqlscore-lead"}, "scored": 10}
+    other = {"model": {"name": "mqlscore-salesforce-lead"}, "scored": 10}
+    assert _this_source(mine, tiny_params_file) == mine
+    assert _this_source(other, tiny_params_file) is None  # another source's night
+    assert _this_source({"scored": 1}, tiny_params_file) == {"scored": 1}  # a model folder
+    assert _this_source(None, tiny_params_file) is None
