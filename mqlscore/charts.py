@@ -57,15 +57,16 @@ def data_uri(figure) -> str:  # noqa: ANN001
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def headline_figure(rows: dict[str, dict], names: list[str]):  # noqa: ANN201
-    """Deals created, deals won and won revenue for each ranker at one volume."""
+def headline_figure(rows: dict[str, dict], names: list[str], revenue: bool = True):  # noqa: ANN201
+    """Deals created, deals won and (when the export has deal amounts) won revenue for
+    each ranker at one volume."""
     plt = _pyplot()
     panels = [
         ("deals_reached", "deals created"),
         ("won_deals", "deals won"),
-        ("won_revenue", "won revenue"),
+        *([("won_revenue", "won revenue")] if revenue else []),
     ]
-    figure, axes = plt.subplots(1, 3, figsize=(9, 3.2))
+    figure, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
     for axis, (field, title) in zip(axes, panels, strict=True):
         values = [rows[n][field] for n in names]
         bars = axis.bar(

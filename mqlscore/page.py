@@ -103,21 +103,28 @@ def headline_section(ev: Evidence) -> Section:
         shown = f"{value:,.0f}" if field == "won_revenue" else count(value)
         return f"<span data-figure='{ranker}.{field}'>{shown}</span>"
 
+    amounts = "amount" in ev.outcomes.columns and bool(ev.outcomes["amount"].notna().any())
+
+    def worth(ranker: str) -> str:
+        return f", worth {figure(ranker, 'won_revenue')}" if amounts else ""
+
     text = (
         f"Handing sales {figure('model', 'selected')} {noun}s over the test period (sales' "
         f"capacity, each {noun} once), the model's picks led to "
         f"{figure('model', 'deals_reached')} distinct deals created and "
-        f"{figure('model', 'won_deals')} won, worth {figure('model', 'won_revenue')}"
+        f"{figure('model', 'won_deals')} won{worth('model')}"
     )
     if rule:
         text += (
             f"; {charts.LABELS[rule]} at the same volume: {figure(rule, 'deals_reached')} "
-            f"created, {figure(rule, 'won_deals')} won, worth {figure(rule, 'won_revenue')}."
+            f"created, {figure(rule, 'won_deals')} won{worth(rule)}."
         )
     else:
         text += ". This export has no marketing flag to compare with."
+    if not amounts:
+        text += " The export has no deal amounts, so no revenue is shown."
     names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
-    chart = charts.headline_figure(rows, names)
+    chart = charts.headline_figure(rows, names, revenue=amounts)
     section = Section(
         "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]
     )

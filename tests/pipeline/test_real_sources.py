@@ -73,3 +73,4 @@ def test_the_report_says_what_olist_cannot_show(olist) -> None:  # noqa: ANN001
     assert any("no mql flag" in m.lower() for m in missing)  # the 2x2 and breakdowns
     assert "no marketing flag to compare with" in text  # the headline says so too
     assert "By lead source" in text  # campaign quality by the source Olist does carry
+    assert "The export has no deal amounts, so no revenue is shown." in text  # not "worth 0"
