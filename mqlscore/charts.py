@@ -131,10 +131,11 @@ def bar_figure(table: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: s
 def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):  # noqa: ANN201
     """Mean |SHAP| per feature, largest first, named in words."""
     plt = _pyplot()
-    head = importance.head(top).iloc[::-1]
+    moving = importance[importance["mean_abs_shap"] > 0]  # a feature that never moves a score
+    head = moving.head(top).iloc[::-1]  # is no driver: no zero-length bars
     figure, axis = plt.subplots(figsize=(7.5, 0.32 * len(head) + 1))
     axis.barh([labels.get(f, f) for f in head["feature"]], head["mean_abs_shap"], color=MODEL)
-    axis.set_xlabel("mean |SHAP| (log-odds)")
+    axis.set_xlabel("how far it moves a lead's score, on average (mean |SHAP|, log-odds)")
     axis.set_title("What drives the score")
     axis.tick_params(axis="y", labelsize=8)
     figure.tight_layout()

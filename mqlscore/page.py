@@ -227,7 +227,7 @@ def breakdown_section(ev: Evidence) -> Section:
     for column in ("lead_source", "country", "is_target_account"):
         if _has(test, column):
             section.tables.append(
-                (f"By {column.replace('_', ' ')}", html_table(review.segment_table(test, column)))
+                (BREAKDOWN_TITLES[column], html_table(review.segment_table(test, column)))
             )
     return section
 
@@ -324,6 +324,13 @@ def sections(ev: Evidence) -> list[Section]:
     return [s for s in built if s is not None]
 
 
+BREAKDOWN_TITLES = {
+    "lead_source": "By lead source",
+    "country": "By country",
+    "is_target_account": "Target accounts or not",
+}
+
+
 def review_page(ev: Evidence, source: str) -> str:
     """The revenue team's page: the title, what every figure is measured on, and every
     section."""
@@ -333,7 +340,8 @@ def review_page(ev: Evidence, source: str) -> str:
         f"{len(ev.test):,} lead rows. Every figure is measured on rows the model never "
         "trained on."
     )
-    return render("mqlscore: the model beside the MQL rule", subtitle, sections(ev))
+    versus = "the MQL rule" if _has(ev.test, ev.kind.baseline) else "this export's baselines"
+    return render(f"mqlscore: the model beside {versus}", subtitle, sections(ev))
 
 
 def render(title: str, subtitle: str, parts: list[Section]) -> str:

@@ -74,3 +74,4 @@ def test_the_report_says_what_olist_cannot_show(olist) -> None:  # noqa: ANN001
     assert "no marketing flag to compare with" in text  # the headline says so too
     assert "By lead source" in text  # campaign quality by the source Olist does carry
     assert "The export has no deal amounts, so no revenue is shown." in text  # not "worth 0"
+    assert "the model beside this export's baselines" in text  # no MQL rule to be beside
