@@ -249,9 +249,11 @@ def top_reasons(
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
         order = _largest(pushes_all, top)
         words_for = describe if direction == "up" else partial(_against, typical=typical)
-        for k in range(order.shape[1]):
-            columns[f"reason_{direction}_{k + 1}"] = _words(
-                order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for
+        for k in range(top):  # a model with fewer features than `top`: blank columns
+            columns[f"reason_{direction}_{k + 1}"] = (
+                _words(order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for)
+                if k < order.shape[1]
+                else np.full(len(rows), "", dtype=object)
             )
     return pd.DataFrame(columns, index=contributions.index)
 

@@ -1,20 +1,44 @@
 """One flat lead table (one row per lead, a target column) as typed columns, each with
-its inferred kind: number, yes/no, category, date, free text or id-like."""
+its inferred kind: number, yes/no, category, date, free text, id-like or personal (a
+person's name, email, phone or address: never a feature, never in a model or a log)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from mqlscore.io import PLACEHOLDERS
+from mqlscore.schema import EMAIL_PATTERN
 from sources.intake import FALSE_WORDS, TRUE_WORDS, MappingError, read_export_file
 
 # What web forms leave behind for "not answered", beyond the CRM placeholders.
 FORM_PLACEHOLDERS = PLACEHOLDERS | {"Select", "select", "SELECT", "none", "unknown", "Unknown"}
 TARGET_YES = TRUE_WORDS | {"converted", "won", "closed won", "customer"}
 TARGET_NO = (FALSE_WORDS - {""}) | {"not converted", "lost", "closed lost"}
-KINDS = ("number", "yes_no", "category", "date", "text", "id")
+KINDS = ("number", "yes_no", "category", "date", "text", "id", "personal")
+PERSONAL_NAME = re.compile(
+    r"(first|last|full|given|family|middle|sur|contact|lead)[ _-]?name|^name$|e-?mail|phone"
+    r"|mobile|^cell|fax|street|address|zip|postal|birth|salutation|linkedin|twitter",
+    re.IGNORECASE,
+)
+PHONE = r"\+?[\d(][\d\s().-]*\d[\s.-]\d{2,4}[\s.-]?\d{2,4}"
+
+
+def looks_personal(column: str, values: pd.Series, kind: str) -> bool:
+    """A column about a person: text named like one (First Name, Email, Phone, Street; a
+    yes/no "Do Not Email" or a count is not), or values that are mostly emails or phone
+    numbers."""
+    if kind in ("category", "text", "id") and PERSONAL_NAME.search(column):
+        return True
+    present = values.dropna().astype(str).str.strip().head(2000)
+    if present.empty:
+        return False
+    emails = present.str.fullmatch(EMAIL_PATTERN).mean()
+    dated = present.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+    phones = (present.str.fullmatch(PHONE) & (present.str.count(r"\d") >= 9) & ~dated).mean()
+    return bool(emails > 0.5 or phones > 0.5)
 
 
 def read_flat(path: Path) -> pd.DataFrame:
@@ -94,7 +118,9 @@ def flat_frame(
                 f"the file has no column {column!r} (columns: {list(raw.columns)[:20]})"
             )
     skip = {target, id_column}
-    kinds = kinds or {c: infer_kind(raw[c]) for c in raw.columns if c not in skip}
+    if kinds is None:
+        inferred = {c: infer_kind(raw[c]) for c in raw.columns if c not in skip}
+        kinds = {c: "personal" if looks_personal(c, raw[c], k) else k for c, k in inferred.items()}
     frame = pd.DataFrame({c: typed(raw[c], k) for c, k in kinds.items() if c in raw.columns})
     if id_column:
         frame.insert(0, "_id", raw[id_column])

@@ -142,3 +142,30 @@ def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: 
     assert set(leakage["flagged"]) == {"business_segment", "lead_type"}
     metrics = json.loads((tmp_path / "out/metrics.json").read_text())
     assert 0.6 < metrics["roc_auc"] < 0.8
+
+
+def test_personal_columns_are_never_features_nor_written_anywhere(
+    mlflow_store,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """Names, emails and phones in a flat file are 'personal': named in the leakage
+    report, never features, and no written file (model, MLflow store, reports) holds one."""
+    source = _flat_file(tmp_path / "leads.csv")
+    frame = pd.read_csv(source, sep=";", dtype=str)
+    n = len(frame)
+    frame["First Name"] = [f"Zebulon{i}" for i in range(n)]
+    frame["Last Name"] = [f"Quixwell{i % 40}" for i in range(n)]
+    frame["Contact"] = [f"zq{i}@example.org" for i in range(n)]
+    frame["Tel"] = [f"+44 20 7946 {i % 10000:04d}" for i in range(n)]
+    frame.to_csv(source, sep=";", index=False)
+    out = tmp_path / "model"
+    train_flat.main(input=source, target="Converted", id="Prospect ID", out=out)
+    leakage = json.loads((out / "leakage.json").read_text())
+    personal = {"First Name", "Last Name", "Contact", "Tel"}
+    assert {c for c, k in leakage["not_features"].items() if k == "personal"} == personal
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != source]
+    assert written
+    for path in written:
+        data = path.read_bytes()
+        assert b"Zebulon" not in data and b"Quixwell" not in data, path
+        assert b"@example.org" not in data and b"+44 20 7946" not in data, path

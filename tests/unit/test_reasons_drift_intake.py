@@ -247,3 +247,11 @@ def test_unknown_values_are_named_with_their_rows_in_one_line(tmp_path: Path) ->
         check_known_values(staged)
     sales.to_parquet(staged["sales_activities"])
     check_known_values(staged)  # known values, `other` and blanks pass
+
+
+def test_a_model_with_fewer_features_than_reasons_leaves_the_rest_blank() -> None:
+    contributions = pd.DataFrame({"events_30d": [0.5, -0.2], "employees": [-0.1, 0.3]})
+    values = pd.DataFrame({"events_30d": [4.0, 0.0], "employees": [50.0, 900.0]})
+    out = top_reasons(contributions, values, top=3)
+    assert list(out.columns) == [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
+    assert (out["reason_up_3"] == "").all() and (out["reason_down_3"] == "").all()
