@@ -63,7 +63,7 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     "is_target_account": ("on sales' target-account list", "not on sales' target-account list"),
     "free_mail": ("a free-mail address", "a company email address"),
     "no_account": ("not matched to any account", "matched to an account"),
-    "seniority": "title reads as {text}",
+    "seniority": "title: {text}",
     "function": "works in {text}",
     "industry": "industry: {text}",
     "country": "country: {text}",
@@ -80,9 +80,32 @@ _COMPILED = [(re.compile(f"^{k}$"), v) for k, v in reversed(TEMPLATES.items())]
 
 
 def _number(value: float) -> str:
-    if value == int(value):
-        return f"{int(value):,}"
+    if value == int(value) or abs(value) >= 100:  # 1,206 employees, never 1,206.2
+        return f"{round(value):,}"
     return f"{value:,.1f}"
+
+
+PROPER = {"it": "IT", "hr": "HR", "c level": "C-level", "vp": "VP", "ceo": "CEO"}
+# the nouns a count names, as one of them (when the count is 1)
+SINGULAR = [
+    ("people", "person"), ("touches", "touch"), ("visits", "visit"), ("downloads", "download"),
+    ("clicks", "click"), ("opens", "open"), ("fills", "fill"), ("scans", "scan"),
+    ("attendances", "attendance"), ("departments", "department"), ("employees", "employee"),
+    ("opportunities", "opportunity"), ("deals", "deal"), ("MQLs", "MQL"), ("VPs", "VP"),
+    ("calls, emails or meetings", "call, email or meeting"), ("seniorities", "seniority"),
+]  # fmt: skip
+
+
+def _one(sentence: str) -> str:
+    """A sentence about a count of 1 in the singular ("1 website visit", "1 person")."""
+    for plural, single in SINGULAR:
+        sentence = re.sub(rf"\b{re.escape(plural)}\b", single, sentence, count=1)
+    return sentence
+
+
+def _proper(text: str) -> str:
+    words = text.replace("_", " ")
+    return PROPER.get(words.lower(), words)
 
 
 def _words_for(what: str) -> str:
@@ -113,7 +136,7 @@ def describe(feature: str, value: object) -> str:
         return f"{feature.replace('_', ' ')} unknown"
     template, fields = matched
     if isinstance(value, str):
-        return template.format(text=value.replace("_", " "), **fields)
+        return template.format(text=_proper(value), **fields)
     number = float(value)
     if isinstance(template, tuple):
         return template[0] if number >= 0.5 else template[1]
@@ -124,7 +147,8 @@ def describe(feature: str, value: object) -> str:
         "trend": "rising" if number > 0 else "falling" if number < 0 else "flat",
         "days": "never" if number >= 9999 else f"{_number(number)} days ago",
     }
-    return template.format(text=str(value), **fields, **filled)
+    sentence = template.format(text=str(value), **fields, **filled)
+    return _one(sentence) if number == 1 and "{n}" in template else sentence
 
 
 NAMES = {  # where the sentence without its value reads badly
@@ -245,6 +269,10 @@ def top_reasons(
     columns = {}
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         pushes_all = shap if sign > 0 else -shap
+        if direction == "up":  # a reason for is never an absence ("no ...", "unknown")
+            pushes_all = np.where(absences(values), 0.0, pushes_all)
+        else:  # nor is "unknown" a reason against: nothing a rep can look at
+            pushes_all = np.where(values.isna().to_numpy(), 0.0, pushes_all)
         if direction == "down" and typical:
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
         order = _largest(pushes_all, top)
@@ -256,6 +284,24 @@ def top_reasons(
                 else np.full(len(rows), "", dtype=object)
             )
     return pd.DataFrame(columns, index=contributions.index)
+
+
+def absences(values: pd.DataFrame) -> np.ndarray:
+    """Cells that say something is missing: blank, or a zero its words call an absence
+    ("no people from this account engaged", "not on the target-account list")."""
+    zero_is_absence = [describe(f, 0.0).startswith(("no ", "not ")) for f in values.columns]
+    blank = values.isna().to_numpy()
+    zero = (
+        np.column_stack(
+            [
+                values[f].eq(0).to_numpy() if z else np.zeros(len(values), bool)
+                for f, z in zip(values.columns, zero_is_absence, strict=True)
+            ]
+        )
+        if len(values.columns)
+        else blank
+    )
+    return blank | zero
 
 
 class Explained(Protocol):

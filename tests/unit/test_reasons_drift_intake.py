@@ -34,7 +34,11 @@ def test_describe_speaks_plain_words() -> None:
     )
     assert describe("is_target_account", 1.0) == "on sales' target-account list"
     assert describe("days_since_last_opportunity", 9999.0).endswith("never")
-    assert describe("seniority", "c_level") == "title reads as c level"
+    assert describe("seniority", "c_level") == "title: C-level"
+    assert describe("function", "it") == "works in IT"
+    assert describe("web_visit_30d", 1.0) == "1 website visit by this lead in 30 days"
+    assert describe("account_engaged_contacts_90d", 1.0).startswith("1 person from")
+    assert describe("employees", 1206.2) == "1,206 employees"  # a count stays whole
     assert describe("employees", float("nan")) == "employees unknown"
 
 
@@ -255,3 +259,26 @@ def test_a_model_with_fewer_features_than_reasons_leaves_the_rest_blank() -> Non
     out = top_reasons(contributions, values, top=3)
     assert list(out.columns) == [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
     assert (out["reason_up_3"] == "").all() and (out["reason_down_3"] == "").all()
+
+
+def test_a_reason_for_is_never_an_absence() -> None:
+    """A zero that reads "no people from this account engaged", or a blank, may push a
+    score up in the model, but a rep is never told it as a reason for."""
+    contributions = pd.DataFrame(
+        {
+            "account_engaged_contacts_90d": [2.0, 2.0],
+            "employees": [1.5, 1.5],
+            "events_30d": [0.4, 0.4],
+        }
+    )
+    values = pd.DataFrame(
+        {
+            "account_engaged_contacts_90d": [0.0, 4.0],
+            "employees": [None, 300.0],
+            "events_30d": [5.0, 5.0],
+        }
+    )
+    up = top_reasons(contributions, values, top=3)
+    assert up.loc[0, "reason_up_1"] == describe("events_30d", 5.0)  # the absences skipped
+    assert up.loc[0, "reason_up_2"] == "" and up.loc[0, "reason_up_3"] == ""
+    assert up.loc[1, "reason_up_1"] == describe("account_engaged_contacts_90d", 4.0)
