@@ -234,9 +234,49 @@ def _largest(pushes: np.ndarray, top: int) -> np.ndarray:
     return np.take_along_axis(part, ranked, axis=1)
 
 
-def _words(slot: np.ndarray, pushes: np.ndarray, values: pd.DataFrame, words_for) -> np.ndarray:  # noqa: ANN001
-    """One reason column: each row's feature in `slot` described with its value; one
-    sentence per distinct (feature, value), rows grouped by feature."""
+WINDOWED = re.compile(r"^(?P<signal>.+)_(?P<w>\d+)d$")
+
+
+def signal_windows(features: list[str]) -> dict[str, list[str]]:
+    """Each windowed feature's other windows of the same signal (`pricing_page_visit_30d`
+    -> `pricing_page_visit_7d`, `..._90d`), shortest window first."""
+    signals: dict[str, list[str]] = {}
+    for feature in features:
+        found = WINDOWED.match(feature)
+        if found:
+            signals.setdefault(found["signal"], []).append(feature)
+    return {
+        f: [o for o in sorted(group, key=lambda g: int(WINDOWED.match(g)["w"])) if o != f]
+        for group in signals.values()
+        if len(group) > 1
+        for f in group
+    }
+
+
+def one_window(pushes: np.ndarray, features: list[str], windows: dict) -> np.ndarray:
+    """Per row, only the window of a signal that pushes most may be a reason (its other
+    windows are said in the same sentence), so one signal never takes two slots."""
+    out = pushes.copy()
+    index = {f: i for i, f in enumerate(features)}
+    done: set[str] = set()
+    for feature, others in windows.items():
+        if feature in done:
+            continue
+        columns = [index[feature], *(index[o] for o in others)]
+        done.update([feature, *others])
+        block = pushes[:, columns]
+        weaker = np.ones(block.shape, dtype=bool)
+        weaker[np.arange(len(block)), block.argmax(axis=1)] = False
+        out[:, columns] = np.where(weaker, 0.0, block)
+    return out
+
+
+def _words(  # noqa: ANN001
+    slot: np.ndarray, pushes: np.ndarray, values: pd.DataFrame, words_for, windows: dict
+) -> np.ndarray:
+    """One reason column: each row's feature in `slot` described with its value (and its
+    signal's other windows: "7 pricing-page visits ... in 30 days, 20 in 90 days"); one
+    sentence per distinct (feature, values), rows grouped by feature."""
     texts = np.full(len(slot), "", dtype=object)
     rows = np.flatnonzero(pushes)
     if not len(rows):
@@ -245,10 +285,25 @@ def _words(slot: np.ndarray, pushes: np.ndarray, values: pd.DataFrame, words_for
     features, starts = np.unique(slot[rows], return_index=True)
     for i, group in zip(features, np.split(rows, starts[1:]), strict=True):
         name = values.columns[i]
-        codes, uniques = pd.factorize(values[name].to_numpy()[group], use_na_sentinel=False)
-        words = np.array([words_for(name, v) for v in uniques], dtype=object)
+        shown = [name, *windows.get(name, [])]
+        cells = pd.Series(list(zip(*(values[c].to_numpy()[group] for c in shown), strict=True)))
+        codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+        words = np.array(
+            [_with_windows(words_for(name, key[0]), shown[1:], key[1:]) for key in uniques],
+            dtype=object,
+        )
         texts[group] = words[codes]
     return texts
+
+
+def _with_windows(text: str, others: list[str], cells: tuple) -> str:
+    """A reason with the same signal's count in its other windows appended."""
+    more = [
+        f"{_number(float(v))} in {WINDOWED.match(o)['w']} days"
+        for o, v in zip(others, cells, strict=True)
+        if v is not None and not (isinstance(v, float) and np.isnan(v))
+    ]
+    return ", ".join([text, *more])
 
 
 def top_reasons(
@@ -266,6 +321,7 @@ def top_reasons(
     values = values[features]  # column i of each: the same feature
     shap = np.ascontiguousarray(contributions.to_numpy())  # rows contiguous for the top-k
     rows = np.arange(len(shap))
+    windows = signal_windows(features)
     columns = {}
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         pushes_all = shap if sign > 0 else -shap
@@ -275,11 +331,12 @@ def top_reasons(
             pushes_all = np.where(values.isna().to_numpy(), 0.0, pushes_all)
         if direction == "down" and typical:
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
+        pushes_all = one_window(pushes_all, features, windows)
         order = _largest(pushes_all, top)
         words_for = describe if direction == "up" else partial(_against, typical=typical)
         for k in range(top):  # a model with fewer features than `top`: blank columns
             columns[f"reason_{direction}_{k + 1}"] = (
-                _words(order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for)
+                _words(order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for, windows)
                 if k < order.shape[1]
                 else np.full(len(rows), "", dtype=object)
             )

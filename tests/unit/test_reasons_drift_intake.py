@@ -282,3 +282,17 @@ def test_a_reason_for_is_never_an_absence() -> None:
     assert up.loc[0, "reason_up_1"] == describe("events_30d", 5.0)  # the absences skipped
     assert up.loc[0, "reason_up_2"] == "" and up.loc[0, "reason_up_3"] == ""
     assert up.loc[1, "reason_up_1"] == describe("account_engaged_contacts_90d", 4.0)
+
+
+def test_windows_of_one_signal_are_one_reason() -> None:
+    """The 30- and 90-day counts of one signal never take two slots: the window that
+    pushes most is the reason, the others said in the same sentence."""
+    contributions = pd.DataFrame(
+        {"pricing_page_visit_30d": [0.9], "pricing_page_visit_90d": [0.5], "employees": [0.3]}
+    )
+    values = pd.DataFrame(
+        {"pricing_page_visit_30d": [7.0], "pricing_page_visit_90d": [20.0], "employees": [300.0]}
+    )
+    up = top_reasons(contributions, values, top=3).iloc[0]
+    assert up["reason_up_1"] == "7 pricing-page visits by this lead in 30 days, 20 in 90 days"
+    assert up["reason_up_2"] == "300 employees" and up["reason_up_3"] == ""
