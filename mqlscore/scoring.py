@@ -42,6 +42,7 @@ LEAD_COLUMNS = [
     "score",
     "grade",
     "rank",
+    "top_percent",
     "qualified",
     "handed_over_at",
     "on_open_opportunity",
@@ -157,6 +158,12 @@ def qualify(
     return rank, eligible & (eligible_rank <= limit)
 
 
+def top_percent(rank: np.ndarray, total: int) -> np.ndarray:
+    """Where a lead stands among tonight's scored leads, as a rep reads it: 1 is the
+    top 1% of the run (rank 1 of 26,667 is top 1%, the median lead top 50%)."""
+    return np.ceil(100 * np.asarray(rank, dtype=float) / max(total, 1)).astype("int64")
+
+
 def lead_output(
     features: pd.DataFrame,
     probability: np.ndarray,
@@ -165,8 +172,10 @@ def lead_output(
     reasons: pd.DataFrame | None,
     cuts: dict[str, float],
     handed_over_at: np.ndarray | None = None,
+    scored_total: int = 0,
 ) -> pd.DataFrame:
-    """The published lead rows for one chunk."""
+    """The published lead rows for one chunk (`scored_total`: the run's scored leads,
+    which `top_percent` is a share of)."""
     out = pd.DataFrame(
         {
             "lead_id": features["lead_id"].to_numpy(),
@@ -176,6 +185,7 @@ def lead_output(
             "score": score_0_100(probability),
             "grade": grade(probability, cuts),
             "rank": rank,
+            "top_percent": top_percent(rank, scored_total or len(features)),
             "qualified": qualified.astype(bool),
             "handed_over_at": np.full(len(features), np.datetime64("NaT"), "datetime64[us]")
             if handed_over_at is None
@@ -249,6 +259,7 @@ def _lead_schema():  # noqa: ANN202
         "probability": pa.float64(),
         "score": pa.int64(),
         "rank": pa.int64(),
+        "top_percent": pa.int64(),
         "qualified": pa.bool_(),
         "handed_over_at": pa.timestamp("us"),
         "on_open_opportunity": pa.bool_(),
@@ -324,6 +335,7 @@ def score_leads(
                 why,
                 cuts,
                 handed_over_at=None if when is None else when[start:stop],
+                scored_total=len(p_all),
             )
             table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
             parquet.write_table(table)

@@ -296,3 +296,9 @@ def test_windows_of_one_signal_are_one_reason() -> None:
     up = top_reasons(contributions, values, top=3).iloc[0]
     assert up["reason_up_1"] == "7 pricing-page visits by this lead in 30 days, 20 in 90 days"
     assert up["reason_up_2"] == "300 employees" and up["reason_up_3"] == ""
+
+
+def test_top_percent_says_where_a_lead_stands_tonight() -> None:
+    from mqlscore.scoring import top_percent
+
+    assert top_percent(np.array([1, 266, 267, 13334, 26667]), 26667).tolist() == [1, 1, 2, 51, 100]
