@@ -8,9 +8,15 @@ conversion, a status) shows up as a feature too good to be true.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
+
+from mqlscore.config import ValidateParams
+from mqlscore.schema import feature_columns
+
+log = logging.getLogger(__name__)
 
 # Likely causes by feature name (prefix or exact): the first that fits is named.
 CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -128,3 +134,32 @@ def audit_features(
             leaks.append(Leak(column, auc, "; ".join(why), cause_of(column), column in keep))
     audit = pd.DataFrame(table, columns=["column", "auc", "one_sided"])
     return audit.sort_values("auc", ascending=False).reset_index(drop=True), leaks
+
+
+def audit_tables(
+    frames: dict[str, pd.DataFrame], config: ValidateParams, use_marketing: bool
+) -> tuple[dict, list[dict]]:
+    """The leakage audit of each model table: its most telling features (DVC metrics) and
+    a failure per leaking feature not kept by `validate.leak_keep`."""
+    summary, failures = {}, []
+    for kind, frame in frames.items():
+        features = feature_columns(frame, use_marketing)
+        audit, leaks = audit_features(
+            frame, features, config.leak_auc, config.leak_lift, config.leak_keep
+        )
+        table = f"{kind}_snapshots"
+        summary[kind] = {
+            "top_auc": audit.head(5).to_dict("records"),
+            "leaks": [leak.message(table) for leak in leaks],
+        }
+        for leak in leaks:
+            if leak.kept:
+                log.warning("warning: %s", leak.message(table))
+            else:
+                failures.append(
+                    {"table": table, "column": leak.column, "auc": leak.auc}
+                    | {"check": "leakage", "message": leak.message(table)}
+                )
+    for name in sorted(set(config.leak_keep) - {c for f in frames.values() for c in f}):
+        log.warning("validate.leak_keep names %s, which no model table has", name)
+    return summary, failures

@@ -93,38 +93,6 @@ def main(
     write_json({"sources": history | {source: rows}}, baseline)
 
 
-def leakage(
-    frames: dict[str, pd.DataFrame], config: ValidateParams, use_marketing: bool
-) -> tuple[dict, list[dict]]:
-    """The leakage audit of each model table: its most telling features (DVC metrics) and
-    a failure per leaking feature not kept by `validate.leak_keep`."""
-    from mqlscore.leakage import audit_features
-    from mqlscore.schema import feature_columns
-
-    summary, failures = {}, []
-    for kind, frame in frames.items():
-        features = feature_columns(frame, use_marketing)
-        audit, leaks = audit_features(
-            frame, features, config.leak_auc, config.leak_lift, config.leak_keep
-        )
-        table = f"{kind}_snapshots"
-        summary[kind] = {
-            "top_auc": audit.head(5).to_dict("records"),
-            "leaks": [leak.message(table) for leak in leaks],
-        }
-        for leak in leaks:
-            if leak.kept:
-                log.warning("warning: %s", leak.message(table))
-            else:
-                failures.append(
-                    {"table": table, "column": leak.column, "auc": leak.auc}
-                    | {"check": "leakage", "message": leak.message(table)}
-                )
-    for name in sorted(set(config.leak_keep) - {c for f in frames.values() for c in f}):
-        log.warning("validate.leak_keep names %s, which no model table has", name)
-    return summary, failures
-
-
 def features_main(
     snapshots: Annotated[Path, typer.Option(help="Lead snapshot table to check.")],
     account_snapshots: Annotated[Path, typer.Option(help="Account snapshot table to check.")],
@@ -135,6 +103,7 @@ def features_main(
     """Validate the model tables of the kinds `train.kinds` trains: nulls, label rate, one
     row per key, point in time, and no feature that leaks the label."""
     from mqlscore.expectations import model_table_suite, run_suites, summarize
+    from mqlscore.leakage import audit_tables
     from mqlscore.schema import AUDIT_COLUMNS, feature_columns
 
     config = load_section(params, "validate", ValidateParams)
@@ -156,7 +125,7 @@ def features_main(
         log.info("validate_features: no %s model is trained (train.kinds): not checked", kind)
     checks, _ = run_suites(tables, suites, docs)
     result = summarize(checks) | {"kinds": list(kinds)}
-    audit, leaks = leakage(frames, config, train.use_marketing_features)
+    audit, leaks = audit_tables(frames, config, train.use_marketing_features)
     result |= {"leakage": audit, "failed": result["failed"] + len(leaks)}
     result["failures"] += leaks
     write_json(result, summary)
