@@ -596,3 +596,29 @@ def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
     when = handovers.when(ids, np.array([False, True, False, False]))
     assert pd.Timestamp(when[0]) == day - pd.Timedelta(days=90) and pd.Timestamp(when[1]) == day
     assert pd.isna(when[2]) and pd.isna(when[3])
+
+
+def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:  # noqa: ANN001
+    """Over a whole night's output: no reason for is an absence, no reason against is
+    'unknown', one signal never takes two slots of a row, counts read as whole numbers
+    or one decimal, and top_percent follows the rank."""
+    out, _ = scored
+    leads = pd.read_parquet(out / "lead_scores.parquet")
+    up = leads[[f"reason_up_{k}" for k in (1, 2, 3)]]
+    down = leads[[f"reason_down_{k}" for k in (1, 2, 3)]]
+    said = up.stack()
+    said = said[said != ""]
+    assert len(said) > len(leads)  # most leads get reasons
+    assert not said.str.match(r"^(no|not) ").any() and not said.str.contains("unknown").any()
+    assert not down.stack().str.contains("unknown").any()
+    assert not said.str.contains(r"= nan|\d\.\d{2,}").any()
+    for frame in (up, down):
+        # the window of a signal is said once per row: "... in 30 days, 20 in 90 days"
+        stems = frame.apply(lambda c: c.str.replace(r"\d[\d,.]*", "#", regex=True))
+        stems = stems.apply(lambda c: c.str.replace(r" in # days.*$", "", regex=True))
+        for _, row in stems.iterrows():
+            shown = [s for s in row if s]
+            assert len(shown) == len(set(shown)), shown
+    ordered = leads.sort_values("rank")
+    assert ordered["top_percent"].is_monotonic_increasing
+    assert ordered["top_percent"].iloc[0] == 1 and ordered["top_percent"].iloc[-1] == 100
