@@ -63,6 +63,7 @@ ACCOUNT_COLUMNS = [
     "leads_scored",
     "best_lead_id",
     "best_lead_score",
+    *REASON_COLUMNS,  # the account model's own reasons, by the same rules
 ]
 
 
@@ -206,9 +207,11 @@ def account_output(
     leads: pd.DataFrame,
     cuts: dict[str, float],
     config: ScoreParams,
+    reasons: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per account: its score, rank and the hand-over decision (as for leads,
-    never an account already on an open deal), buying-group engagement, its best lead."""
+    never an account already on an open deal), buying-group engagement, its best lead,
+    and the account model's three strongest reasons each way."""
     out = pd.DataFrame(
         {
             "account_id": accounts["account_id"].to_numpy(),
@@ -235,6 +238,8 @@ def account_output(
     out["leads_scored"] = out["account_id"].map(counts).fillna(0).astype("int64")
     out["best_lead_id"] = out["account_id"].map(best["lead_id"])
     out["best_lead_score"] = out["account_id"].map(best["score"]).astype("Int64")
+    for column in REASON_COLUMNS:
+        out[column] = "" if reasons is None else reasons[column].to_numpy()
     return out[ACCOUNT_COLUMNS]
 
 
@@ -407,7 +412,9 @@ def score_outputs(
     if account_scorer is None:
         return scored, counts, 0
     accounts = pd.read_parquet(paths["accounts"])
-    rows = account_output(accounts, account_scorer.probability(accounts), scored, cuts, config)
+    why = explain_rows(account_scorer, accounts) if explain else None
+    probability = account_scorer.probability(accounts)
+    rows = account_output(accounts, probability, scored, cuts, config, why)
     write_table(rows, staged / "account_scores")
     return scored, counts, len(accounts)
 

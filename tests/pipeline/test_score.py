@@ -622,3 +622,11 @@ def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
     ordered = leads.sort_values("rank")
     assert ordered["top_percent"].is_monotonic_increasing
     assert ordered["top_percent"].iloc[0] == 1 and ordered["top_percent"].iloc[-1] == 100
+
+
+def test_accounts_get_their_own_reasons(scored) -> None:  # noqa: ANN001
+    out, _ = scored
+    accounts = pd.read_parquet(out / "account_scores.parquet")
+    assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS
+    said = accounts["reason_up_1"]
+    assert (said != "").mean() > 0.5 and not said.str.match(r"^(no|not) ").any()
