@@ -577,7 +577,7 @@ def quality_gate(
     and more distinct deals reached. Returns `passed` and the failed bars in words."""
     failed, skipped = [], []
     auc = table["ranking"]["model"]["roc_auc"]
-    if auc < min_roc_auc:
+    if not auc >= min_roc_auc:  # a NaN (one class in the test period) fails too
         failed.append(f"test ROC-AUC {auc} below evaluate.min_roc_auc {min_roc_auc}")
     if require_beats_mql and kind.volume_name not in table:
         skipped.append(f"no {kind.baseline} in this export to beat")

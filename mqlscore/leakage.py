@@ -42,7 +42,9 @@ MIN_ROWS = 30  # a value on fewer rows than this says nothing on its own
 
 def single_column_auc(values: pd.Series, labels: pd.Series, kind: str) -> float:
     """How well one column alone ranks conversions on the training rows: numbers by
-    value (either direction), other kinds by each value's conversion rate there."""
+    value (either direction), other kinds by each value's conversion rate there (levels
+    of fewer than `MIN_ROWS` rows pooled: scored on the rows that made it, a rare level
+    would look like a perfect predictor)."""
     from sklearn.metrics import roc_auc_score
 
     if labels.nunique() < 2:
@@ -53,6 +55,8 @@ def single_column_auc(values: pd.Series, labels: pd.Series, kind: str) -> float:
             return 0.5
     else:
         keys = values.astype(object).where(values.notna(), "(missing)").astype(str)
+        sizes = keys.map(keys.value_counts())
+        keys = keys.where(sizes >= MIN_ROWS, "(rare)")  # a level's own rows would fit it
         score = keys.map(labels.groupby(keys).mean())
     auc = float(roc_auc_score(labels, score))
     return round(max(auc, 1 - auc), 4)

@@ -399,6 +399,11 @@ def check_enough_conversions(split: Split, minimum: int) -> None:
             f"{len(split.train)} rows); at least {minimum} are needed for a trustworthy model "
             "(train.min_conversions). Add history or widen the label window."
         )
+    if counts["valid"] == 0:
+        raise NotEnoughData(
+            f"no conversions in the validation period ({len(split.valid)} rows): nothing to "
+            "stop early on or choose a model by; widen train.valid_share or valid_snapshots"
+        )
 
 
 class Calibrator:

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from mqlscore import charts, packaged
+from mqlscore import packaged
 from mqlscore.io import file_md5
 from mqlscore.model import Scorer
-from mqlscore.reasons import plain_names
 from mqlscore.refusal import Refusal
 
 log = logging.getLogger(__name__)
@@ -203,10 +202,6 @@ def log_training_run(
         mlflow.set_tags(tags or {})
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
-        mlflow.log_figure(
-            charts.importance_figure(importance, plain_names(importance["feature"])),
-            "feature_importance.png",
-        )
         for name, text in (texts or {}).items():
             mlflow.log_text(text, name)
         if (root / "dvc.lock").exists():
@@ -277,9 +272,12 @@ def log_evaluation(
     metrics: dict[str, float],
     report: str,
     curves: dict[str, pd.DataFrame],
+    figures: dict[str, Any],
     root: Path = Path("."),
 ) -> None:
-    """Add evaluation figures, curves (CSV + PNG) and the report to the training run."""
+    """Add evaluation figures, curves (CSV) and the report to the training run; the
+    figures (matplotlib, by artifact path) are drawn by the caller, so nothing that logs
+    a training run depends on how a chart looks."""
     use_store(root)
     try:
         with mlflow.start_run(run_id=run_id):
@@ -287,7 +285,8 @@ def log_evaluation(
             mlflow.log_text(report, "evaluate.md")
             for name, curve in curves.items():
                 mlflow.log_text(curve.to_csv(index=False), f"plots/{name}.csv")
-                mlflow.log_figure(charts.curve_figure(curve, name), f"plots/{name}.png")
+            for path, figure in figures.items():
+                mlflow.log_figure(figure, path)
     except mlflow.exceptions.MlflowException as err:
         log.warning("could not log evaluation to MLflow run %s: %s", run_id, err)
 

@@ -122,8 +122,23 @@ def main(
     write_json(ev.headline(summary, spec), headline)
     write_parquet(test, test_scores)
     write_text(text, report)
-    tracking.log_evaluation(run["run_id"], ev.flat_metrics(table, calibration), text, curves)
+    figures = evaluation_figures(curves, scorer, test)
+    tracking.log_evaluation(
+        run["run_id"], ev.flat_metrics(table, calibration), text, curves, figures
+    )
     log.info("evaluate %s:\n%s", kind, text)
     if not gate["passed"]:
         log.error("quality gate: the %s model fails: %s", kind, "; ".join(gate["failed"]))
         raise typer.Exit(1)
+
+
+def evaluation_figures(curves: dict[str, pd.DataFrame], scorer, test: pd.DataFrame) -> dict:  # noqa: ANN001
+    """The run's pictures: each curve, and what drives the score on the test rows."""
+    from mqlscore import charts
+    from mqlscore.reasons import plain_names
+    from mqlscore.training import importance_table
+
+    importance = importance_table(scorer, test.sample(min(len(test), 20_000), random_state=0))
+    figures = {f"plots/{n}.png": charts.curve_figure(c, n) for n, c in curves.items()}
+    names = plain_names(importance["feature"])
+    return figures | {"feature_importance.png": charts.importance_figure(importance, names)}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mqlscore.io import PLACEHOLDERS
+from mqlscore.privacy import shown
 from mqlscore.schema import EMAIL_PATTERN
 from sources.intake import FALSE_WORDS, TRUE_WORDS, MappingError, read_export_file
 
@@ -90,8 +91,8 @@ def target_labels(values: pd.Series, column: str) -> pd.Series:
     if bad.any():
         row = bad.idxmax()
         raise MappingError(
-            f"target column {column!r}: value {values[row]!r} in data row {row + 1} is not "
-            f"a yes/no outcome ({int(bad.sum())} such row(s))"
+            f"target column {column!r}: value {shown(values[row], column)} in data row "
+            f"{row + 1} is not a yes/no outcome ({int(bad.sum())} such row(s))"
         )
     return labels
 

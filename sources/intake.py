@@ -283,6 +283,14 @@ ZONES = {
 }  # fmt: skip
 
 
+def has_zone(text: pd.Series) -> pd.Series:
+    """Cells whose time says its zone: an offset or `Z` after a time of day, or a zone
+    name we know (`15-01-2025` ends in digits, not an offset)."""
+    offset = text.str.contains(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[+-]\d\d:?\d\d|Z)$", na=False)
+    name = text.str.extract(r"\s([A-Za-z]{1,5})\s*$", expand=False).str.upper()
+    return offset | name.isin(set(ZONES)).to_numpy()
+
+
 def _zone_offsets(text: pd.Series) -> pd.Series:
     """A trailing zone name as its offset; an unknown name blanks the cell (not a date)."""
     zone = text.str.extract(r"\s([A-Za-z]{1,5})\s*$", expand=False).str.upper()
@@ -588,7 +596,7 @@ def parse_times(values: pd.Series, options: dict, file: str, column: str) -> pd.
         dayfirst = day_first(values[rest], options, file, column) if rest.any() else False
         parsed = to_utc(values, dayfirst)
     if options.get("tz"):
-        naive = ~values.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", na=False)
+        naive = ~has_zone(values)
         local = parsed.dt.tz_localize(None).dt.tz_localize(
             options["tz"], ambiguous="NaT", nonexistent="NaT"
         )

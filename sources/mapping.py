@@ -140,7 +140,8 @@ def _json_key(frame: pd.DataFrame, spec: dict, file: str, purpose: str) -> pd.Se
     values = cells.map(read)
     bad = values.map(lambda v: v is _BAD_JSON)
     if bad.any():
-        raise cell_error(file, spec["json"], cells[bad], "is not a JSON object")
+        start = cells[bad].str.slice(0, 24)  # its start only: a cell may hold a person
+        raise cell_error(file, spec["json"], start, "is not a JSON object")
     return values.map(lambda v: None if v is None else str(v)).astype(object)
 
 

@@ -125,3 +125,13 @@ def test_modelling_imports_no_presentation_code(name: str) -> None:
     found = sorted(str(p.relative_to(ROOT)) for p in needed & presentation)
     found += [str(p.relative_to(ROOT)) for p in needed if "jinja2" in p.read_text()]
     assert not found, f"mqlscore/{name}.py needs presentation code: {found}"
+
+
+def test_a_chart_or_a_reason_sentence_retrains_nothing() -> None:
+    """Editing how a chart looks or how a reason reads re-runs no train stage: train
+    imports no presentation code, and dvc.yaml lists none of it in its deps."""
+    presentation = {"charts.py", "reasons.py", "page.py", "review.py", "markdown.py"}
+    train = next(m for s, m in stage_modules().items() if s.startswith("train"))
+    assert not {p.name for p in closure(train)} & presentation
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
+    assert not {Path(d).name for d in deps} & presentation

@@ -138,3 +138,15 @@ def test_messages_never_quote_a_person() -> None:
     with pytest.raises(MappingError) as err:
         parse_numbers(pd.Series(["Taylor Weber"]), {}, "Lead.csv", "LastName")
     assert "Taylor" not in str(err.value) and "column 'LastName'" in str(err.value)
+
+
+def test_a_time_zone_applies_only_to_times_without_one() -> None:
+    """`dates: {tz: ...}` localizes naive times; a date ending in digits is naive, a zone
+    name or an offset after the time is kept."""
+    cells = pd.Series(["15-01-2025 10:00", "2025-01-15 10:00 PST", "2025-01-15T10:00:00+01:00"])
+    parsed = parse_times(cells, {"tz": "America/New_York", "dayfirst": True}, "f.csv", "c")
+    assert parsed.tolist() == [
+        pd.Timestamp("2025-01-15 15:00"),
+        pd.Timestamp("2025-01-15 18:00"),
+        pd.Timestamp("2025-01-15 09:00"),
+    ]

@@ -271,3 +271,14 @@ def test_deal_intervals_are_paired_against_marketings_pick() -> None:
     assert lead_low <= model["deals_reached"] - flag <= lead_high
     assert "deals_reached_vs_baseline_interval" not in full["mql_volume"]["mql_flag"]
     assert "pr_auc_interval" in full["ranking"]["mql_flag"]
+
+
+def test_a_noise_category_with_many_levels_is_no_leak() -> None:
+    """Rare levels scored on their own rows would look like a perfect predictor: pooled,
+    a 600-level category of pure noise ranks like noise."""
+    from mqlscore.leakage import single_column_auc
+
+    rng = np.random.default_rng(0)
+    values = pd.Series(rng.integers(0, 600, 2000).astype(str))
+    labels = pd.Series((rng.random(2000) < 0.2).astype(int))
+    assert single_column_auc(values, labels, "category") < 0.6
