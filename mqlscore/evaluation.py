@@ -555,15 +555,17 @@ def source_rates(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
 
 
 def follow_up_comparison(
-    frame: pd.DataFrame, test: pd.DataFrame, params: TrainParams, window_days: int
+    frame: pd.DataFrame, test: pd.DataFrame, params: TrainParams, window_days: int, kind: str
 ) -> dict[str, dict[str, float]]:
-    """The lead model with the other follow-up setting, both ranked on the leads sales
-    never worked against the truth (needs the oracle column)."""
+    """The lead model with the other follow-up setting (the same model `kind`, so the
+    duel is the setting's, not the kinds'), both ranked on the leads sales never worked
+    against the truth (needs the oracle column)."""
     from mqlscore.training import train_model
 
     corrected = params.follow_up_correction == "ipw"
     update = {"follow_up_correction": "none" if corrected else "ipw"}
-    other = train_model(frame, params.model_copy(update=update), window_days).model
+    trained = train_model(frame, params.model_copy(update=update), window_days)
+    other = trained.model if trained.model.kind == kind else trained.comparison
     test = test.assign(**{"naive_model" if corrected else "ipw_model": other.raw_score(test)})
     test["ipw_model" if corrected else "naive_model"] = test["model"]
     return never_worked_check(test, ["ipw_model", "naive_model", "oracle"])

@@ -84,7 +84,9 @@ def main(
     )
     extra = {}
     if kind == "lead" and "oracle" in test:
-        extra["never_worked"] = ev.follow_up_comparison(frame, test, train_cfg, window)
+        extra["never_worked"] = ev.follow_up_comparison(
+            frame, test, train_cfg, window, scorer.kind
+        )
         text += md.follow_up_markdown(extra["never_worked"], train_cfg.follow_up_correction)
 
     champion_version, champion = tracking.champion_probabilities(run["registered_model"], test)

@@ -12,7 +12,6 @@ import typer
 from mqlscore import flat_mode
 from mqlscore.config import EvaluateParams, load_section
 from mqlscore.io import publish, staging_folder, write_json, write_text
-from mqlscore.model import NotEnoughData
 from sources.flat_file import flat_frame, read_flat
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ def main(
     )
     manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
     if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
-        raise NotEnoughData(f"row count mismatch: {manifest}")
+        raise RuntimeError(f"a bug: rows in and out do not add up: {manifest}")
     with staging_folder(out, "score-flat") as work:
         write_text(scores.to_csv(index=False), work / "scores.csv")
         write_text(rejects.to_csv(index=False), work / "rejects.csv")

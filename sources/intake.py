@@ -763,13 +763,13 @@ def id_case_mismatches(tables: dict[str, pd.DataFrame | Path]) -> dict[str, int]
     import duckdb
 
     counts = {}
-    leads = str(tables["leads"])
     for name in ("engagement", "sales_activities"):
-        found = duckdb.sql(
-            f"""SELECT count(*) FROM read_parquet('{tables[name]}') t
-            WHERE t.lead_id NOT IN (SELECT lead_id FROM read_parquet('{leads}'))
+        found = duckdb.execute(  # paths bound, never spliced into the SQL
+            """SELECT count(*) FROM read_parquet($touches) t
+            WHERE t.lead_id NOT IN (SELECT lead_id FROM read_parquet($leads))
               AND lower(trim(t.lead_id)) IN
-                  (SELECT lower(trim(lead_id)) FROM read_parquet('{leads}'))"""
+                  (SELECT lower(trim(lead_id)) FROM read_parquet($leads))""",
+            {"touches": str(tables[name]), "leads": str(tables["leads"])},
         ).fetchall()[0][0]
         if found:
             log.warning(
