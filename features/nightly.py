@@ -48,16 +48,18 @@ def check_every_lead_has_features(features: Path, good_rows: int) -> None:
         )
 
 
-def spark_probabilities(uri: str, features: Path, scorer: Any) -> pd.DataFrame:
-    """Lead probabilities computed on Spark with MLflow's `spark_udf`."""
+def spark_probabilities(features: Path, scorer: Any) -> pd.DataFrame:
+    """Lead probabilities computed on Spark by the scorer the driver loaded from the model
+    folder's booster and JSON (shipped to the workers with the task), never by MLflow's
+    `spark_udf`, which would import and run the folder's own `packaged.py` there."""
     from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
 
-    from mqlscore import tracking
+    @pandas_udf("double")
+    def predict(rows: pd.DataFrame) -> pd.Series:
+        return pd.Series(scorer.probability(rows), index=rows.index)
 
     spark = spark_session()
     frame = spark.read.parquet(str(features.resolve()))
-    predict = tracking.spark_probability_udf(spark, uri)
-    scored = frame.select(
-        "lead_id", predict(F.struct(*[F.col(c) for c in scorer.features])).alias("probability")
-    )
-    return scored.toPandas()
+    columns = F.struct(*[F.col(c) for c in scorer.features])
+    return frame.select("lead_id", predict(columns).alias("probability")).toPandas()

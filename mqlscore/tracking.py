@@ -241,12 +241,6 @@ def model_version(uri: str) -> dict[str, str]:
     return {"uri": uri, "name": name, "version": str(version)}
 
 
-def spark_probability_udf(spark, uri: str):  # noqa: ANN001, ANN201
-    """A Spark UDF returning the model's probability (MLflow's `spark_udf`)."""
-    use_store()
-    return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
-
-
 def load_scorer(uri: str) -> Scorer:
     """The scorer of a model folder or `models:/` URI, read from its text and JSON files
     (no code from the model folder runs)."""

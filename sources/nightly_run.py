@@ -109,7 +109,7 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
             )
         from_spark = None
         if night.engine == "spark":
-            from_spark = nightly.spark_probabilities(night.models["model"], paths["leads"], scorer)
+            from_spark = nightly.spark_probabilities(paths["leads"], scorer)
             from_spark = from_spark.set_index("lead_id")["probability"]
         staged = work / "out"
         scored, counts, accounts_scored = scoring.score_outputs(

@@ -630,3 +630,30 @@ def test_accounts_get_their_own_reasons(scored) -> None:  # noqa: ANN001
     assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS
     said = accounts["reason_up_1"]
     assert (said != "").mean() > 0.5 and not said.str.match(r"^(no|not) ").any()
+
+
+def test_no_code_from_a_model_folder_runs_when_spark_scores(
+    scored,
+    export,
+    models,
+    tiny_params_file,
+    tmp_path,  # noqa: ANN001
+) -> None:
+    """A line added to the model folder's own code (MLflow's `packaged.py`) never runs:
+    Spark scores with the booster and JSON the driver read, not `mlflow.pyfunc`."""
+    import shutil
+
+    pytest.importorskip("pyspark")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_MASTER", "local[2]")
+    tampered = tmp_path / "models"
+    shutil.copytree(models, tampered)
+    marker = tmp_path / "ran.txt"
+    code = list(tampered.rglob("*.py"))
+    assert code  # the folder does carry code: MLflow's loader would run it
+    for path in code:
+        path.write_text(path.read_text() + f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+    _score(export, tmp_path / "out", tampered, tiny_params_file, engine="spark")
+    assert not marker.exists()
+    local = pd.read_parquet(scored[0] / "lead_scores.parquet")
+    pd.testing.assert_frame_equal(local, pd.read_parquet(tmp_path / "out/lead_scores.parquet"))
