@@ -19,6 +19,7 @@ from mqlscore.config import FlatParams, TrainParams
 from mqlscore.leakage import single_column_auc
 from mqlscore.model import (
     Calibrator,
+    NotEnoughData,
     Scorer,
     Split,
     check_enough_conversions,
@@ -26,6 +27,7 @@ from mqlscore.model import (
     fit_logistic_baseline,
     fit_model,
 )
+from mqlscore.refusal import Refusal
 
 FEATURE_KINDS = ("number", "yes_no", "category")  # the other kinds are named, not used
 # Words in a column name that say an outcome or a sales hand: recorded after the lead
@@ -66,6 +68,13 @@ def stratified_split(frame: pd.DataFrame, params: FlatParams, date: str | None) 
     label with a fixed seed."""
     from sklearn.model_selection import train_test_split
 
+    counts = frame["label"].value_counts()
+    if len(counts) < 2 or counts.min() < 10:
+        raise NotEnoughData(
+            f"{len(frame)} labelled rows ({int(counts.get(1, 0))} converted, "
+            f"{int(counts.get(0, 0))} not): a flat model needs at least 10 of each to learn "
+            "and be tested on"
+        )
     test_n = params.test_share
     valid_n = params.valid_share / (1 - test_n)
     if date:
@@ -127,6 +136,23 @@ def evaluate_flat(
     if leaky is not None:
         rows["model_with_flagged_columns"] = test_metrics(labels, leaky.probability(split.test))
     return rows
+
+
+def check_columns(raw: pd.DataFrame, features: list[str], path: object) -> None:
+    """Every column the model learned from is in the file to score, or the run stops
+    naming the missing ones and the closest the file has (a renamed column would
+    otherwise score every lead alike, with exit 0)."""
+    import difflib
+
+    missing = [f for f in features if f not in raw.columns]
+    if missing:
+        near = {
+            m: difflib.get_close_matches(m, list(raw.columns), n=1, cutoff=0.5) for m in missing
+        }
+        hints = "; ".join(
+            f"{m!r}" + (f" (closest: {c[0]!r})" if c else "") for m, c in near.items()
+        )
+        raise Refusal(f"{path}: the model's column(s) {hints} are not in the file")
 
 
 def row_problems(raw: pd.DataFrame, frame: pd.DataFrame, spec: dict) -> pd.Series:

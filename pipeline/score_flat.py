@@ -30,6 +30,7 @@ def main(
     spec = scorer.meta["flat"]
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     raw = read_flat(input)
+    flat_mode.check_columns(raw, scorer.features, input)
     frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
     problems = flat_mode.row_problems(raw, frame, spec)
     scores = flat_mode.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))

@@ -169,3 +169,25 @@ def test_personal_columns_are_never_features_nor_written_anywhere(
         data = path.read_bytes()
         assert b"Zebulon" not in data and b"Quixwell" not in data, path
         assert b"@example.org" not in data and b"+44 20 7946" not in data, path
+
+
+def test_a_renamed_feature_column_or_too_few_rows_is_refused(
+    mlflow_store,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    from mqlscore.model import NotEnoughData
+    from mqlscore.refusal import Refusal
+
+    run = _train(tmp_path, "out")
+    new = pd.read_csv(tmp_path / "leads.csv", sep=";", dtype=str).head(50)
+    new.rename(columns={"Time On Site": "Time on site (s)"}).to_csv(tmp_path / "n.csv")
+    with pytest.raises(Refusal, match="'Time On Site' \\(closest: 'Time on site \\(s\\)'\\)"):
+        score_flat.main(
+            model=str(run["out"] / "model"), input=tmp_path / "n.csv", out=tmp_path / "s"
+        )
+    assert not (tmp_path / "s/scores.csv").exists()
+    new.head(1).to_csv(tmp_path / "one.csv", index=False, sep=";")
+    with pytest.raises(NotEnoughData, match="1 labelled rows"):
+        train_flat.main(
+            input=tmp_path / "one.csv", target="Converted", id="Prospect ID", out=tmp_path / "one"
+        )
