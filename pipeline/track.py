@@ -12,7 +12,7 @@ import typer
 
 from mqlscore import outcomes
 from mqlscore.config import FeatureParams, load_section
-from mqlscore.io import read_export_time, read_tables, write_json
+from mqlscore.io import file_md5, read_export_time, read_tables, write_json
 from mqlscore.refusal import MissingInput
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,16 @@ def read_scores(folder: Path) -> pd.DataFrame:
     manifest = folder / "manifest.json"
     if not manifest.exists():
         raise MissingInput(f"{folder}: no manifest.json, so not a finished scoring run")
-    run_date = pd.Timestamp(json.loads(manifest.read_text())["run_date"])
-    scores = pd.read_parquet(folder / "lead_scores.parquet", columns=COLUMNS)
-    return scores.assign(run_date=run_date)
+    said = json.loads(manifest.read_text())
+    scores_file = folder / "lead_scores.parquet"
+    outputs = said.get("outputs")  # {file: MD5}; older runs listed names only
+    expected = outputs.get(scores_file.name) if isinstance(outputs, dict) else None
+    if expected and file_md5(scores_file) != expected:
+        raise MissingInput(
+            f"{scores_file}: not the file its manifest.json lists (another run's?): a mixed set"
+        )
+    scores = pd.read_parquet(scores_file, columns=COLUMNS)
+    return scores.assign(run_date=pd.Timestamp(said["run_date"]))
 
 
 def main(

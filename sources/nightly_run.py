@@ -134,9 +134,11 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
             accounts_scored=accounts_scored,
             drift=scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi),
             context=context,
-            outputs=[
-                n for n in scoring.OUTPUT_FILES if (staged / n).exists() or n == "manifest.json"
-            ],
+            outputs={  # each file's MD5: a reader can tell this run's set from a mixed one
+                n: file_md5(staged / n)
+                for n in scoring.OUTPUT_FILES
+                if n != "manifest.json" and (staged / n).exists()
+            },
             seconds=time.perf_counter() - started,
         )
         write_json(manifest, staged / "manifest.json")
@@ -180,7 +182,7 @@ def _manifest(
     accounts_scored: int,
     drift: dict,
     context: dict,
-    outputs: list[str],
+    outputs: dict[str, str],
     seconds: float,
 ) -> dict:
     """What the run did; refuses when rows in != scored + rejected (nothing lost)."""

@@ -555,14 +555,15 @@ def test_ids_that_match_only_ignoring_case_are_named_not_lost(
 def test_a_lead_handed_over_recently_is_scored_but_not_handed_over_again(
     export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
 ) -> None:
-    from mqlscore.io import read_export_time
+    from mqlscore.io import file_md5, read_export_time
 
     night = read_export_time(export)
     first = _score(export, tmp_path, models, tiny_params_file)
     history = pd.read_parquet(tmp_path / scoring.HANDOVERS)
     handed = set(pd.read_parquet(tmp_path / "lead_scores.parquet").query("qualified")["lead_id"])
     assert set(history["lead_id"]) == handed and len(handed) == first["qualified"] > 0
-    assert scoring.HANDOVERS in first["outputs"] and first["outputs"][-1] == "manifest.json"
+    assert scoring.HANDOVERS in first["outputs"]  # with its MD5, the manifest written last
+    assert first["outputs"][scoring.HANDOVERS] == file_md5(tmp_path / scoring.HANDOVERS)
     later = str((night + pd.Timedelta(days=1)).date())
     second = _score(export, tmp_path, models, tiny_params_file, run_date=later)
     leads = pd.read_parquet(tmp_path / "lead_scores.parquet").set_index("lead_id")

@@ -116,3 +116,31 @@ def test_the_report_shows_realised_conversion(history: dict) -> None:
     assert section is not None and len(section.images) == 1
     rates = section.tables[0][1]
     assert all(night[:7] in rates for night in NIGHTS) and "handed over" in rates
+
+
+def test_a_scoring_folder_whose_files_are_not_its_manifests_is_refused(tmp_path: Path) -> None:
+    """The manifest lists each output's MD5: tonight's scores beside last night's
+    manifest (a mixed set) are refused, not tracked."""
+    import json
+
+    from mqlscore.io import file_md5
+    from mqlscore.refusal import Refusal
+    from pipeline.track import read_scores
+
+    scores = pd.DataFrame(
+        {
+            "lead_id": ["L1"],
+            "probability": [0.5],
+            "grade": ["A"],
+            "qualified": [True],
+            "marketing_mql": [False],
+        }
+    )
+    scores.to_parquet(tmp_path / "lead_scores.parquet")
+    manifest = {"run_date": "2025-01-01", "outputs": {"lead_scores.parquet": "0" * 32}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(Refusal, match="a mixed set"):
+        read_scores(tmp_path)
+    manifest["outputs"]["lead_scores.parquet"] = file_md5(tmp_path / "lead_scores.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert read_scores(tmp_path)["lead_id"].tolist() == ["L1"]
