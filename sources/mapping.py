@@ -101,11 +101,13 @@ def map_values(values: pd.Series, mapping: dict, file: str, column: str) -> pd.S
     table = {str(k): v for k, v in mapping.items() if k != OTHER}
     mapped = values.astype("string").map(table).astype(object)
     patterns = [(k, v) for k, v in table.items() if "*" in k]  # first matching wildcard
-    if patterns:
+    if patterns:  # each distinct value matched once, then mapped in one pass
         rest = values.notna() & mapped.isna()
-        for value in values[rest].unique():
-            hit = next((v for k, v in patterns if fnmatch.fnmatchcase(str(value), k)), None)
-            mapped[rest & (values == value)] = hit
+        hits = {
+            value: next((v for k, v in patterns if fnmatch.fnmatchcase(str(value), k)), None)
+            for value in values[rest].unique()
+        }
+        mapped[rest] = values[rest].map(hits)
     unmapped = values.notna() & mapped.isna()
     if unmapped.any() and OTHER not in mapping:
         raise unlisted_error(file, column, values[unmapped], "the mapping's value map")
