@@ -92,6 +92,16 @@ def time_split(
     )
 
 
+def first_test_date(per_date: pd.Series, test_share: float, test_from: object) -> pd.Timestamp:
+    """The first test snapshot: the first on or after `test_from`, else the latest from
+    which on the snapshots hold `test_share` of the conversions (`per_date`: conversions
+    per snapshot date, sorted)."""
+    if test_from is not None:
+        return per_date.index[per_date.index >= pd.Timestamp(test_from)].min()
+    from_end = per_date[::-1].cumsum() / per_date.sum()  # share at or after each date
+    return from_end[from_end >= test_share].index.max()
+
+
 def conversion_split(
     frame: pd.DataFrame,
     test_share: float,
@@ -110,12 +120,10 @@ def conversion_split(
     total = per_date.sum()
     if total == 0:
         raise NotEnoughData("no conversions in any complete snapshot: nothing to learn from")
-    from_end = per_date[::-1].cumsum() / total  # share of conversions at or after each date
-    if test_from is not None:
-        test_start = per_date.index[per_date.index >= pd.Timestamp(test_from)].min()
-        test_share = float(from_end.get(test_start, 0.0))
-    else:
-        test_start = from_end[from_end >= test_share].index.max()
+    test_start = first_test_date(per_date, test_share, test_from)
+    if test_from is not None:  # the share the date gives, for the message
+        at_or_after = per_date[per_date.index >= test_start].sum() if pd.notna(test_start) else 0
+        test_share = float(at_or_after / total)
     valid_start = train_end = pd.NaT
     if pd.notna(test_start):
         eligible = per_date[window_ends_by(per_date.index, test_start, window_days)]
@@ -162,12 +170,8 @@ def period_starts(
         ]
     if total == 0:
         raise NotEnoughData("no conversions in any complete snapshot: nothing to learn from")
-    from_end = per_date[::-1].cumsum() / total
-    test_start = (
-        dates[dates >= pd.Timestamp(params.test_from)].min()
-        if params.split == "date"
-        else from_end[from_end >= params.test_share].index.max()
-    )
+    test_from = params.test_from if params.split == "date" else None
+    test_start = first_test_date(per_date, params.test_share, test_from)
     before = per_date[dates < test_start]
     back = before[::-1].cumsum() / total
     valid_start = back[back >= params.valid_share].index.max()
