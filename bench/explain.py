@@ -40,10 +40,10 @@ def main() -> None:
     parser.add_argument("--shap-rows", type=int, default=200_000, help="largest run for shap")
     args = parser.parse_args()
 
-    from mqlscore import treeshap
-    from mqlscore.packaged import to_matrix
-    from mqlscore.reasons import top_reasons
-    from mqlscore.tracking import load_scorer
+    from mqlscore.modeling import treeshap
+    from mqlscore.modeling.packaged import to_matrix
+    from mqlscore.registry import load_scorer
+    from mqlscore.serving.reasons import top_reasons
 
     scorer = load_scorer(str(ROOT / "models/lead"))
     booster = scorer.estimator

@@ -148,9 +148,9 @@ def tiny_setup(work: Path) -> tuple[Path, Path, Path]:
     from features.engine import build_snapshots
     from features.matching import match_leads
     from features.snapshots import data_end, snapshot_dates, spec_from
-    from mqlscore import tracking
     from mqlscore.config import FeatureParams, MqlRule, TrainParams, WorldParams, load_section
-    from mqlscore.training import train_model
+    from mqlscore.modeling.training import train_model
+    from mqlscore.tracking import save_local
     from sources.exports import write_nightly_export
     from sources.world import generate_world
 
@@ -174,7 +174,7 @@ def tiny_setup(work: Path) -> tuple[Path, Path, Path]:
     for kind, frame in (("lead", built.leads), ("account", built.accounts)):
         window = load_section(path, "features", FeatureParams).label_window_days
         model = train_model(frame, load_section(path, "train", TrainParams), window).model
-        tracking.save_local(model, model.example(frame), work / "models" / kind)
+        save_local(model, model.example(frame), work / "models" / kind)
     write_nightly_export(world.raw_tables(), work / "export", world.exported_at)
     return work / "export", work / "models", path
 

@@ -55,8 +55,8 @@ def make_features(rows: int, target: Path) -> None:
 def worker(features: Path, out: Path, explain: bool) -> None:
     """Score one feature file (the measured process); print the scoring seconds."""
     from mqlscore.config import EvaluateParams, ScoreParams, load_section
-    from mqlscore.scoring import score_leads
-    from mqlscore.tracking import load_scorer
+    from mqlscore.registry import load_scorer
+    from mqlscore.serving.batch import score_leads
 
     params = ROOT / "params.yaml"
     scorer = load_scorer(str(ROOT / "models/lead"))

@@ -61,17 +61,17 @@ def _promote(
     name: Annotated[str, typer.Option(help="Registered model.")] = "mqlscore-lead",
 ) -> None:
     """Point the champion alias at a version."""
-    from mqlscore import tracking
+    from mqlscore.registry import set_champion
 
-    tracking.set_champion(name, version)
+    set_champion(name, version)
 
 
 @models.command("list")
 def _list() -> None:
     """Every registered model version, its run's state and its aliases (champion)."""
-    from mqlscore import tracking
+    from mqlscore.registry import model_versions
 
-    rows = tracking.model_versions()
+    rows = model_versions()
     if not rows:
         print("no registered model yet: run dvc repro")  # noqa: T201  (the command's output)
     for row in rows:
@@ -83,9 +83,9 @@ def _rollback(
     name: Annotated[str, typer.Option(help="Registered model.")] = "mqlscore-lead",
 ) -> None:
     """Give the champion alias back to the version that held it before."""
-    from mqlscore import tracking
+    from mqlscore.registry import rollback_champion
 
-    tracking.rollback_champion(name)
+    rollback_champion(name)
 
 
 def run() -> None:

@@ -12,10 +12,22 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore import evaluation as ev
-from mqlscore import markdown as md
 from mqlscore.config import EvaluateParams, FeatureParams, TrainParams, load_section
+from mqlscore.evaluation.follow_up import follow_up_comparison, test_rows
+from mqlscore.evaluation.gate import challenge, quality_gate, should_promote
+from mqlscore.evaluation.gate import headline as headline_figures
+from mqlscore.evaluation.intervals import bootstrap_for
+from mqlscore.evaluation.kinds import KINDS
+from mqlscore.evaluation.ranking import flat_metrics, gains_curve, precision_at_k
+from mqlscore.evaluation.reliability import calibration_summary, reliability_curve
+from mqlscore.evaluation.volume import (
+    absent_rankers,
+    capacity_per_snapshot,
+    present_rankers,
+    side_by_side,
+)
 from mqlscore.io import write_json, write_parquet, write_text
+from mqlscore.reporting import markdown as md
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +55,12 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Compare the model with marketing's pick on the test period; exit 1 below the bars."""
-    from mqlscore import tracking
+    from mqlscore.registry import champion_probabilities
+    from mqlscore.tracking import load_evaluation, log_evaluation
 
-    if kind not in ev.KINDS:
-        raise typer.BadParameter(f"--kind must be one of {', '.join(ev.KINDS)}, not {kind!r}")
-    spec = ev.KINDS[kind]
+    if kind not in KINDS:
+        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    spec = KINDS[kind]
     train_cfg = load_section(params, "train", TrainParams)
     config = load_section(params, "evaluate", EvaluateParams)
     window = load_section(params, "features", FeatureParams).label_window_days
@@ -61,20 +74,20 @@ def main(
         plots.mkdir(parents=True, exist_ok=True)
         return
     frame = pd.read_parquet(snapshots)
-    evaluated = tracking.load_evaluation(model_dir)  # fitted without the test period
+    evaluated = load_evaluation(model_dir)  # fitted without the test period
     scorer = evaluated["model"]
     oracle = pd.read_parquet(truth) if truth and truth.exists() else None
-    test = ev.test_rows(frame, scorer, evaluated["comparison"], train_cfg, window, kind, oracle)
-    capacity = ev.capacity_per_snapshot(test, getattr(config, spec.capacity))
-    boot = ev.bootstrap_for(
+    test = test_rows(frame, scorer, evaluated["comparison"], train_cfg, window, kind, oracle)
+    capacity = capacity_per_snapshot(test, getattr(config, spec.capacity))
+    boot = bootstrap_for(
         test, spec.key, config.bootstrap_resamples, config.bootstrap_seed, config.interval
     )
-    table = ev.side_by_side(test, pd.read_parquet(outcomes), spec, capacity, boot)
+    table = side_by_side(test, pd.read_parquet(outcomes), spec, capacity, boot)
     labels = test["label"].to_numpy()
     raw, calibrated = scorer.raw_score(test), test["model"].to_numpy()
-    calibration = ev.calibration_summary(raw, calibrated, labels, config.grades)
+    calibration = calibration_summary(raw, calibrated, labels, config.grades)
     own = spec.rankers[scorer.kind]  # the model's own kind is the model row, not absent
-    absent = [label for label in ev.absent_rankers(test, spec) if label != own]
+    absent = [label for label in absent_rankers(test, spec) if label != own]
     text = md.report_markdown(table, test, spec, absent)
     text += md.calibration_markdown(calibration)
     text += (
@@ -84,14 +97,12 @@ def main(
     )
     extra = {}
     if kind == "lead" and "oracle" in test:
-        extra["never_worked"] = ev.follow_up_comparison(
-            frame, test, train_cfg, window, scorer.kind
-        )
+        extra["never_worked"] = follow_up_comparison(frame, test, train_cfg, window, scorer.kind)
         text += md.follow_up_markdown(extra["never_worked"], train_cfg.follow_up_correction)
 
-    champion_version, champion = tracking.champion_probabilities(run["registered_model"], test)
-    duel = ev.challenge(test, calibrated, champion, config.champion_metric, boot)
-    better = ev.should_promote(duel, config.promotion_margin)
+    champion_version, champion = champion_probabilities(run["registered_model"], test)
+    duel = challenge(test, calibrated, champion, config.champion_metric, boot)
+    better = should_promote(duel, config.promotion_margin)
     decision = {
         "metric": config.champion_metric,
         "registered_model": run["registered_model"],
@@ -101,13 +112,13 @@ def main(
         "margin": config.promotion_margin,
         "better": better,
     }
-    gate = ev.quality_gate(table, spec, config.require_beats_mql, config.min_roc_auc)
+    gate = quality_gate(table, spec, config.require_beats_mql, config.min_roc_auc)
     text += md.champion_markdown(decision, gate)
-    rankers = ev.present_rankers(test, spec)
+    rankers = present_rankers(test, spec)
     curves = {
-        "gains": ev.gains_curve(test, rankers),
-        "precision_at_k": ev.precision_at_k(test, rankers),
-        "calibration": ev.reliability_curve(calibrated, labels),
+        "gains": gains_curve(test, rankers),
+        "precision_at_k": precision_at_k(test, rankers),
+        "calibration": reliability_curve(calibrated, labels),
     }
     for name, curve in curves.items():
         write_text(curve.to_csv(index=False), plots / f"{name}.csv")
@@ -121,13 +132,11 @@ def main(
         **extra,
     }
     write_json(summary, metrics)
-    write_json(ev.headline(summary, spec), headline)
+    write_json(headline_figures(summary, spec), headline)
     write_parquet(test, test_scores)
     write_text(text, report)
     figures = evaluation_figures(curves, scorer, test)
-    tracking.log_evaluation(
-        run["run_id"], ev.flat_metrics(table, calibration), text, curves, figures
-    )
+    log_evaluation(run["run_id"], flat_metrics(table, calibration), text, curves, figures)
     log.info("evaluate %s:\n%s", kind, text)
     if not gate["passed"]:
         log.error("quality gate: the %s model fails: %s", kind, "; ".join(gate["failed"]))
@@ -136,9 +145,9 @@ def main(
 
 def evaluation_figures(curves: dict[str, pd.DataFrame], scorer, test: pd.DataFrame) -> dict:  # noqa: ANN001
     """The run's pictures: each curve, and what drives the score on the test rows."""
-    from mqlscore import charts
-    from mqlscore.reasons import plain_names
-    from mqlscore.training import importance_table
+    from mqlscore.modeling.training import importance_table
+    from mqlscore.reporting import charts
+    from mqlscore.serving.reasons import plain_names
 
     importance = importance_table(scorer, test.sample(min(len(test), 20_000), random_state=0))
     figures = {f"plots/{n}.png": charts.curve_figure(c, n) for n, c in curves.items()}

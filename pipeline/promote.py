@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from mqlscore.evaluation import crown
+from mqlscore.evaluation.gate import crown
 from mqlscore.io import write_json
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,13 @@ def main(
     summary: Annotated[Path, typer.Option(help="What was promoted and why (DVC metrics).")],
 ) -> None:
     """Move the champion aliases after every gate has passed; exit 1 if one failed."""
-    from mqlscore import tracking
+    from mqlscore.registry import set_champion
 
     results = {path.stem: json.loads(path.read_text()) for path in evaluation}
     plan = crown(results, os.environ.get("DVC_EXP_NAME"))
     for name, decision in plan.items():
         if decision["promoted"]:
-            tracking.set_champion(decision["registered_model"], decision["version"])
+            set_champion(decision["registered_model"], decision["version"])
         log.info(
             "%s: %s version %s: %s (%s)",
             name,

@@ -12,7 +12,6 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore import page
 from mqlscore.config import (
     EvaluateParams,
     FeatureParams,
@@ -20,9 +19,10 @@ from mqlscore.config import (
     load_section,
     registered_name,
 )
-from mqlscore.evaluation import KINDS
+from mqlscore.evaluation.kinds import KINDS
 from mqlscore.io import read_export_info, write_text
-from mqlscore.reasons import explain
+from mqlscore.reporting import page
+from mqlscore.serving.reasons import explain
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,9 @@ def main(
 ) -> None:
     """Write the review page: the headline, MQL rule vs model, curves, drivers,
     breakdowns, campaign quality, outcome tracking and data health."""
-    from mqlscore import tracking as mlflow_runs
-    from mqlscore.training import importance_table
+    from mqlscore.modeling.training import importance_table
+    from mqlscore.registry import load_scorer
+    from mqlscore.tracking import attach
 
     summary = json.loads(evaluation.read_text())
     if "skipped" in summary:
@@ -61,7 +62,7 @@ def main(
         return
     features = load_section(params, "features", FeatureParams)
     test = pd.read_parquet(test_scores)
-    scorer = mlflow_runs.load_scorer(str(model_dir))
+    scorer = load_scorer(str(model_dir))
     engagement = raw / "engagement.parquet"
     evidence = page.Evidence(
         kind=KINDS["lead"],
@@ -85,7 +86,7 @@ def main(
     write_text(html, out)
     log.info("report: %s (%.0f kB)", out, len(html) / 1024)
     if run_info and run_info.exists():
-        mlflow_runs.attach(json.loads(run_info.read_text())["run_id"], out)
+        attach(json.loads(run_info.read_text())["run_id"], out)
 
 
 def _this_source(manifest: dict | None, params: Path) -> dict | None:

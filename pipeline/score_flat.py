@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from mqlscore import flat_mode
 from mqlscore.config import EvaluateParams, load_section
 from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.serving import flat_scoring
 from sources.flat_file import flat_frame, read_flat
 
 log = logging.getLogger(__name__)
@@ -24,16 +24,16 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Score a flat lead file with a train-flat model: ranked, graded, explained."""
-    from mqlscore import tracking
+    from mqlscore.registry import load_scorer
 
-    scorer = tracking.load_scorer(model)
+    scorer = load_scorer(model)
     spec = scorer.meta["flat"]
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     raw = read_flat(input)
-    flat_mode.check_columns(raw, scorer.features, input)
+    flat_scoring.check_columns(raw, scorer.features, input)
     frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
-    problems = flat_mode.row_problems(raw, frame, spec)
-    scores = flat_mode.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
+    problems = flat_scoring.row_problems(raw, frame, spec)
+    scores = flat_scoring.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
     rejects = raw[problems != ""].assign(
         source_row=lambda f: f.index + 1, reasons=problems[problems != ""]
     )

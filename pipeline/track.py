@@ -10,10 +10,10 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from mqlscore import outcomes
 from mqlscore.config import FeatureParams, load_section
 from mqlscore.io import file_md5, read_export_time, read_tables, write_json
 from mqlscore.refusal import MissingInput
+from mqlscore.reporting import outcomes
 
 log = logging.getLogger(__name__)
 COLUMNS = ["lead_id", "probability", "grade", "qualified", "marketing_mql"]

@@ -19,7 +19,7 @@ from mqlscore.config import (
     source_name,
 )
 from mqlscore.io import write_json, write_text
-from mqlscore.training import KINDS, importance_table, refit, train_model
+from mqlscore.modeling.training import KINDS, importance_table, refit, train_model
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def main(
     """Train the lead or account model, save it for DVC and register it in MLflow: the
     refit on every complete row is served, the fit without the test period (with the
     comparison model) goes to `<model-dir>/evaluation/` for evaluate."""
-    from mqlscore import tracking
+    from mqlscore.tracking import log_training_run, save_evaluation, save_local
 
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -59,13 +59,13 @@ def main(
 
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".model.", dir=model_dir.parent)) / "model"
-    tracking.save_local(model, example, staging)
-    tracking.save_evaluation(evaluation, staging)
+    save_local(model, example, staging)
+    save_evaluation(evaluation, staging)
     shutil.rmtree(model_dir, ignore_errors=True)
     staging.rename(model_dir)
     shutil.rmtree(staging.parent)
 
-    info = tracking.log_training_run(
+    info = log_training_run(
         experiment=registered_name(params, config.model_prefix, kind),
         registered_model=registered_name(params, config.model_prefix, kind),
         model=model,

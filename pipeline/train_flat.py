@@ -16,10 +16,10 @@ from typing import Annotated
 
 import typer
 
-from mqlscore import flat_mode
-from mqlscore import markdown as md
 from mqlscore.config import FlatParams, TrainParams, load_section
 from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.modeling import flat_mode
+from mqlscore.reporting import markdown as md
 from sources.flat_file import flat_frame, read_flat
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Train on one flat lead table, leaky columns audited and left out."""
-    from mqlscore import tracking
+    from mqlscore.tracking import log_training_run, save_local
 
     config = load_section(params, "flat", FlatParams)
     frame, kinds = flat_frame(read_flat(input), target, id, None)
@@ -53,14 +53,14 @@ def main(
     report = md.flat_report(input.name, run.table, run.metrics, run.audit, run.dropped)
     files = ("model", "importance.csv", "leakage.json", "report.md", "metrics.json")
     with staging_folder(out, "train-flat") as work:
-        tracking.save_local(run.model, run.example, work / "model")
+        save_local(run.model, run.example, work / "model")
         write_json(run.metrics, work / "metrics.json")
         write_json(run.leakage, work / "leakage.json")
         write_text(run.importance.to_csv(index=False), work / "importance.csv")
         write_text(report, work / "report.md")
         shutil.rmtree(out / "model", ignore_errors=True)
         publish([work / n for n in files], out)
-    tracking.log_training_run(
+    log_training_run(
         experiment=config.model_name,
         registered_model=config.model_name,
         model=run.model,

@@ -56,7 +56,7 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Validate the raw tables; exit 1 with a readable report if a fatal check fails."""
-    from mqlscore.expectations import (
+    from mqlscore.validation.expectations import (
         raw_suites,
         run_suites,
         summarize,
@@ -102,9 +102,9 @@ def features_main(
 ) -> None:
     """Validate the model tables of the kinds `train.kinds` trains: nulls, label rate, one
     row per key, point in time, and no feature that leaks the label."""
-    from mqlscore.expectations import model_table_suite, run_suites, summarize
-    from mqlscore.leakage import audit_tables
     from mqlscore.schema import AUDIT_COLUMNS, feature_columns
+    from mqlscore.validation.expectations import model_table_suite, run_suites, summarize
+    from mqlscore.validation.leakage import audit_tables
 
     config = load_section(params, "validate", ValidateParams)
     train = load_section(params, "train", TrainParams)

@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 from features import nightly
 from features.engine import ENGINES
 from features.snapshots import spec_from
-from mqlscore import scoring
 from mqlscore.config import FeatureParams, MqlRule, ScoreParams
 from mqlscore.io import (
     file_md5,
@@ -32,6 +31,15 @@ from mqlscore.io import (
     write_text,
 )
 from mqlscore.refusal import Refusal
+from mqlscore.serving.batch import drift_summary, score_outputs, thin_context
+from mqlscore.serving.handovers import (
+    HANDOVERS,
+    HISTORY_COLUMNS,
+    empty_history,
+    handovers_as_of,
+    updated_history,
+)
+from mqlscore.serving.outputs import OUTPUT_FILES
 from sources import intake
 from sources.intake import (
     ExportError,
@@ -102,7 +110,7 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
         paths = nightly.build_features(got.tables, spec, got.when, night.engine, work)
         nightly.check_every_lead_has_features(paths["leads"], got.rows_in - len(got.rejects))
         scorer = got.scorers["model"]
-        context = scoring.thin_context(scorer.context, paths["leads"], config.min_context_ratio)
+        context = thin_context(scorer.context, paths["leads"], config.min_context_ratio)
         if context["thin"] and not night.allow_thin_context:
             raise NightRefused(
                 f"{context['says']}; nothing written (--allow-thin-context scores anyway)"
@@ -112,7 +120,7 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
             from_spark = nightly.spark_probabilities(paths["leads"], scorer)
             from_spark = from_spark.set_index("lead_id")["probability"]
         staged = work / "out"
-        scored, counts, accounts_scored = scoring.score_outputs(
+        scored, counts, accounts_scored = score_outputs(
             paths,
             scorer,
             got.scorers["account_model"],
@@ -121,28 +129,28 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
             night.reasons,
             staged,
             from_spark,
-            scoring.handovers_as_of(got.history, got.when, config.rehand_after_days),
+            handovers_as_of(got.history, got.when, config.rehand_after_days),
         )
         write_text(got.rejects.to_csv(index=False), staged / "rejects.csv")
-        history = scoring.updated_history(got.history, scored, got.when)
-        write_parquet(history, staged / scoring.HANDOVERS)
+        history = updated_history(got.history, scored, got.when)
+        write_parquet(history, staged / HANDOVERS)
         manifest = _manifest(
             night,
             got,
             config,
             scored=scored,
             accounts_scored=accounts_scored,
-            drift=scoring.drift_summary(scorer.profile, counts, config.drift_warn_psi),
+            drift=drift_summary(scorer.profile, counts, config.drift_warn_psi),
             context=context,
             outputs={  # each file's MD5: a reader can tell this run's set from a mixed one
                 n: file_md5(staged / n)
-                for n in scoring.OUTPUT_FILES
+                for n in OUTPUT_FILES
                 if n != "manifest.json" and (staged / n).exists()
             },
             seconds=time.perf_counter() - started,
         )
         write_json(manifest, staged / "manifest.json")
-        files = scoring.OUTPUT_FILES
+        files = OUTPUT_FILES
         publish([staged / n for n in files if (staged / n).exists()], out, files)
     return manifest
 
@@ -156,7 +164,7 @@ def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
             export = canonical_export(list(night.mappings), export, work / "export")
         when = pd.Timestamp(night.run_date) if night.run_date else read_export_time(export)
         scorers = {k: None if u == "none" else load_scorer(u) for k, u in night.models.items()}
-        history = read_history(out / scoring.HANDOVERS)
+        history = read_history(out / HANDOVERS)
         columns = load_column_map(night.column_map)
         dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
         rules = RowRules(
@@ -186,7 +194,7 @@ def _manifest(
     seconds: float,
 ) -> dict:
     """What the run did; refuses when rows in != scored + rejected (nothing lost)."""
-    from mqlscore import tracking
+    from mqlscore.registry import model_version
 
     rejected = len(got.rejects)
     if got.rows_in != len(scored) + rejected:
@@ -197,7 +205,7 @@ def _manifest(
     return {
         "run_date": str(got.when),
         "engine": night.engine,
-        **{k: s and tracking.model_version(night.models[k]) for k, s in got.scorers.items()},
+        **{k: s and model_version(night.models[k]) for k, s in got.scorers.items()},
         "inputs": {path.name: file_md5(path) for path in got.files.values()},
         "rows_in": got.rows_in,
         "scored": len(scored),
@@ -209,7 +217,7 @@ def _manifest(
         "drift": drift,
         "outputs": outputs,
         "handovers": {
-            "file": scoring.HANDOVERS,
+            "file": HANDOVERS,
             "rehand_after_days": config.rehand_after_days,
             "held_back": held_back,
         },
@@ -224,12 +232,12 @@ def read_history(path: Path) -> pd.DataFrame:
     """The hand-over history of earlier runs into this `--out` (none yet: empty); a file
     that cannot be read or lacks its columns is a refusal, not a fresh start."""
     if not path.exists():
-        return scoring.empty_history()
+        return empty_history()
     try:
         history = pd.read_parquet(path)
     except Exception as err:
         raise ExportError(f"{path}: cannot read the hand-over history: {err}") from err
-    missing = sorted(set(scoring.HISTORY_COLUMNS) - set(history.columns))
+    missing = sorted(set(HISTORY_COLUMNS) - set(history.columns))
     if missing:
         raise ExportError(f"{path}: the hand-over history lacks {', '.join(missing)}")
     return history.assign(handed_over_at=pd.to_datetime(history["handed_over_at"]))
@@ -237,9 +245,9 @@ def read_history(path: Path) -> pd.DataFrame:
 
 def load_scorer(uri: str) -> Any:
     """A scorer from the registry or a folder; an unloadable model is an export-level stop."""
-    from mqlscore import tracking
+    from mqlscore.registry import load_scorer
 
     try:
-        return tracking.load_scorer(uri)
+        return load_scorer(uri)
     except Exception as err:
         raise ExportError(f"cannot load model {uri}: {err}") from err

@@ -13,9 +13,9 @@ import typer
 import yaml
 
 from mqlscore.config import ValidateParams
-from mqlscore.expectations import model_table_suite, run_suites
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
-from mqlscore.leakage import audit_features
+from mqlscore.validation.expectations import model_table_suite, run_suites
+from mqlscore.validation.leakage import audit_features
 from pipeline import validate
 from sources.world import World
 from tests.conftest import project_params, tiny_params_dict
@@ -250,7 +250,7 @@ def test_half_export_fails_the_volume_band(
 
 
 def test_malformed_emails_below_the_share_are_row_level_rejects(tiny_world: World) -> None:
-    from mqlscore.expectations import raw_suites
+    from mqlscore.validation.expectations import raw_suites
 
     tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
     tables["leads"].loc[tables["leads"].index[[2, 9]], "email"] = "not-an-email"

@@ -15,9 +15,9 @@ from features.engine import build_snapshots
 from features.matching import match_leads
 from features.snapshots import SnapshotSpec, data_end, snapshot_dates
 from mqlscore.config import FeatureParams, TrainParams, load_section
-from mqlscore.model import Scorer
-from mqlscore.reasons import explain
-from mqlscore.training import train_model
+from mqlscore.modeling.scorer import Scorer
+from mqlscore.modeling.training import train_model
+from mqlscore.serving.reasons import explain
 from sources.world import World
 
 

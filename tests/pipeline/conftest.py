@@ -9,9 +9,9 @@ import pytest
 from features.engine import build_snapshots
 from features.matching import match_leads
 from features.snapshots import data_end, snapshot_dates, spec_from
-from mqlscore import tracking
 from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
-from mqlscore.training import train_model
+from mqlscore.modeling.training import train_model
+from mqlscore.tracking import save_local
 from sources.world import World
 
 
@@ -32,5 +32,5 @@ def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_par
     for kind, frame in (("lead", built.leads), ("account", built.accounts)):
         window = load_section(tiny_params_file, "features", FeatureParams).label_window_days
         model = train_model(frame, config, window).model
-        tracking.save_local(model, model.example(frame), folder / kind)
+        save_local(model, model.example(frame), folder / kind)
     return folder

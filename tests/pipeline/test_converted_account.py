@@ -16,7 +16,7 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from mqlscore.config import FeatureParams, TrainParams, load_section
-from mqlscore.training import train_model
+from mqlscore.modeling.training import train_model
 from pipeline import featurize, ingest, join, validate
 from sources.demo import write_demo_export
 from sources.world import World

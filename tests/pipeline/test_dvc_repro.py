@@ -405,10 +405,10 @@ print(json.dumps(model.predict(rows)["probability"].tolist()))
 def test_the_registered_model_loads_without_project_code(
     project: tuple[Path, dict[str, str]], tmp_path: Path, kind: str
 ) -> None:
-    from mqlscore import tracking
+    from mqlscore.registry import load_scorer
 
     work, env = project
-    scorer = tracking.load_scorer(str(work / f"models/{kind}"))
+    scorer = load_scorer(str(work / f"models/{kind}"))
     rows = pd.read_parquet(work / f"data/processed/{kind}_snapshots.parquet").tail(300)
     rows[scorer.features].to_parquet(tmp_path / "rows.parquet")
     script = tmp_path / "load.py"

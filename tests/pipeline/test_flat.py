@@ -175,7 +175,7 @@ def test_a_renamed_feature_column_or_too_few_rows_is_refused(
     mlflow_store,
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
-    from mqlscore.model import NotEnoughData
+    from mqlscore.modeling.split import NotEnoughData
     from mqlscore.refusal import Refusal
 
     run = _train(tmp_path, "out")

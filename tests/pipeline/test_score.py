@@ -18,8 +18,10 @@ import typer
 import yaml
 
 from features import nightly
-from mqlscore import scoring
 from mqlscore.config import ScoreParams
+from mqlscore.serving import batch
+from mqlscore.serving.handovers import HANDOVERS, handovers_as_of, qualify
+from mqlscore.serving.outputs import ACCOUNT_COLUMNS, LEAD_COLUMNS, lead_output
 from pipeline import score
 from sources.exports import NIGHTLY_LEADS, write_nightly_export
 from sources.world import World
@@ -83,7 +85,7 @@ def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> 
 def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:  # noqa: ANN001
     out, manifest = scored
     leads = pd.read_parquet(out / "lead_scores.parquet")
-    assert list(leads.columns) == scoring.LEAD_COLUMNS
+    assert list(leads.columns) == LEAD_COLUMNS
     assert len(leads) == manifest["scored"] and leads["lead_id"].is_unique
     assert leads["probability"].between(0, 1).all()
     assert sorted(leads["rank"]) == list(range(1, len(leads) + 1))
@@ -96,7 +98,7 @@ def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
     top = leads.sort_values("rank").iloc[0]
     assert top["reason_up_1"] and not top["reason_up_1"].startswith("reason")
     accounts = pd.read_csv(out / "account_scores.csv")
-    assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS and accounts["account_id"].is_unique
+    assert list(accounts.columns) == ACCOUNT_COLUMNS and accounts["account_id"].is_unique
     handed = accounts[accounts["qualified"]]
     capacity = yaml.safe_load((ROOT / "params.yaml").read_text())["score"][
         "account_capacity_per_run"
@@ -132,7 +134,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
     for name in (*OUTPUTS, "manifest.json"):
         shutil.copy(first / name, tmp_path / name)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real = scoring.lead_output
+    real = lead_output
     calls = []
 
     def crash_on_second_chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -141,7 +143,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
             raise KeyboardInterrupt("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scoring, "lead_output", crash_on_second_chunk)
+    monkeypatch.setattr(batch, "lead_output", crash_on_second_chunk)
     params = yaml.safe_load(tiny_params_file.read_text())
     params["score"]["chunk_rows"] = 500
     small = tmp_path.parent / "small_chunks.yaml"
@@ -282,11 +284,11 @@ def test_threshold_qualification_takes_every_eligible_lead_above_it() -> None:
     config = project_params("score", ScoreParams, qualify="threshold", threshold=0.3)
     p = np.array([0.9, 0.5, 0.3, 0.29, 0.8])
     ids = np.array(["a", "b", "c", "d", "e"])
-    rank, qualified = scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), config)
+    rank, qualified = qualify(p, ids, np.array([0, 0, 0, 0, 1]), config)
     assert rank.tolist() == [1, 3, 4, 5, 2]
     assert qualified.tolist() == [True, True, True, False, False]  # "e" is on an open deal
     top = project_params("score", ScoreParams, qualify="top_n", capacity_per_run=2)
-    assert scoring.qualify(p, ids, np.array([0, 0, 0, 0, 1]), top)[1].tolist() == [
+    assert qualify(p, ids, np.array([0, 0, 0, 0, 1]), top)[1].tolist() == [
         True,
         True,
         False,
@@ -559,11 +561,11 @@ def test_a_lead_handed_over_recently_is_scored_but_not_handed_over_again(
 
     night = read_export_time(export)
     first = _score(export, tmp_path, models, tiny_params_file)
-    history = pd.read_parquet(tmp_path / scoring.HANDOVERS)
+    history = pd.read_parquet(tmp_path / HANDOVERS)
     handed = set(pd.read_parquet(tmp_path / "lead_scores.parquet").query("qualified")["lead_id"])
     assert set(history["lead_id"]) == handed and len(handed) == first["qualified"] > 0
-    assert scoring.HANDOVERS in first["outputs"]  # with its MD5, the manifest written last
-    assert first["outputs"][scoring.HANDOVERS] == file_md5(tmp_path / scoring.HANDOVERS)
+    assert HANDOVERS in first["outputs"]  # with its MD5, the manifest written last
+    assert first["outputs"][HANDOVERS] == file_md5(tmp_path / HANDOVERS)
     later = str((night + pd.Timedelta(days=1)).date())
     second = _score(export, tmp_path, models, tiny_params_file, run_date=later)
     leads = pd.read_parquet(tmp_path / "lead_scores.parquet").set_index("lead_id")
@@ -574,12 +576,12 @@ def test_a_lead_handed_over_recently_is_scored_but_not_handed_over_again(
     assert second["held_back"] >= len(handed)
     new = leads[leads["qualified"]]
     assert (new["handed_over_at"] == pd.Timestamp(later)).all()
-    history = pd.read_parquet(tmp_path / scoring.HANDOVERS)
+    history = pd.read_parquet(tmp_path / HANDOVERS)
     assert len(history) == 2 * first["qualified"] and history["lead_id"].is_unique
     before = (tmp_path / "lead_scores.parquet").read_bytes()
     _score(export, tmp_path, models, tiny_params_file, run_date=later)  # the night re-run
     assert (tmp_path / "lead_scores.parquet").read_bytes() == before
-    assert len(pd.read_parquet(tmp_path / scoring.HANDOVERS)) == len(history)
+    assert len(pd.read_parquet(tmp_path / HANDOVERS)) == len(history)
 
 
 def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
@@ -591,7 +593,7 @@ def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
             "run": "",
         }
     )
-    handovers = scoring.handovers_as_of(history, day, days=90)
+    handovers = handovers_as_of(history, day, days=90)
     ids = np.array(["a", "b", "c", "d"])
     assert handovers.held(ids).tolist() == [True, False, False, False]  # c: a later run
     when = handovers.when(ids, np.array([False, True, False, False]))
@@ -628,7 +630,7 @@ def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
 def test_accounts_get_their_own_reasons(scored) -> None:  # noqa: ANN001
     out, _ = scored
     accounts = pd.read_parquet(out / "account_scores.parquet")
-    assert list(accounts.columns) == scoring.ACCOUNT_COLUMNS
+    assert list(accounts.columns) == ACCOUNT_COLUMNS
     said = accounts["reason_up_1"]
     assert (said != "").mean() > 0.5 and not said.str.match(r"^(no|not) ").any()
 

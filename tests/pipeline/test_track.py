@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mqlscore import outcomes
 from mqlscore.config import MqlRule
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.reporting import outcomes
 from pipeline import score, track
 from sources.exports import as_of, write_nightly_export
 from sources.world import World
@@ -107,8 +107,8 @@ def test_the_top_decile_converts_above_the_bottom(history: dict) -> None:
 
 
 def test_the_report_shows_realised_conversion(history: dict) -> None:
-    from mqlscore import page
-    from mqlscore.evaluation import KINDS
+    from mqlscore.evaluation.kinds import KINDS
+    from mqlscore.reporting import page
 
     empty = pd.DataFrame()
     evidence = page.Evidence(KINDS["lead"], {}, empty, empty, {}, {}, 90, 90, 5, tracking=history)

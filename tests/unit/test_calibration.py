@@ -6,16 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mqlscore.model import (
-    Calibrator,
-    NotEnoughData,
-    Split,
-    brier,
-    check_enough_conversions,
-    expected_calibration_error,
-    grade,
-    score_0_100,
-)
+from mqlscore.modeling.calibration import Calibrator, brier, expected_calibration_error
+from mqlscore.modeling.scorer import grade, score_0_100
+from mqlscore.modeling.split import NotEnoughData, Split, check_enough_conversions
 
 
 @pytest.mark.parametrize("min_positives", [1, 10**6])  # isotonic, then sigmoid
@@ -70,7 +63,7 @@ def test_isotonic_never_promises_certainty_from_a_few_edge_rows() -> None:
 
 
 def test_ipw_keeps_worked_rows_weighted_by_inverse_propensity() -> None:
-    from mqlscore.model import follow_up_weighted
+    from mqlscore.modeling.propensity import follow_up_weighted
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -91,7 +84,7 @@ def test_ipw_keeps_worked_rows_weighted_by_inverse_propensity() -> None:
 def test_calibration_is_kept_only_when_it_lowers_brier_on_the_check_half(
     overconfident: bool,
 ) -> None:
-    from mqlscore.training import calibration_halves, choose_calibration
+    from mqlscore.modeling.training import calibration_halves, choose_calibration
 
     rng = np.random.default_rng(4)
     truth = rng.beta(0.5, 20, 30_000)

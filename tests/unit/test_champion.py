@@ -8,10 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mqlscore import tracking
-from mqlscore.evaluation import bootstrap_for, challenge, should_promote
-from mqlscore.model import Calibrator, Scorer
+from mqlscore.evaluation.gate import challenge, should_promote
+from mqlscore.evaluation.intervals import bootstrap_for
+from mqlscore.modeling.calibration import Calibrator
+from mqlscore.modeling.scorer import Scorer
 from mqlscore.refusal import Refusal
+from mqlscore.registry import (
+    champion_probabilities,
+    champion_version,
+    load_scorer,
+    model_versions,
+    rollback_champion,
+    set_champion,
+)
+from mqlscore.tracking import log_training_run
 
 NAME = "mqlscore-test"
 
@@ -37,7 +47,7 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     versions = []
     for seed in (1, 2, 3):
         scorer = _scorer(seed)
-        info = tracking.log_training_run(
+        info = log_training_run(
             experiment=NAME,
             registered_model=NAME,
             model=scorer,
@@ -96,18 +106,18 @@ def test_challenge_scores_both_on_the_same_rows() -> None:
 
 def test_promote_then_rollback_restores_the_previous_version(registry: list[str]) -> None:
     v1, v2, v3 = registry
-    assert tracking.champion_version(NAME) is None
-    tracking.set_champion(NAME, v1)
-    tracking.set_champion(NAME, v3)
-    assert tracking.champion_version(NAME) == v3
-    assert tracking.rollback_champion(NAME) == v1
-    assert tracking.champion_version(NAME) == v1
+    assert champion_version(NAME) is None
+    set_champion(NAME, v1)
+    set_champion(NAME, v3)
+    assert champion_version(NAME) == v3
+    assert rollback_champion(NAME) == v1
+    assert champion_version(NAME) == v1
     with pytest.raises(Refusal, match="no earlier champion"):
-        tracking.rollback_champion(NAME)
-    version, probabilities = tracking.champion_probabilities(NAME, FRAME)
+        rollback_champion(NAME)
+    version, probabilities = champion_probabilities(NAME, FRAME)
     assert version == v1
     np.testing.assert_allclose(probabilities, _scorer(1).probability(FRAME))
-    assert v2 != tracking.champion_version(NAME)
+    assert v2 != champion_version(NAME)
 
 
 def test_the_embedded_store_follows_a_moved_project_folder(
@@ -117,7 +127,7 @@ def test_the_embedded_store_follows_a_moved_project_folder(
     first = tmp_path / "first"
     first.mkdir()
     monkeypatch.chdir(first)
-    info = tracking.log_training_run(
+    info = log_training_run(
         experiment=NAME,
         registered_model=NAME,
         model=_scorer(1),
@@ -129,11 +139,11 @@ def test_the_embedded_store_follows_a_moved_project_folder(
         kind="lead",
         source="test",
     )
-    tracking.set_champion(NAME, info["version"])
+    set_champion(NAME, info["version"])
     moved = tmp_path / "moved"
     first.rename(moved)
     monkeypatch.chdir(moved)
-    scorer = tracking.load_scorer(f"models:/{NAME}@champion")
+    scorer = load_scorer(f"models:/{NAME}@champion")
     np.testing.assert_allclose(scorer.probability(FRAME), _scorer(1).probability(FRAME))
 
 
@@ -143,7 +153,7 @@ def test_the_duel_scores_the_champions_evaluation_model_not_its_refit(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
     served, evaluated = _scorer(1), _scorer(2)  # the refit has seen the test rows
-    info = tracking.log_training_run(
+    info = log_training_run(
         experiment=NAME,
         registered_model=NAME,
         model=served,
@@ -158,16 +168,16 @@ def test_the_duel_scores_the_champions_evaluation_model_not_its_refit(
         tags={"served": "refit"},
         evaluation={"model": evaluated, "comparison": _scorer(3)},
     )
-    tracking.set_champion(NAME, info["version"])
-    _, probabilities = tracking.champion_probabilities(NAME, FRAME)
+    set_champion(NAME, info["version"])
+    _, probabilities = champion_probabilities(NAME, FRAME)
     np.testing.assert_allclose(probabilities, evaluated.probability(FRAME))
-    registered = tracking.load_scorer(f"models:/{NAME}@champion")
+    registered = load_scorer(f"models:/{NAME}@champion")
     np.testing.assert_allclose(registered.probability(FRAME), served.probability(FRAME))
 
 
 def test_models_list_shows_every_version_its_run_and_the_champion(registry: list[str]) -> None:
-    tracking.set_champion(NAME, registry[1])
-    rows = tracking.model_versions()
+    set_champion(NAME, registry[1])
+    rows = model_versions()
     assert [r["version"] for r in rows] == registry
     assert [r["aliases"] for r in rows] == ["", "champion", ""]
     assert {r["run"] for r in rows} == {"FINISHED"}
@@ -179,6 +189,6 @@ def test_scoring_before_any_training_says_to_train_first(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(Refusal, match="no model mqlscore-lead@champion in the MLflow store yet"):
-        tracking.load_scorer("models:/mqlscore-lead@champion")
+        load_scorer("models:/mqlscore-lead@champion")
     with pytest.raises(Refusal, match="not a model folder"):
-        tracking.load_scorer(str(tmp_path))
+        load_scorer(str(tmp_path))

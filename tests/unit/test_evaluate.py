@@ -6,17 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mqlscore.evaluation import (
-    KINDS,
+from mqlscore.evaluation.gate import quality_gate
+from mqlscore.evaluation.intervals import bootstrap_for, bootstrap_ranking, ranking_metrics
+from mqlscore.evaluation.kinds import KINDS
+from mqlscore.evaluation.ranking import expected_hits, gains_curve, precision_at_k
+from mqlscore.evaluation.volume import (
     at_volume,
-    bootstrap_for,
-    bootstrap_ranking,
-    expected_hits,
-    gains_curve,
     marketing_volume,
-    precision_at_k,
-    quality_gate,
-    ranking_metrics,
     side_by_side,
     top_k_per_snapshot,
 )
@@ -276,7 +272,7 @@ def test_deal_intervals_are_paired_against_marketings_pick() -> None:
 def test_a_noise_category_with_many_levels_is_no_leak() -> None:
     """Rare levels scored on their own rows would look like a perfect predictor: pooled,
     a 600-level category of pure noise ranks like noise."""
-    from mqlscore.leakage import single_column_auc
+    from mqlscore.validation.leakage import single_column_auc
 
     rng = np.random.default_rng(0)
     values = pd.Series(rng.integers(0, 600, 2000).astype(str))

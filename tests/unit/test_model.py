@@ -10,10 +10,10 @@ import pytest
 
 from mqlscore.config import ScoreParams, TrainParams
 from mqlscore.io import write_parquet
-from mqlscore.model import NotEnoughData, Split, conversion_split, time_split
-from mqlscore.reasons import explain
-from mqlscore.scoring import score_leads
-from mqlscore.training import train_model
+from mqlscore.modeling.split import NotEnoughData, Split, conversion_split, time_split
+from mqlscore.modeling.training import train_model
+from mqlscore.serving.batch import score_leads
+from mqlscore.serving.reasons import explain
 from tests.conftest import project_params
 
 WINDOW = 31  # days: monthly snapshots whose label windows close by the next one
@@ -153,7 +153,7 @@ def test_nightly_rows_with_a_feature_dropped_at_training_score_by_the_models_lis
 
 
 def test_importance_ranks_the_real_signal_first() -> None:
-    from mqlscore.training import importance_table
+    from mqlscore.modeling.training import importance_table
 
     frame = _frame()
     params = project_params(
@@ -193,7 +193,8 @@ def test_search_space_rejects_unknown_params() -> None:
 
 
 def test_follow_up_weights_accept_marketing_columns_as_features() -> None:
-    from mqlscore.model import Split, follow_up_weighted
+    from mqlscore.modeling.propensity import follow_up_weighted
+    from mqlscore.modeling.split import Split
 
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
@@ -249,15 +250,18 @@ def test_the_logistic_regression_explains_itself_exactly_and_saves_as_json(
 ) -> None:
     import mlflow
 
-    from mqlscore import tracking
-    from mqlscore.model import category_levels, fit_linear, to_matrix
+    from mqlscore.modeling.linear import fit_linear
+    from mqlscore.modeling.matrix import category_levels
+    from mqlscore.modeling.packaged import to_matrix
+    from mqlscore.registry import load_scorer
+    from mqlscore.tracking import save_local
 
     frame = _kinds_frame(False).assign(signal=lambda f: f["signal"].where(f.index % 7 > 0))
     frame.loc[frame.index % 11 == 0, "industry"] = None
     features = ["signal", "noise", "industry"]
     levels = category_levels(frame, features)
     linear = fit_linear(frame, features, levels, 1.0, ("signal",))
-    from mqlscore.model import Scorer
+    from mqlscore.modeling.scorer import Scorer
 
     scorer = Scorer(linear, features, levels, typical={"noun": "leads", "features": {}})
     assert scorer.kind == "logistic_regression"
@@ -270,18 +274,18 @@ def test_the_logistic_regression_explains_itself_exactly_and_saves_as_json(
     assert contributions["signal"].corr(np.log1p(rows["signal"])) > 0.99  # log-scaled
     assert linear.coef[[c == ["signal", "value"] for c in linear.spec["columns"]]][0] > 0
     assert len(explain(scorer, rows.head(5))) == 5
-    tracking.save_local(scorer, scorer.example(frame), tmp_path / "model")
+    save_local(scorer, scorer.example(frame), tmp_path / "model")
     assert not list((tmp_path / "model").rglob("*.pkl"))
     loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))
     np.testing.assert_allclose(
         loaded.predict(scorer.example(rows, 300))["probability"], scorer.probability(rows)
     )
-    again = tracking.load_scorer(str(tmp_path / "model"))
+    again = load_scorer(str(tmp_path / "model"))
     pd.testing.assert_frame_equal(again.contributions(rows), contributions)
 
 
 def test_refit_serves_the_chosen_kind_on_every_complete_row_with_its_trees() -> None:
-    from mqlscore.training import refit
+    from mqlscore.modeling.training import refit
 
     frame = _kinds_frame(True)
     params = project_params("train", TrainParams, min_data_in_leaf=20, min_conversions=10)
@@ -301,7 +305,7 @@ def test_refit_serves_the_chosen_kind_on_every_complete_row_with_its_trees() -> 
 def test_a_cut_split_keeps_every_row_and_counts_only_deals_before_the_next_period() -> None:
     """`train.purge: cut` (Olist's daily rows, 180-day window): no row is dropped, and a
     row's label counts only the deals created before the next period starts."""
-    from mqlscore.model import split_for
+    from mqlscore.modeling.split import split_for
 
     frame = _frame(n_snapshots=10, rows=50)
     frame["label_at"] = frame["snapshot_date"] + pd.to_timedelta(

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mqlscore.drift import bin_counts, profile, psi
-from mqlscore.reasons import check_templates, describe, top_reasons
 from mqlscore.schema import OTHER_TYPE as OTHER
 from mqlscore.schema import TABLES
+from mqlscore.serving.drift import bin_counts, profile, psi
+from mqlscore.serving.reasons import check_templates, describe, top_reasons
 from sources.intake import (
     KNOWN_VALUES,
     ExportError,
@@ -221,7 +221,7 @@ def test_sales_activities_without_account_id_read_it_as_blank(
 
 
 def test_nightly_value_checks_are_validations_own(tmp_path: Path) -> None:
-    from mqlscore.expectations import KNOWN_VALUES as VALIDATED
+    from mqlscore.validation.expectations import KNOWN_VALUES as VALIDATED
 
     assert set(KNOWN_VALUES) == set(VALIDATED)
     for key, (allowed, _) in VALIDATED.items():
@@ -299,6 +299,6 @@ def test_windows_of_one_signal_are_one_reason() -> None:
 
 
 def test_top_percent_says_where_a_lead_stands_tonight() -> None:
-    from mqlscore.scoring import top_percent
+    from mqlscore.serving.handovers import top_percent
 
     assert top_percent(np.array([1, 266, 267, 13334, 26667]), 26667).tolist() == [1, 1, 2, 51, 100]

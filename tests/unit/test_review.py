@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mqlscore import page, review
-from mqlscore.evaluation import KINDS
+from mqlscore.evaluation.kinds import KINDS
+from mqlscore.reporting import page, review
 
 DAY = pd.Timestamp("2025-03-01")
 
@@ -104,7 +104,7 @@ def test_tables_escape_what_an_export_put_in_a_cell() -> None:
 
 
 def test_every_headline_figure_carries_its_interval() -> None:
-    from mqlscore import markdown
+    from mqlscore.reporting import markdown
 
     ranking = {"roc_auc": 0.91, "pr_auc": 0.2, "precision_at_10pct": 0.1, "lift_at_10pct": 3.0}
     summary = {

@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqlscore import treeshap
+from mqlscore.modeling import treeshap
 
 
 def _model(seed: int, depth: int, missing: float, mode: str):  # noqa: ANN202

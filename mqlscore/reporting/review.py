@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mqlscore.evaluation import Kind, marketing_volume, top_k_per_snapshot
-from mqlscore.reasons import plain_name
+from mqlscore.evaluation.kinds import Kind
+from mqlscore.evaluation.volume import marketing_volume, top_k_per_snapshot
+from mqlscore.serving.reasons import plain_name
 
 MISSING = "(blank: no account)"
 

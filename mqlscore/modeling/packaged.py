@@ -134,5 +134,6 @@ class ProbabilityModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame({"probability": probability}, index=model_input.index)
 
 
-if __name__ != "mqlscore.packaged":  # run by MLflow as model code, not imported by mqlscore
+# Run by MLflow as model code, not imported by mqlscore:
+if __name__ != "mqlscore.modeling.packaged":
     mlflow.models.set_model(ProbabilityModel())

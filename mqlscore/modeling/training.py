@@ -13,25 +13,16 @@ import pandas as pd
 
 from mqlscore.config import TrainParams
 from mqlscore.console import progress
-from mqlscore.drift import profile
-from mqlscore.model import (
-    LIGHTGBM,
-    Calibrator,
-    Scorer,
-    Split,
-    brier,
-    category_levels,
-    check_enough_conversions,
-    fit_linear,
-    fit_logistic,
-    fit_model,
-    follow_up_weighted,
-    refit_lightgbm,
-    split_for,
-    to_matrix,
-    typical_values,
-)
+from mqlscore.modeling.boosting import LIGHTGBM, fit_model, refit_lightgbm
+from mqlscore.modeling.calibration import Calibrator, brier
+from mqlscore.modeling.linear import fit_linear, fit_logistic
+from mqlscore.modeling.matrix import category_levels
+from mqlscore.modeling.packaged import to_matrix
+from mqlscore.modeling.propensity import follow_up_weighted
+from mqlscore.modeling.scorer import Scorer, typical_values
+from mqlscore.modeling.split import Split, check_enough_conversions, split_for
 from mqlscore.schema import context_features, feature_columns
+from mqlscore.serving.drift import profile
 
 log = logging.getLogger(__name__)
 KINDS = ("lead", "account")

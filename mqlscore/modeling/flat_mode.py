@@ -16,18 +16,12 @@ import numpy as np
 import pandas as pd
 
 from mqlscore.config import FlatParams, TrainParams
-from mqlscore.leakage import single_column_auc
-from mqlscore.model import (
-    Calibrator,
-    NotEnoughData,
-    Scorer,
-    Split,
-    check_enough_conversions,
-    expected_calibration_error,
-    fit_logistic_baseline,
-    fit_model,
-)
-from mqlscore.refusal import Refusal
+from mqlscore.modeling.boosting import fit_model
+from mqlscore.modeling.calibration import Calibrator, expected_calibration_error
+from mqlscore.modeling.propensity import fit_logistic_baseline
+from mqlscore.modeling.scorer import Scorer
+from mqlscore.modeling.split import NotEnoughData, Split, check_enough_conversions
+from mqlscore.validation.leakage import single_column_auc
 
 FEATURE_KINDS = ("number", "yes_no", "category")  # the other kinds are named, not used
 # Words in a column name that say an outcome or a sales hand: recorded after the lead
@@ -138,66 +132,6 @@ def evaluate_flat(
     return rows
 
 
-def check_columns(raw: pd.DataFrame, features: list[str], path: object) -> None:
-    """Every column the model learned from is in the file to score, or the run stops
-    naming the missing ones and the closest the file has (a renamed column would
-    otherwise score every lead alike, with exit 0)."""
-    import difflib
-
-    missing = [f for f in features if f not in raw.columns]
-    if missing:
-        near = {
-            m: difflib.get_close_matches(m, list(raw.columns), n=1, cutoff=0.5) for m in missing
-        }
-        hints = "; ".join(
-            f"{m!r}" + (f" (closest: {c[0]!r})" if c else "") for m, c in near.items()
-        )
-        raise Refusal(f"{path}: the model's column(s) {hints} are not in the file")
-
-
-def row_problems(raw: pd.DataFrame, frame: pd.DataFrame, spec: dict) -> pd.Series:
-    """Per row, why it cannot be scored ('' when it can): a blank id, or a number or
-    yes/no cell that is neither. A category never seen in training scores as unknown."""
-    problems = pd.Series("", index=frame.index)
-    if spec["id"]:
-        problems[frame["_id"].isna()] += "id is blank; "
-    for column in spec["features"]:
-        kind = spec["kinds"][column]
-        if kind in ("number", "yes_no") and column in raw.columns:
-            bad = raw[column].notna() & frame[column].isna()
-            problems[bad] += (
-                f"{column}: " + raw.loc[bad, column].astype(str) + f" is not a {kind}; "
-            )
-    return problems.str.rstrip("; ")
-
-
-def flat_scores(scorer: Scorer, rows: pd.DataFrame, cuts: dict, has_id: bool) -> pd.DataFrame:
-    """The published rows: id, probability, 0-100 score, grade, rank, reasons in words
-    (column = value), best first."""
-    from mqlscore.model import grade, score_0_100
-    from mqlscore.reasons import explain
-    from mqlscore.scoring import REASON_COLUMNS
-
-    rows = rows.assign(**{c: None for c in scorer.features if c not in rows.columns})
-    p = scorer.probability(rows)
-    order = np.argsort(-p, kind="stable")
-    rank = np.empty(len(p), dtype=int)
-    rank[order] = np.arange(1, len(p) + 1)
-    out = pd.DataFrame(
-        {
-            "id": rows["_id"].to_numpy() if has_id else rows.index.to_numpy() + 1,
-            "probability": np.round(p, 6),
-            "score": score_0_100(p),
-            "grade": grade(p, cuts),
-            "rank": rank,
-        }
-    )
-    reasons = explain(scorer, rows)
-    for column in REASON_COLUMNS:
-        out[column] = reasons[column].to_numpy()
-    return out.sort_values("rank").reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class FlatTraining:
     """A flat table's training: the model (the flagged columns left out), its test
@@ -228,7 +162,7 @@ def train_flat(
 ) -> FlatTraining:
     """Split, audit every usable column for leakage, fit without the flagged ones (and
     with them, to show what the leak was worth), evaluate on the test rows."""
-    from mqlscore.training import importance_table
+    from mqlscore.modeling.training import importance_table
 
     frame = frame[frame["label"].notna()].astype({"label": int})
     kinds = {c: k for c, k in kinds.items() if c not in set(exclude)}

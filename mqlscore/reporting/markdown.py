@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mqlscore.evaluation import Kind
+from mqlscore.evaluation.kinds import Kind
 
 
 def count(value: float) -> str:

@@ -14,11 +14,11 @@ from functools import cached_property
 import pandas as pd
 from markupsafe import Markup
 
-from mqlscore import charts, review
-from mqlscore.evaluation import Kind
-from mqlscore.markdown import count
-from mqlscore.model import grade, score_0_100
-from mqlscore.reasons import plain_names
+from mqlscore.evaluation.kinds import Kind
+from mqlscore.modeling.scorer import grade, score_0_100
+from mqlscore.reporting import charts, review
+from mqlscore.reporting.markdown import count
+from mqlscore.serving.reasons import plain_names
 
 
 @dataclass
@@ -348,7 +348,7 @@ def render(title: str, subtitle: str, parts: list[Section]) -> str:
     """The page: the template filled with the sections."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("mqlscore"), autoescape=select_autoescape())
+    env = Environment(loader=PackageLoader("mqlscore.reporting"), autoescape=select_autoescape())
     return env.get_template("report.html.j2").render(
         title=title, subtitle=subtitle, sections=parts
     )

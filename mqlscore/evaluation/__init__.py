@@ -1,0 +1,1 @@
+"""Evaluation: ranking metrics, at-volume tables, intervals, calibration and the quality gate."""

@@ -1,0 +1,1 @@
+"""Reporting: Markdown, the HTML page, charts, review tables and outcome tracking."""

@@ -1,0 +1,1 @@
+"""Serving: nightly batch scoring, hand-overs, the published tables, reasons and drift."""

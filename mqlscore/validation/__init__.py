@@ -1,0 +1,1 @@
+"""Validation: Great Expectations suites and the leakage audit."""
