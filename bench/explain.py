@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.features import save_table  # noqa: E402
 
 
-def seconds(work) -> tuple[float, object]:  # noqa: ANN001
+def seconds(work) -> tuple[float, object]:
     started = time.perf_counter()
     result = work()
     return time.perf_counter() - started, result
@@ -42,7 +42,7 @@ def main() -> None:
 
     from mqlscore.modeling import treeshap
     from mqlscore.modeling.packaged import to_matrix
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
     from mqlscore.serving.reasons import top_reasons
 
     scorer = load_scorer(str(ROOT / "models/lead"))

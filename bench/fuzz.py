@@ -123,7 +123,7 @@ def score_once(export: Path, out: Path, models: Path, params: Path) -> tuple[int
         code = 0
     except SystemExit as stop:
         code = int(stop.code or 0)
-    except BaseException:  # noqa: BLE001  (the point: any other ending is a failure)
+    except BaseException:
         return -1, traceback.format_exc()
     finally:
         sys.argv = argv

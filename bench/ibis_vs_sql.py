@@ -63,7 +63,7 @@ def sql_query(path: Path) -> str:
     """
 
 
-def ibis_expr(con, path: Path, snaps: list[pd.Timestamp]):  # noqa: ANN001, ANN201
+def ibis_expr(con, path: Path, snaps: list[pd.Timestamp]):
     """The same query in ibis."""
     import ibis
 
@@ -91,7 +91,7 @@ def ibis_expr(con, path: Path, snaps: list[pd.Timestamp]):  # noqa: ANN001, ANN2
     return joined.group_by(["lead_id", "snapshot_date"]).aggregate(**aggs)
 
 
-def _spark_sql_chars(expr) -> int:  # noqa: ANN001
+def _spark_sql_chars(expr) -> int:
     """ibis also spells the query for Spark (its PySpark backend must be loaded)."""
     import ibis
 

@@ -55,7 +55,7 @@ def make_features(rows: int, target: Path) -> None:
 def worker(features: Path, out: Path, explain: bool) -> None:
     """Score one feature file (the measured process); print the scoring seconds."""
     from mqlscore.config import EvaluateParams, ScoreParams, load_section
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
     from mqlscore.serving.batch import score_leads
 
     params = ROOT / "params.yaml"

@@ -20,11 +20,15 @@ from features.snapshots import (
     account_outcomes_sql,
     account_snapshot_sql,
     blank_features,
+    data_end,
+    data_start,
     lead_outcomes_sql,
     lead_snapshot_sql,
     shared_tables,
+    snapshot_dates,
     unsupported_features,
 )
+from mqlscore.config import FeatureParams
 from mqlscore.io import atomic_path
 from mqlscore.schema import AUDIT_COLUMNS, OPTIONAL_COLUMNS, TABLES, feature_columns
 
@@ -130,12 +134,15 @@ def build_snapshots(
     snapshots: list[pd.Timestamp],
     end: pd.Timestamp,
 ) -> Snapshots:
-    """Lead and account snapshots and lead outcomes, computed in DuckDB, as frames."""
-    con = _connect(sources, spec, snapshots, end)
-    try:
-        frames = {name: _normalize(con.sql(sql).df()) for name, sql in queries(spec).items()}
-    finally:
-        con.close()
+    """Lead and account snapshots and lead outcomes as frames, written by the production
+    writer (`write_snapshots`, DuckDB's COPY to Parquet) to a temporary folder and read
+    back: what the features stage writes, not a twin of it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mqlscore-snapshots-") as tmp:
+        targets = {name: Path(tmp) / f"{name}.parquet" for name in queries(spec)}
+        write_snapshots(sources, spec, snapshots, end, targets)
+        frames = {name: _normalize(pd.read_parquet(path)) for name, path in targets.items()}
     return Snapshots(**frames)
 
 
@@ -185,7 +192,7 @@ def build_snapshots_spark(
     return Snapshots(**frames)
 
 
-def spark_session():  # noqa: ANN201
+def spark_session():
     """The Spark session for the feature queries (SPARK_MASTER, default local[*]; UTC)."""
     from pyspark.sql import SparkSession
 
@@ -247,3 +254,50 @@ def drop_blank(targets: dict[str, Path], max_share: float) -> dict[str, dict[str
             write_parquet(frame, targets[name])
             log.warning("%s: dropped blank features: %s", name, ", ".join(named[name]))
     return named
+
+
+def snapshot_plan(
+    sources: dict[str, Path], config: FeatureParams
+) -> tuple[pd.DataFrame, list[pd.Timestamp], pd.Timestamp]:
+    """The leads' creation times, the snapshot dates and the data's end, read from the
+    timestamp columns only (enough to place the snapshots)."""
+    times = {
+        "engagement": pd.read_parquet(sources["engagement"], columns=["occurred_at"]),
+        "sales_activities": pd.read_parquet(sources["sales_activities"], columns=["occurred_at"]),
+        "opportunities": pd.read_parquet(
+            sources["opportunities"], columns=["created_at", "closed_at"]
+        ),
+        "leads": pd.read_parquet(sources["leads"], columns=["lead_id", "created_at"]),
+    }
+    end = data_end(times)
+    snapshots = snapshot_dates(
+        data_start(times),
+        end,
+        config.first_snapshot_month,
+        config.cadence_months,
+        config.cadence_days,
+    )
+    return times["leads"], snapshots, end
+
+
+def build_tables(
+    config: FeatureParams,
+    sources: dict[str, Path],
+    spec: SnapshotSpec,
+    plan: tuple[list[pd.Timestamp], pd.Timestamp],
+    targets: dict[str, Path],
+) -> None:
+    """The four snapshot tables written to `targets`, by the engine `features.engine`
+    names (DuckDB streaming to disk, or Spark)."""
+    snapshots, end = plan
+    if config.engine == "spark":
+        from mqlscore.io import read_tables, write_parquet
+        from mqlscore.schema import RAW_TABLES
+
+        raw = read_tables(sources["leads"].parent, RAW_TABLES)
+        raw["lead_accounts"] = pd.read_parquet(sources["lead_accounts"])
+        products = build_snapshots_spark(spark_session(), raw, spec, snapshots, end)
+        for name, target in targets.items():
+            write_parquet(getattr(products, name), target)
+    else:
+        write_snapshots(sources, spec, snapshots, end, targets, config.duckdb_memory_limit)

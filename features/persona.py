@@ -17,7 +17,6 @@ SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("director", r"\b(?:director|head)\b"),
     ("manager", r"\b(?:manager|lead)\b"),
 )
-SENIORITIES: tuple[str, ...] = (*(name for name, _ in SENIORITY_PATTERNS), "individual")
 
 FUNCTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("it", r"\b(?:it|information|technology|cio|cto|systems|engineer|architect|data)\b"),
@@ -28,7 +27,6 @@ FUNCTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("marketing", r"\b(?:marketing|cmo|brand)\b"),
     ("hr", r"\b(?:hr|human resources|recruiter|people)\b"),
 )
-FUNCTIONS: tuple[str, ...] = (*(name for name, _ in FUNCTION_PATTERNS), "other")
 
 
 def _classify(titles: pd.Series, patterns: tuple[tuple[str, str], ...], default: str) -> pd.Series:
@@ -43,12 +41,12 @@ def _classify(titles: pd.Series, patterns: tuple[tuple[str, str], ...], default:
 
 
 def seniority_of(titles: pd.Series) -> pd.Series:
-    """Seniority level of each title (see SENIORITIES)."""
+    """Seniority level of each title (SENIORITY_PATTERNS, else individual)."""
     return _classify(titles, SENIORITY_PATTERNS, "individual")
 
 
 def function_of(titles: pd.Series) -> pd.Series:
-    """Business function of each title (see FUNCTIONS)."""
+    """Business function of each title (FUNCTION_PATTERNS, else other)."""
     return _classify(titles, FUNCTION_PATTERNS, "other")
 
 

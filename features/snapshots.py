@@ -26,15 +26,6 @@ from mqlscore.schema import (
 )
 
 HIGH_INTENT: tuple[str, ...] = ("pricing_page_visit", "form_fill")
-TEXT_FEATURES: tuple[str, ...] = (
-    "seniority",
-    "function",
-    "industry",
-    "country",
-    "match_rule",
-    "lead_source",
-    "last_opportunity_outcome",
-)
 ROWS: tuple[str, ...] = ("all", "arrival")
 # Features a source without the table cannot support (they would all read zero): by
 # name prefix, exact name or suffix. Dropped and named, never zero-filled.

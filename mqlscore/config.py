@@ -122,6 +122,8 @@ class TrainParams(Section):
 
     @model_validator(mode="after")
     def _searchable(self) -> TrainParams:
+        if "lead" not in self.kinds:  # every source has leads; the report reads their model
+            raise ValueError(f"kinds must include lead, not only {list(self.kinds)}")
         unknown = sorted(set(self.search_space) - set(type(self).model_fields))
         if unknown:
             raise ValueError(f"search_space names unknown train params: {', '.join(unknown)}")
@@ -231,3 +233,13 @@ def registered_name(params_file: Path, prefix: str, kind: str) -> str:
     world, `mqlscore-olist-lead` for a mapped source, so sources never share a champion."""
     name = source_name(params_file)
     return f"{prefix}-{kind}" if name == SYNTHETIC else f"{prefix}-{name}-{kind}"
+
+
+def not_a_kind(params_file: Path, kind: str, kinds: tuple[str, ...]) -> str:
+    """Why a stage of `kind` may not run: the source (its mapping's params) trains only
+    `kinds`, while dvc.yaml runs a stage per params.yaml's own `train.kinds`."""
+    return (
+        f"this source trains train.kinds {list(kinds)} (its mapping's params), not {kind}: "
+        f"set train.kinds: {list(kinds)} in {params_file} (dvc.yaml runs one stage per kind "
+        "listed there)"
+    )

@@ -5,6 +5,9 @@ Real exports are mapped onto these; the synthetic world writes them directly.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import pandas as pd
 
 ACTIVITY_TYPES: tuple[str, ...] = (
@@ -176,7 +179,6 @@ def current_state(known_at_creation: dict[str, list[str]]) -> set[tuple[str, str
 
 # Roles of the snapshot tables' columns (features/snapshots.py builds them).
 KEY_COLUMNS: tuple[str, ...] = ("lead_id", "account_id", "snapshot_date")
-ACCOUNT_KEY_COLUMNS: tuple[str, ...] = ("account_id", "snapshot_date")
 # Not features: the newest source timestamps a row used, kept so checks can prove point in time.
 AUDIT_COLUMNS: tuple[str, ...] = ("last_event_at", "last_sales_touch_at")
 # Outcomes in the label window, never features: `worked` = sales touched the lead in it.
@@ -202,3 +204,12 @@ def context_features(features: list[str]) -> list[str]:
     days = sorted(int(f.split("_")[-1][:-1]) for f in features if f.startswith("events_"))
     longest = f"{days[-1]}d" if days else ""
     return [f for f in (f"events_{longest}", f"sales_touches_{longest}") if f in features]
+
+
+def longest_window(columns: Iterable[str], signal: str) -> str:
+    """The column of `signal`'s longest window (`sales_touches_90d` when
+    `features.windows_days` ends at 90): window lengths come from params, never code."""
+    windows = [c for c in columns if re.fullmatch(rf"{signal}_\d+d", c)]
+    if not windows:
+        raise KeyError(f"no {signal}_<days>d column")
+    return max(windows, key=lambda c: int(c.removeprefix(f"{signal}_")[:-1]))

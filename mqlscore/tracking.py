@@ -1,15 +1,14 @@
-"""MLflow run logging: the embedded store, training and evaluation runs, model folders.
+"""MLflow run logging: training and evaluation runs, and local model folders.
 
-Default store: SQLite `mlruns.db` with artifacts in `mlartifacts/`, both in the project
-folder. `MLFLOW_TRACKING_URI` overrides it. DVC's files stay the source of truth; runs
+The store is `mqlscore/store.py`'s (SQLite `mlruns.db` in the project folder unless
+`MLFLOW_TRACKING_URI` says otherwise). DVC's files stay the source of truth; runs
 record their hashes, the params and the git commit. Nothing personal is logged: only
 feature names, figures and the model."""
 
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from mlflow.models import infer_signature
 from mqlscore.io import file_md5
 from mqlscore.modeling import packaged
 from mqlscore.modeling.scorer import Scorer
+from mqlscore.store import EVALUATION, experiment_id, use_store
 
 log = logging.getLogger(__name__)
 
@@ -32,71 +32,6 @@ PIP_REQUIREMENTS = [
     f"mlflow=={mlflow.__version__}",
     f"numpy=={__import__('numpy').__version__}",
 ]
-
-
-def use_store(root: Path = Path(".")) -> None:
-    """Point MLflow at MLFLOW_TRACKING_URI, or at the embedded SQLite store under `root`."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        return
-    db = (root / "mlruns.db").resolve()
-    if db.exists():
-        relocate_store(db)
-    mlflow.set_tracking_uri(f"sqlite:///{db}")
-    mlflow.set_registry_uri(f"sqlite:///{db}")
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):  # MLflow sets them: the
-        os.environ.pop(name, None)  # store stays embedded, never mistaken for the user's
-
-
-# Where MLflow's SQLite store keeps absolute artifact paths.
-_PATH_COLUMNS = {
-    "experiments": ("artifact_location",),
-    "runs": ("artifact_uri",),
-    "logged_models": ("artifact_location",),
-    "model_versions": ("source", "storage_location"),
-}
-
-
-def relocate_store(db: Path) -> None:
-    """Follow a moved project folder: MLflow stores artifact paths as absolute paths, so
-    rewrite those under the folder the store was made in to the folder it is in now."""
-    here = str(db.parent)
-    with sqlite3.connect(db) as con:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "experiments" not in tables:
-            return
-        rows = con.execute(
-            "SELECT artifact_location FROM experiments WHERE artifact_location LIKE ?",
-            ("%/mlartifacts",),
-        ).fetchall()
-        roots = {Path(r[0].removeprefix("file://")).parent.as_posix() for r in rows}
-        for old in roots - {here}:
-            for table, columns in _PATH_COLUMNS.items():
-                for column in columns if table in tables else ():
-                    con.execute(
-                        f"UPDATE {table} SET {column} = replace({column}, ?, ?) "
-                        f"WHERE {column} LIKE ?",
-                        (old + "/", here + "/", f"%{old}/%"),
-                    )
-            log.info("MLflow store moved from %s to %s: artifact paths updated", old, here)
-
-
-# MLflow's UI opens an experiment without this tag on its GenAI pages (traces, tokens).
-KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
-
-
-def _experiment(name: str, root: Path) -> str:
-    existing = mlflow.get_experiment_by_name(name)
-    if existing:
-        if existing.tags.get(KIND_TAG) != KIND:
-            mlflow.MlflowClient().set_experiment_tag(existing.experiment_id, KIND_TAG, KIND)
-        return existing.experiment_id
-    location = None
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        location = (root / "mlartifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND})
 
 
 def run_name(kind: str, source: str, digest: str, when: pd.Timestamp) -> str:
@@ -152,7 +87,18 @@ def save_local(scorer: Scorer, example: pd.DataFrame, path: Path) -> None:
         mlflow.pyfunc.save_model(str(path), **_model_kwargs(scorer, example, Path(tmp) / "model"))
 
 
-EVALUATION = "evaluation"  # beside the served model: the fits without the test period
+def save_model_folder(
+    model: Scorer, example: pd.DataFrame, evaluation: dict, folder: Path
+) -> None:
+    """The served model and the evaluation models in `folder`, staged beside it and
+    moved in only when complete."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=folder.parent)) / "model"
+    save_local(model, example, staging)
+    save_evaluation(evaluation, staging)
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    shutil.rmtree(staging.parent)
 
 
 def save_evaluation(models: dict[str, Scorer], folder: Path) -> None:
@@ -190,7 +136,7 @@ def log_training_run(
     (`evaluation/`), so a later run's duel scores like with like. Return run id and
     model version."""
     use_store(root)
-    exp_id = _experiment(experiment, root)
+    exp_id = experiment_id(experiment, root)
     digests = {name: file_md5(path) for name, path in inputs.items()}
     title = run_name(kind, source, next(iter(digests.values()), ""), pd.Timestamp.now())
     with mlflow.start_run(experiment_id=exp_id, run_name=title) as run:

@@ -21,6 +21,7 @@ from pipeline import (
     train,
     train_flat,
     validate,
+    validate_features,
 )
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -39,7 +40,7 @@ def _setup(
 app.command("generate")(generate.main)
 app.command("ingest")(ingest.main)
 app.command("validate")(validate.main)
-app.command("validate-features")(validate.features_main)
+app.command("validate-features")(validate_features.main)
 app.command("join")(join.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
@@ -73,9 +74,9 @@ def _list() -> None:
 
     rows = model_versions()
     if not rows:
-        print("no registered model yet: run dvc repro")  # noqa: T201  (the command's output)
+        print("no registered model yet: run dvc repro")
     for row in rows:
-        print(f"{row['name']}  version {row['version']}  run {row['run']}  {row['aliases']}")  # noqa: T201
+        print(f"{row['name']}  version {row['version']}  run {row['run']}  {row['aliases']}")
 
 
 @models.command("rollback")
@@ -105,14 +106,14 @@ def run() -> None:
         sys.exit(stop.exit_code)
     except ClickException as err:  # a bad argument, an unknown command or option
         if type(err).__name__ == "NoArgsIsHelpError":
-            print(err.format_message(), file=sys.stderr)  # noqa: T201  (the help text)
+            print(err.format_message(), file=sys.stderr)
             sys.exit(2)
-        print(f"mqlscore: {err.format_message()} (see --help)", file=sys.stderr)  # noqa: T201
+        print(f"mqlscore: {err.format_message()} (see --help)", file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         logging.getLogger("mqlscore").error("interrupted: nothing was published")
         sys.exit(130)
-    except Exception as err:  # noqa: BLE001  (a refusal, or a bug said to be one)
+    except Exception as err:
         if os.environ.get("MQLSCORE_DEBUG"):  # the whole traceback, for a bug report
             raise
         _end(err)

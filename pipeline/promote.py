@@ -1,7 +1,10 @@
-"""Stage `promote`, the last of the run: gate, then crown.
+"""Stage `promote`, the last of the run: the duel, the gate, then the crown.
 
-The champion alias moves only when every evaluated model passed its quality gate, never
-in a `dvc exp run` (DVC sets DVC_EXP_NAME), and only to a version that beat its champion.
+Each evaluated model meets its registered champion on its own test rows (the champion is
+read from the MLflow registry here, the one stage that reads and moves it, so evaluate's
+outputs depend only on its deps). The champion alias moves only when every evaluated model
+passed its quality gate, never in a `dvc exp run` (DVC sets DVC_EXP_NAME), and only to a
+version ahead of its champion beyond the noise.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
+from mqlscore.config import EvaluateParams, TrainParams, load_section
+from mqlscore.evaluation.duel import duel
 from mqlscore.evaluation.gate import crown
 from mqlscore.io import write_json
 
@@ -21,22 +27,33 @@ log = logging.getLogger(__name__)
 
 
 def main(
-    evaluation: Annotated[
-        list[Path], typer.Option(help="An evaluate stage's metrics JSON (repeat per model).")
+    evaluations: Annotated[
+        Path, typer.Option(help="Folder of the evaluate stages' JSON, one <kind>.json each.")
+    ],
+    test_scores: Annotated[
+        Path, typer.Option(help="Folder of the evaluated test rows, one <kind>_test.parquet each.")
     ],
     summary: Annotated[Path, typer.Option(help="What was promoted and why (DVC metrics).")],
+    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
-    """Move the champion aliases after every gate has passed; exit 1 if one failed."""
+    """Duel each model of `train.kinds` with its champion, then move the champion aliases
+    if every gate passed; exit 1 if one failed."""
     from mqlscore.registry import set_champion
 
-    results = {path.stem: json.loads(path.read_text()) for path in evaluation}
-    plan = crown(results, os.environ.get("DVC_EXP_NAME"))
-    for name, decision in plan.items():
+    config = load_section(params, "evaluate", EvaluateParams)
+    kinds = load_section(params, "train", TrainParams).kinds
+    results = {kind: json.loads((evaluations / f"{kind}.json").read_text()) for kind in kinds}
+    duels = {}
+    for kind, result in results.items():
+        test = pd.read_parquet(test_scores / f"{kind}_test.parquet")
+        duels[kind] = duel(kind, result["candidate"], test, config)
+    plan = crown(results, duels, os.environ.get("DVC_EXP_NAME"))
+    for kind, decision in plan.items():
         if decision["promoted"]:
             set_champion(decision["registered_model"], decision["version"])
         log.info(
             "%s: %s version %s: %s (%s)",
-            name,
+            kind,
             decision["registered_model"],
             decision["version"],
             "champion" if decision["promoted"] else "not promoted",

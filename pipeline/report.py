@@ -52,14 +52,11 @@ def main(
 ) -> None:
     """Write the review page: the headline, MQL rule vs model, curves, drivers,
     breakdowns, campaign quality, outcome tracking and data health."""
+    from mqlscore.modeling.registered import load_scorer
     from mqlscore.modeling.training import importance_table
-    from mqlscore.registry import load_scorer
     from mqlscore.tracking import attach
 
     summary = json.loads(evaluation.read_text())
-    if "skipped" in summary:
-        write_text(f"<!doctype html><p>No lead model: {summary['skipped']}</p>", out)
-        return
     features = load_section(params, "features", FeatureParams)
     test = pd.read_parquet(test_scores)
     scorer = load_scorer(str(model_dir))

@@ -24,7 +24,7 @@ def main(
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Score a flat lead file with a train-flat model: ranked, graded, explained."""
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
 
     scorer = load_scorer(model)
     spec = scorer.meta["flat"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +11,15 @@ import typer
 
 from mqlscore.config import (
     FeatureParams,
+    ParamsError,
     TrainParams,
     load_section,
+    not_a_kind,
     registered_name,
     source_name,
 )
-from mqlscore.io import write_json, write_text
-from mqlscore.modeling.training import KINDS, importance_table, refit, train_model
+from mqlscore.io import write_json
+from mqlscore.modeling.training import importance_table, refit, train_model
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +35,21 @@ def main(
     """Train the lead or account model, save it for DVC and register it in MLflow: the
     refit on every complete row is served, the fit without the test period (with the
     comparison model) goes to `<model-dir>/evaluation/` for evaluate."""
-    from mqlscore.tracking import log_training_run, save_evaluation, save_local
+    from mqlscore.tracking import log_training_run, save_model_folder
 
-    if kind not in KINDS:
-        raise typer.BadParameter(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     config = load_section(params, "train", TrainParams)
-    if kind not in config.kinds:  # this source supports no such model: say so, train none
-        reason = f"train.kinds is {list(config.kinds)} for this source: no {kind} model"
-        shutil.rmtree(model_dir, ignore_errors=True)
-        model_dir.mkdir(parents=True)
-        write_text(reason + "\n", model_dir / "NOT_TRAINED.txt")
-        write_json({"skipped": reason}, metrics)
-        write_json({"skipped": reason}, run_info)
-        log.warning("train %s: %s", kind, reason)
-        return
+    if kind not in config.kinds:
+        raise ParamsError(not_a_kind(params, kind, config.kinds))
     frame = pd.read_parquet(snapshots)
-    window = load_section(params, "features", FeatureParams).label_window_days
-    trained = train_model(frame, config, window)
+    features = load_section(params, "features", FeatureParams)
+    window = features.label_window_days
+    trained = train_model(frame, config, window, tuple(r.name for r in features.buying_group))
     model, served = refit(frame, trained)
     figures = trained.figures | served
     example = model.example(frame)
     evaluation = {"model": trained.model, "comparison": trained.comparison}
 
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".model.", dir=model_dir.parent)) / "model"
-    save_local(model, example, staging)
-    save_evaluation(evaluation, staging)
-    shutil.rmtree(model_dir, ignore_errors=True)
-    staging.rename(model_dir)
-    shutil.rmtree(staging.parent)
-
+    save_model_folder(model, example, evaluation, model_dir)
     info = log_training_run(
         experiment=registered_name(params, config.model_prefix, kind),
         registered_model=registered_name(params, config.model_prefix, kind),
@@ -82,12 +67,13 @@ def main(
     )
     write_json(figures, metrics)
     write_json(info, run_info)
-    log.info(
-        "train %s: %s chosen (valid PR-AUC %s), calibration %s; served: %s; evaluated: %s",
-        kind,
-        figures["model_kind"],
-        {k: v for k, v in figures.items() if k.startswith("valid_pr_auc_")},
-        figures["calibration"],
-        figures["served"],
-        figures["evaluated"],
+    log.info("train %s: %s", kind, trained_in_words(figures))
+
+
+def trained_in_words(figures: dict) -> str:
+    """The training run in one line: the kind chosen and why, calibration, what is served."""
+    valid = {k: v for k, v in figures.items() if k.startswith("valid_pr_auc_")}
+    return (
+        f"{figures['model_kind']} chosen (valid PR-AUC {valid}), calibration "
+        f"{figures['calibration']}; served: {figures['served']}; evaluated: {figures['evaluated']}"
     )

@@ -1,4 +1,4 @@
-"""Stages `validate` and `validate_features`: Great Expectations gates before learning.
+"""Stage `validate`: Great Expectations checks of the raw tables before anything learns.
 
 A fatal failure stops the run with a message naming the table, column, what was
 expected, how many rows and example ids; warnings are printed and recorded only.
@@ -11,32 +11,13 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from mqlscore.config import SYNTHETIC, TrainParams, ValidateParams, load_section
+from mqlscore.config import SYNTHETIC, ValidateParams, load_section
 from mqlscore.io import read_export_info, read_export_time, read_tables, write_json
 from mqlscore.schema import RAW_TABLES
 
 log = logging.getLogger(__name__)
-KEYS: dict[str, str] = {"lead": "lead_id", "account": "account_id"}  # model kind -> its key
-
-
-def _report(result: dict, what: str) -> None:
-    for item in result["warning_details"]:
-        log.warning("warning: %s", item["message"])
-    for item in result["failures"]:
-        log.error("FAILED: %s", item["message"])
-    if result["failed"]:
-        log.error(
-            "%s: %d of %d checks failed (%d rows affected); see the summary and Data Docs",
-            what,
-            result["failed"],
-            result["checks"],
-            result["rows_affected"],
-        )
-        raise typer.Exit(1)
-    log.info("%s: %d checks passed, %d warnings", what, result["checks"], result["warnings"])
 
 
 def _report_dropped(dropped: dict[str, dict[str, int]]) -> None:
@@ -88,45 +69,13 @@ def main(
         result["dropped_rows"] = info["dropped_rows"]
         _report_dropped(info["dropped_rows"])
     write_json(result, summary)
-    _report(result, f"validate {raw}")
+    _exit_unless(result, f"validate {raw}")
     rows = {name: len(tables[name]) for name in suites if name in tables}
     write_json({"sources": history | {source: rows}}, baseline)
 
 
-def features_main(
-    snapshots: Annotated[Path, typer.Option(help="Lead snapshot table to check.")],
-    account_snapshots: Annotated[Path, typer.Option(help="Account snapshot table to check.")],
-    summary: Annotated[Path, typer.Option(help="JSON summary to write (DVC metrics).")],
-    docs: Annotated[Path | None, typer.Option(help="Folder for the Data Docs HTML.")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
-) -> None:
-    """Validate the model tables of the kinds `train.kinds` trains: nulls, label rate, one
-    row per key, point in time, and no feature that leaks the label."""
-    from mqlscore.schema import AUDIT_COLUMNS, feature_columns
-    from mqlscore.validation.expectations import model_table_suite, run_suites, summarize
-    from mqlscore.validation.leakage import audit_tables
+def _exit_unless(result: dict, what: str) -> None:
+    from mqlscore.validation.expectations import log_checks
 
-    config = load_section(params, "validate", ValidateParams)
-    train = load_section(params, "train", TrainParams)
-    kinds = train.kinds
-    paths = {"lead": snapshots, "account": account_snapshots}
-    frames = {kind: pd.read_parquet(paths[kind]) for kind in kinds}
-    tables = {f"{kind}_snapshots": frame for kind, frame in frames.items()}
-    suites = {
-        f"{kind}_snapshots": model_table_suite(
-            config,
-            feature_columns(frame, use_marketing=True),
-            key=KEYS[kind],
-            audit=tuple(c for c in AUDIT_COLUMNS if c in frame.columns),
-        )
-        for kind, frame in frames.items()
-    }
-    for kind in sorted(set(KEYS) - set(kinds)):
-        log.info("validate_features: no %s model is trained (train.kinds): not checked", kind)
-    checks, _ = run_suites(tables, suites, docs)
-    result = summarize(checks) | {"kinds": list(kinds)}
-    audit, leaks = audit_tables(frames, config, train.use_marketing_features)
-    result |= {"leakage": audit, "failed": result["failed"] + len(leaks)}
-    result["failures"] += leaks
-    write_json(result, summary)
-    _report(result, f"validate {snapshots.parent}")
+    if not log_checks(result, what):
+        raise typer.Exit(1)

@@ -679,7 +679,7 @@ def unlisted_error(file: str, column: str, values: pd.Series, where: str) -> Map
 # A nightly export's tables, checked and staged for scoring.
 
 
-def _lead_tables_schema(extras: list[str]):  # noqa: ANN202
+def _lead_tables_schema(extras: list[str]):
     import pyarrow as pa
 
     kinds = {"time": pa.timestamp("us"), "int": pa.float64(), "float": pa.float64()}

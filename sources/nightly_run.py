@@ -245,7 +245,7 @@ def read_history(path: Path) -> pd.DataFrame:
 
 def load_scorer(uri: str) -> Any:
     """A scorer from the registry or a folder; an unloadable model is an export-level stop."""
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
 
     try:
         return load_scorer(uri)

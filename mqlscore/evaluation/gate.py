@@ -98,26 +98,21 @@ def headline(summary: dict, kind: Kind) -> dict:
     return out
 
 
-def crown(evaluations: dict[str, dict], experiment: str | None) -> dict[str, dict]:
+def crown(
+    evaluations: dict[str, dict], duels: dict[str, dict], experiment: str | None
+) -> dict[str, dict]:
     """Which registered versions take the champion alias: none unless every evaluated
     model passed its quality gate, none in a DVC experiment (a question, not a release),
-    else each version that beat its champion."""
+    else each version ahead of its champion in its duel."""
     failed = sorted(name for name, result in evaluations.items() if not result["gate"]["passed"])
     plan = {}
-    for name, result in evaluations.items():
-        decision = result["champion"]
-        if decision is None:  # no model of this kind was trained
-            plan[name] = {
-                "registered_model": None,
-                "version": None,
-                "promoted": False,
-                "reason": result.get("skipped", "no model"),
-            }
-            continue
+    for name, decision in duels.items():
         if failed:
             promote, why = False, f"quality gate failed for {', '.join(failed)}"
         elif experiment:
             promote, why = False, f"DVC experiment {experiment}: registered, never crowned"
+        elif decision["already_champion"]:
+            promote, why = False, "already the champion"
         else:
             promote = bool(decision["better"])
             why = "beat the champion" if promote else "the champion stays better"
@@ -126,5 +121,6 @@ def crown(evaluations: dict[str, dict], experiment: str | None) -> dict[str, dic
             "version": decision["version"],
             "promoted": promote,
             "reason": why,
+            "duel": decision,
         }
     return plan

@@ -9,6 +9,7 @@ import pandas as pd
 from mqlscore.evaluation.intervals import Bootstrap, ranking_metrics, with_intervals
 from mqlscore.evaluation.kinds import Kind
 from mqlscore.evaluation.ranking import tie_groups
+from mqlscore.schema import longest_window
 
 
 def _fill(score: np.ndarray, available: np.ndarray, slots: float) -> np.ndarray:
@@ -191,7 +192,8 @@ def never_worked_check(test: pd.DataFrame, scores: list[str]) -> dict[str, dict[
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    rows = test[(test["worked"] == 0) & (test["sales_touches_90d"] == 0)]
+    touches = longest_window(test.columns, "sales_touches")
+    rows = test[(test["worked"] == 0) & (test[touches] == 0)]
     out = {}
     for name in scores:
         out[name] = {

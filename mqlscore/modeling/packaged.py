@@ -125,10 +125,10 @@ def read_folder(folder: Path) -> tuple[object, dict]:
 class ProbabilityModel(mlflow.pyfunc.PythonModel):
     """`predict` returns a `probability` column (calibrated), never class labels."""
 
-    def load_context(self, context) -> None:  # noqa: ANN001
+    def load_context(self, context) -> None:
         self.model, self.spec = read_folder(Path(context.artifacts["model"]))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         matrix = to_matrix(model_input, self.spec["features"], self.spec["levels"])
         probability = calibrate(self.model.predict(matrix), self.spec["calibrator"])
         return pd.DataFrame({"probability": probability}, index=model_input.index)

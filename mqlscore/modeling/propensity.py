@@ -38,7 +38,7 @@ def follow_up_weighted(split: Split, features: list[str], clip: float) -> Split:
     return Split(train=weighted(split.train), valid=weighted(split.valid), test=split.test)
 
 
-def fit_logistic_baseline(train: pd.DataFrame, features: list[str], target: str = "label"):  # noqa: ANN201
+def fit_logistic_baseline(train: pd.DataFrame, features: list[str], target: str = "label"):
     """A plain logistic regression on the same features: the baseline a model must beat.
 
     Numbers: median-imputed, log-scaled (counts and sizes are skewed), standardized;

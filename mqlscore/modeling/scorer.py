@@ -142,9 +142,11 @@ class Scorer:
         return self.calibrator(raw) if self.calibrator else raw
 
 
-def typical_values(frame: pd.DataFrame, features: list[str], noun: str) -> dict:
+def typical_values(
+    frame: pd.DataFrame, features: list[str], noun: str, roles: tuple[str, ...] = ()
+) -> dict:
     """Per numeric feature, the mean of the converting rows and of the others: what a
-    reason against compares a row's value with."""
+    reason against compares a row's value with; the buying group's `roles` by name."""
     numeric = [f for f in features if pd.api.types.is_numeric_dtype(frame[f])]
     converting = frame.loc[frame["label"] == 1, numeric].mean()
     others = frame.loc[frame["label"] == 0, numeric].mean()
@@ -153,7 +155,7 @@ def typical_values(frame: pd.DataFrame, features: list[str], noun: str) -> dict:
         for f in numeric
         if pd.notna(converting[f]) and pd.notna(others[f])
     }
-    return {"noun": noun, "features": means}
+    return {"noun": noun, "features": means, "buying_group": list(roles)}
 
 
 def grade(probability: np.ndarray, cuts: dict[str, float]) -> np.ndarray:

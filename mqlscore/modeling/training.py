@@ -25,7 +25,6 @@ from mqlscore.schema import context_features, feature_columns
 from mqlscore.serving.drift import profile
 
 log = logging.getLogger(__name__)
-KINDS = ("lead", "account")
 
 
 @dataclass(frozen=True)
@@ -91,9 +90,12 @@ def choose_calibration(
     return (Calibrator.fit(raw, labels, min_positives) if kept else None), figures
 
 
-def train_model(frame: pd.DataFrame, params: TrainParams, window_days: int) -> Trained:
+def train_model(
+    frame: pd.DataFrame, params: TrainParams, window_days: int, roles: tuple[str, ...] = ()
+) -> Trained:
     """Fit both kinds on snapshot rows (lead or account) split with a `window_days` label
-    window; the better on validation PR-AUC is the model."""
+    window; the better on validation PR-AUC is the model. `roles`: the buying group's
+    role names (`features.buying_group`), which its reasons name."""
     from sklearn.metrics import average_precision_score, roc_auc_score  # slow import
 
     split = split_for(frame, params, window_days)
@@ -117,7 +119,7 @@ def train_model(frame: pd.DataFrame, params: TrainParams, window_days: int) -> T
             kind_levels,
             profile=profile(recent, features),
             context=context,
-            typical=typical_values(split.train, features, noun),
+            typical=typical_values(split.train, features, noun, roles),
         )
 
     candidates = [scorer(booster, levels), scorer(linear, linear_levels)]
@@ -191,7 +193,12 @@ def refit(frame: pd.DataFrame, trained: Trained) -> tuple[Scorer, dict]:
         calibrator=model.calibrator,
         profile=profile(latest, model.features),
         context={c: float(latest[c].mean()) for c in context_features(model.features)},
-        typical=typical_values(rows, model.features, model.typical.get("noun", "leads")),
+        typical=typical_values(
+            rows,
+            model.features,
+            model.typical.get("noun", "leads"),
+            tuple(model.typical.get("buying_group", ())),
+        ),
     )
     end = rows["snapshot_date"].max().date()
     test_start = trained.split.test["snapshot_date"].min().date()

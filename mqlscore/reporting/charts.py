@@ -36,7 +36,7 @@ LABELS = {
 }
 
 
-def _pyplot():  # noqa: ANN202
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,14 +50,14 @@ def _color(name: str) -> str:
     return colors.get(name, OTHER)
 
 
-def data_uri(figure) -> str:  # noqa: ANN001
+def data_uri(figure) -> str:
     """A figure as a `data:` URI (PNG), for a page that must open offline."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def headline_figure(rows: dict[str, dict], names: list[str], revenue: bool = True):  # noqa: ANN201
+def headline_figure(rows: dict[str, dict], names: list[str], revenue: bool = True):
     """Deals created, deals won and (when the export has deal amounts) won revenue for
     each ranker at one volume."""
     plt = _pyplot()
@@ -83,7 +83,7 @@ def headline_figure(rows: dict[str, dict], names: list[str], revenue: bool = Tru
     return figure
 
 
-def curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN201
+def curve_figure(curve: pd.DataFrame, title: str):
     """A curve table (first column x, one column per ranker) as lines; `calibration`
     draws observed against predicted with the diagonal."""
     plt = _pyplot()
@@ -107,7 +107,7 @@ def curve_figure(curve: pd.DataFrame, title: str):  # noqa: ANN201
     return figure
 
 
-def bar_figure(table: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str):  # noqa: ANN201
+def bar_figure(table: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: str):
     """Grouped bars: one group per row of `table`, one bar per column in `ys`."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 3.6))
@@ -128,7 +128,7 @@ def bar_figure(table: pd.DataFrame, x: str, ys: list[str], title: str, ylabel: s
     return figure
 
 
-def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):  # noqa: ANN201
+def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):
     """Mean |SHAP| per feature, largest first, named in words."""
     plt = _pyplot()
     moving = importance[importance["mean_abs_shap"] > 0]  # a feature that never moves a score

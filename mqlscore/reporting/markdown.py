@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mqlscore.evaluation.assess import Assessment
 from mqlscore.evaluation.kinds import Kind
 
 
@@ -23,6 +24,22 @@ def with_interval(row: dict, field: str, shown: str) -> str:
 
 
 COUNTS = ("converted", "deals_reached", "won_deals")
+
+
+def evaluation_markdown(result: Assessment, kind: Kind, correction: str) -> str:
+    """An assessment in words: the side-by-side tables, calibration, which kind is the
+    model, the follow-up check (leads, synthetic world) and the gate."""
+    summary = result.summary
+    text = report_markdown(result.table, result.test, kind, result.absent)
+    text += calibration_markdown(summary["calibration"])
+    text += (
+        f"\nThe model is the {summary['model_kind']} (better on validation PR-AUC; the "
+        f"{summary['comparison_kind']} row is the other), scored here as fitted on the "
+        "rows before the test period; the served model is its refit on every complete row.\n"
+    )
+    if "never_worked" in summary:
+        text += follow_up_markdown(summary["never_worked"], correction)
+    return text + gate_markdown(summary["gate"])
 
 
 def report_markdown(
@@ -140,31 +157,14 @@ def follow_up_markdown(bias: dict, in_use: str) -> str:
     )
 
 
-def champion_markdown(decision: dict, gate: dict) -> str:
-    """The champion check and the quality gate in words."""
+def gate_markdown(gate: dict) -> str:
+    """The quality gate in words."""
     bars = "passed" if gate["passed"] else "FAILED: " + "; ".join(gate["failed"])
     if gate.get("skipped"):
         bars += f" (not checked: {'; '.join(gate['skipped'])})"
     if gate.get("noise"):
         bars += f"; {'; '.join(gate['noise'])}"
-    check = f"Champion check ({decision['metric']} on these test rows): version " + (
-        f"{decision['version']} {decision['challenger']} vs champion version "
-        f"{decision['champion_version']} {decision['champion']}: {_verdict(decision)}."
-        if decision["champion"] is not None
-        else f"{decision['version']} {decision['challenger']}; no champion yet, so it would "
-        "be the first."
-    )
-    return f"\n{check} Quality gate: {bars}. The promote stage moves the alias.\n"
-
-
-def _verdict(decision: dict) -> str:
-    """The duel in words: the paired lead, its interval, and what it decides."""
-    low, high = decision["difference_interval"]
-    lead = f"lead {decision['difference']:+g} (paired interval {low:+g} to {high:+g})"
-    if decision["better"]:
-        return f"{lead}, ahead beyond the noise and the margin {decision.get('margin', 0):g}"
-    why = "inside the noise" if decision["inside_noise"] else "not beyond the margin"
-    return f"{lead}, {why}: the champion stays"
+    return f"\nQuality gate: {bars}. The promote stage meets the champion and moves the alias.\n"
 
 
 def flat_report(name: str, table: dict, metrics: dict, audit: pd.DataFrame, dropped: dict) -> str:

@@ -35,7 +35,7 @@ def _unique(columns: list[str]) -> list[str]:
     return list(dict.fromkeys(columns))
 
 
-def _lead_schema():  # noqa: ANN202
+def _lead_schema():
     import pyarrow as pa
 
     kinds = {

@@ -10,6 +10,7 @@ import pandas as pd
 from mqlscore.config import ScoreParams
 from mqlscore.io import atomic_path, write_parquet
 from mqlscore.modeling.scorer import grade, score_0_100
+from mqlscore.schema import longest_window
 from mqlscore.serving.handovers import qualify, top_percent
 
 # What a scoring run publishes, the manifest last (it says the set is complete).
@@ -117,7 +118,9 @@ def account_output(
             "score": score_0_100(probability),
             "grade": grade(probability, cuts),
             "on_open_opportunity": accounts["on_open_opportunity"].astype(bool).to_numpy(),
-            "engaged_buying_group_members": accounts["account_engaged_contacts_90d"]
+            "engaged_buying_group_members": accounts[
+                longest_window(accounts.columns, "account_engaged_contacts")
+            ]
             .astype("int64")
             .to_numpy(),
             "buying_group_coverage": accounts["buying_group_coverage"].round(3).to_numpy(),

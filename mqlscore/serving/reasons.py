@@ -46,10 +46,10 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     r"account_sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this "
     "account in {w} days",
     r"sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this lead in {w} days",
-    "buying_group_coverage": "{pct} of the buying group (executive, champion, evaluator, "
-    "finance, procurement) engaged",
-    "account_velocity": "account engagement {trend} (last 30 days vs the 60 before)",
-    "engagement_trend": "this lead's engagement {trend} (last 30 days vs the 60 before)",
+    "buying_group_coverage": "{pct} of the buying group{roles} engaged",
+    "account_velocity": "account engagement {trend} (last {recent} days vs the {before} before)",
+    "engagement_trend": "this lead's engagement {trend} (last {recent} days vs the {before} "
+    "before)",
     "decayed_engagement": "recent engagement weight {n}",
     "days_since_last_event": "last marketing touch: {days}",
     "days_since_last_opportunity": "last opportunity with this account: {days}",
@@ -127,8 +127,9 @@ def _match(feature: str) -> tuple[str | tuple[str, str], dict[str, str]] | None:
 
 
 @lru_cache(maxsize=1 << 17)
-def describe(feature: str, value: object) -> str:
-    """One feature and its value as a short sentence."""
+def describe(feature: str, value: object, words: tuple = ()) -> str:
+    """One feature and its value as a short sentence; `words` (pairs from `model_words`) name
+    the model's windows and buying-group roles, which params set."""
     matched = _match(feature)
     if matched is None:
         return f"{feature.replace('_', ' ')} = {value}"
@@ -147,8 +148,24 @@ def describe(feature: str, value: object) -> str:
         "trend": "rising" if number > 0 else "falling" if number < 0 else "flat",
         "days": "never" if number >= 9999 else f"{_number(number)} days ago",
     }
-    sentence = template.format(text=str(value), **fields, **filled)
+    sentence = template.format(text=str(value), **fields, **filled, **_context(words))
     return _one(sentence) if number == 1 and "{n}" in template else sentence
+
+
+def model_words(features: list[str], typical: dict) -> tuple:
+    """What a model's sentences name that params decide: its recent window and the rest of
+    its longest (the trend features: `features.windows_days`' 2nd and last), and the
+    buying group's roles (`features.buying_group`, kept with the model's means)."""
+    windows = sorted({int(m["w"]) for f in features if (m := WINDOWED.match(f))})
+    recent = windows[1] if len(windows) > 1 else (windows or [0])[-1]
+    roles = typical.get("buying_group") or []
+    named = f" ({', '.join(roles)})" if roles else ""
+    return (("recent", recent), ("before", (windows or [0])[-1] - recent), ("roles", named))
+
+
+def _context(words: tuple) -> dict:
+    """The words as template fields (hashable pairs, so `describe` stays cached)."""
+    return dict(words) or {"recent": "recent", "before": "earlier", "roles": ""}
 
 
 NAMES = {  # where the sentence without its value reads badly
@@ -160,6 +177,9 @@ NAMES = {  # where the sentence without its value reads badly
     "lead_age_days": "days since the lead was created",
     "days_since_last_event": "days since the last marketing touch",
     "days_since_last_opportunity": "days since the last opportunity with the account",
+    "engagement_trend": "this lead's engagement trend",
+    "account_velocity": "account engagement trend",
+    "buying_group_coverage": "share of the buying group engaged",
 }
 
 
@@ -208,7 +228,7 @@ def _template(feature: str) -> str | tuple[str, str] | None:
 def _against(feature: str, value: object, typical: dict) -> str:
     """A reason against, with what converting rows show on average when the sentence
     states a count or a share ("2 people ... (converting leads: about 5)")."""
-    text = describe(feature, value)
+    text = describe(feature, value, model_words(list(typical.get("features", {})), typical))
     means = typical.get("features", {}).get(feature)
     template = _template(feature)
     if means is None or isinstance(value, str) or not isinstance(template, str):
@@ -271,7 +291,7 @@ def one_window(pushes: np.ndarray, features: list[str], windows: dict) -> np.nda
     return out
 
 
-def _words(  # noqa: ANN001
+def _words(
     slot: np.ndarray, pushes: np.ndarray, values: pd.DataFrame, words_for, windows: dict
 ) -> np.ndarray:
     """One reason column: each row's feature in `slot` described with its value (and its
@@ -333,7 +353,11 @@ def top_reasons(
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
         pushes_all = one_window(pushes_all, features, windows)
         order = _largest(pushes_all, top)
-        words_for = describe if direction == "up" else partial(_against, typical=typical)
+        words_for = (
+            partial(describe, words=model_words(features, typical))
+            if direction == "up"
+            else partial(_against, typical=typical)
+        )
         for k in range(top):  # a model with fewer features than `top`: blank columns
             columns[f"reason_{direction}_{k + 1}"] = (
                 _words(order[:, k], pushes_all[rows, order[:, k]] > 0, values, words_for, windows)

@@ -29,8 +29,8 @@ from mqlscore.schema import (
 )
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-import great_expectations as gx  # noqa: E402  (after switching analytics off)
-from great_expectations import expectations as gxe  # noqa: E402
+import great_expectations as gx
+from great_expectations import expectations as gxe
 
 log = logging.getLogger(__name__)
 EXAMPLES = 5
@@ -515,3 +515,22 @@ def summarize(checks: list[Check]) -> dict[str, Any]:
         "failures": [asdict(c) | {"message": c.message()} for c in fatal],
         "warning_details": [asdict(c) | {"message": c.message()} for c in warnings],
     }
+
+
+def log_checks(result: dict, what: str) -> bool:
+    """Log a summary's warnings and failures, then one line; True when nothing failed."""
+    for item in result["warning_details"]:
+        log.warning("warning: %s", item["message"])
+    for item in result["failures"]:
+        log.error("FAILED: %s", item["message"])
+    if result["failed"]:
+        log.error(
+            "%s: %d of %d checks failed (%d rows affected); see the summary and Data Docs",
+            what,
+            result["failed"],
+            result["checks"],
+            result["rows_affected"],
+        )
+        return False
+    log.info("%s: %d checks passed, %d warnings", what, result["checks"], result["warnings"])
+    return True

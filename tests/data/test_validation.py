@@ -16,7 +16,7 @@ from mqlscore.config import ValidateParams
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from mqlscore.validation.expectations import model_table_suite, run_suites
 from mqlscore.validation.leakage import audit_features
-from pipeline import validate
+from pipeline import validate, validate_features
 from sources.world import World
 from tests.conftest import project_params, tiny_params_dict
 
@@ -345,7 +345,7 @@ def test_model_tables_are_checked_only_for_the_kinds_trained(
     leads, accounts = _model_tables(tmp_path)
     summary = tmp_path / "feature_validation.json"
     try:
-        validate.features_main(leads, accounts, summary, None, params_file)
+        validate_features.main(leads, accounts, summary, None, params_file)
         exit_code = 0
     except typer.Exit as stop:
         exit_code = stop.exit_code
@@ -376,7 +376,7 @@ def _touch_before_its_lead(t: Tables) -> None:
 )
 def test_what_hurts_the_model_quietly_is_a_warning(
     run_with_fault, fault, table: str, column: str
-) -> None:  # noqa: ANN001
+) -> None:
     code, summary = run_with_fault(fault)
     assert code == 0 and summary["failed"] == 0
     (warning,) = summary["warning_details"]
@@ -446,7 +446,7 @@ def test_a_lead_account_filled_at_conversion_stops_validate_features(
     featurize.main(raw, matches, *out, tmp_path / "features.json", params_file)
     summary = tmp_path / "feature_validation.json"
     with pytest.raises(typer.Exit) as stop:
-        validate.features_main(out[0], out[1], summary, None, params_file)
+        validate_features.main(out[0], out[1], summary, None, params_file)
     result = json.loads(summary.read_text())
     leaks = [f for f in result["failures"] if f["check"] == "leakage"]
     assert stop.value.exit_code == 1
@@ -454,5 +454,5 @@ def test_a_lead_account_filled_at_conversion_stops_validate_features(
     assert "ConvertedAccountId" in leaks[0]["message"]
     params["validate"]["leak_keep"] = ["match_rule"]
     params_file.write_text(yaml.safe_dump(params))
-    validate.features_main(out[0], out[1], summary, None, params_file)  # kept: passes
+    validate_features.main(out[0], out[1], summary, None, params_file)  # kept: passes
     assert json.loads(summary.read_text())["leakage"]["lead"]["leaks"]

@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from mqlscore.config import FeatureParams, TrainParams, load_section
 from mqlscore.modeling.training import train_model
-from pipeline import featurize, ingest, join, validate
+from pipeline import featurize, ingest, join, validate_features
 from sources.demo import write_demo_export
 from sources.world import World
 from tests.conftest import ROOT, tiny_params_dict
@@ -48,7 +48,7 @@ def _through_validate_features(export: Path, mapping: Path, work: Path) -> tuple
     featurize.main(raw, matches, *tables, work / "features.json", params_file)
     summary = work / "feature_validation.json"
     try:
-        validate.features_main(tables[0], tables[1], summary, None, params_file)
+        validate_features.main(tables[0], tables[1], summary, None, params_file)
         code = 0
     except typer.Exit as stop:
         code = stop.exit_code

@@ -78,7 +78,7 @@ def test_repro_writes_the_side_by_side_metrics(
     project: tuple[Path, dict[str, str]], kind: str, rankers: set[str], volume: str
 ) -> None:
     work, _ = project
-    table = json.loads((work / f"reports/evaluate_{kind}.json").read_text())
+    table = json.loads((work / f"reports/evaluation/{kind}.json").read_text())
     trained = json.loads((work / f"reports/train_{kind}.json").read_text())
     assert table.pop("model_kind") == trained["model_kind"]  # the better on validation
     comparison = table.pop("comparison_kind")
@@ -87,13 +87,18 @@ def test_repro_writes_the_side_by_side_metrics(
     assert trained["served"].startswith(f"{trained['model_kind']} refit on ")
     assert trained["evaluated"].endswith(f"fit on rows before {trained['test_start']}")
     calibration = table.pop("calibration")
-    champion = table.pop("champion")
-    assert champion["better"] and champion["champion_version"] is None  # first model wins
+    candidate = table.pop("candidate")
+    assert (
+        candidate["version"]
+        == json.loads((work / f"models/{kind}_run.json").read_text())["version"]
+    )
     gate = table.pop("gate")
     assert gate["passed"] and gate["failed"] == [] and gate["skipped"] == []
     assert isinstance(gate["noise"], list)  # the bars whose paired interval holds zero
     promotion = json.loads((work / "reports/promotion.json").read_text())
-    assert promotion[f"evaluate_{kind}"]["promoted"]
+    decision = promotion[kind]
+    assert decision["promoted"] and decision["version"] == candidate["version"]
+    assert decision["duel"]["champion_version"] is None  # the first model wins the title
     never_worked = table.pop("never_worked", None)
     assert (never_worked is not None) == (kind == "lead")  # follow-up bias check: leads only
     assert set(table) == {"ranking", volume, "sales_capacity"}
@@ -104,7 +109,9 @@ def test_repro_writes_the_side_by_side_metrics(
         assert len(counts) == 1 and counts.pop() > 0  # every ranker hands sales the same volume
     assert table["ranking"]["model"]["roc_auc"] > 0.7
     assert table["ranking"]["oracle"]["roc_auc"] > 0.8
-    assert "| mqlscore " + kind + " model |" in (work / f"reports/evaluate_{kind}.md").read_text()
+    assert (
+        "| mqlscore " + kind + " model |" in (work / f"reports/evaluation/{kind}.md").read_text()
+    )
     gains = pd.read_csv(work / f"reports/plots/{kind}/gains.csv")
     assert set(gains.columns) == {"share_worked", *rankers} and gains["model"].iloc[-1] == 1.0
 
@@ -114,7 +121,7 @@ def test_the_report_opens_offline_with_the_runs_own_figures(
 ) -> None:
     work, _ = project
     report = work / "reports/report.html"
-    evaluated = json.loads((work / "reports/evaluate_lead.json").read_text())["sales_capacity"]
+    evaluated = json.loads((work / "reports/evaluation/lead.json").read_text())["sales_capacity"]
     with chromium_page() as (page, errors, requests):
         page.goto(report.as_uri())
         images = page.eval_on_selector_all(
@@ -156,7 +163,7 @@ def test_dvc_plots_render_every_declared_plot(project: tuple[Path, dict[str, str
 
 
 @pytest.fixture(scope="module")
-def mlflow_ui(project: tuple[Path, dict[str, str]]):  # noqa: ANN201
+def mlflow_ui(project: tuple[Path, dict[str, str]]):
     """`mlflow server` on the smoke run's store, as a reviewer would open it."""
     import socket
     import time
@@ -296,6 +303,46 @@ def test_second_repro_is_a_no_op(project: tuple[Path, dict[str, str]]) -> None:
     assert "up to date" in _run([sys.executable, "-m", "dvc", "status"], work, env)
 
 
+def _stale(work: Path, env: dict[str, str]) -> set[str]:
+    """The stages `dvc status` would re-run."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {name.split(":")[-1] for name in json.loads(done.stdout)}
+
+
+def test_dvc_reruns_only_what_a_change_touches(project: tuple[Path, dict[str, str]]) -> None:
+    """A reason's wording or a chart's look retrains nothing; a learning rate retrains
+    and re-evaluates but builds no feature again."""
+    work, env = project
+    code = [work / "mqlscore/serving/reasons.py", work / "mqlscore/reporting/charts.py"]
+    params = work / "params.yaml"
+    before = {path: path.read_text() for path in [*code, params]}
+    try:
+        for path in code:
+            path.write_text(before[path] + "\n# an edited sentence or colour\n")
+        stale = _stale(work, env)
+        assert stale and not {s for s in stale if s.startswith("train")}, stale
+        assert "report" in stale
+        for path in code:
+            path.write_text(before[path])
+        changed = yaml.safe_load(before[params])
+        changed["train"]["learning_rate"] = 0.07
+        params.write_text(yaml.safe_dump(changed))
+        stale = _stale(work, env)
+        assert {"train@lead", "train@account", "evaluate@lead", "evaluate@account"} <= stale
+        assert not stale & {"ingest", "validate", "join", "features", "validate_features"}
+    finally:
+        for path, text in before.items():
+            path.write_text(text)
+    assert not _stale(work, env)
+
+
 def _champion(env: dict[str, str], name: str) -> str:
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
     return str(mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version)
@@ -306,15 +353,26 @@ def _mqlscore(args: list[str], work: Path, env: dict[str, str]) -> subprocess.Co
     return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
 
 
+def _promote(evaluations: Path, test_scores: Path, tmp_path: Path) -> list[str]:
+    return [
+        "promote",
+        f"--evaluations={evaluations}",
+        f"--test-scores={test_scores}",
+        f"--summary={tmp_path / 'p.json'}",
+        f"--params={tmp_path / 'params.yaml'}",
+    ]
+
+
 def test_a_failing_gate_exits_1_and_crowns_nothing(
     project: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     work, env = project
     params = yaml.safe_load((work / "params.yaml").read_text())
     params["evaluate"]["min_roc_auc"] = 0.999  # a bar no model reaches
+    params["train"]["kinds"] = ["lead"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     before = _champion(env, "mqlscore-lead")
-    evaluated = tmp_path / "evaluate_lead.json"
+    evaluated = tmp_path / "evaluation/lead.json"
     done = _mqlscore(
         [
             "evaluate",
@@ -326,7 +384,7 @@ def test_a_failing_gate_exits_1_and_crowns_nothing(
             "--run-info=models/lead_run.json",
             f"--metrics={evaluated}",
             f"--headline={tmp_path / 'headline.json'}",
-            f"--test-scores={tmp_path / 'test.parquet'}",
+            f"--test-scores={tmp_path / 'evaluated/lead_test.parquet'}",
             f"--report={tmp_path / 'evaluate.md'}",
             f"--plots={tmp_path / 'plots'}",
             f"--params={tmp_path / 'params.yaml'}",
@@ -339,10 +397,10 @@ def test_a_failing_gate_exits_1_and_crowns_nothing(
     result = json.loads(evaluated.read_text())
     assert not result["gate"]["passed"]
     done = _mqlscore(
-        ["promote", f"--evaluation={evaluated}", f"--summary={tmp_path / 'p.json'}"], work, env
+        _promote(tmp_path / "evaluation", tmp_path / "evaluated", tmp_path), work, env
     )
     assert done.returncode == 1
-    assert not json.loads((tmp_path / "p.json").read_text())["evaluate_lead"]["promoted"]
+    assert not json.loads((tmp_path / "p.json").read_text())["lead"]["promoted"]
     assert _champion(env, "mqlscore-lead") == before
 
 
@@ -367,15 +425,24 @@ def test_an_experiment_registers_but_never_crowns(
     version = json.loads(run.read_text())["version"]
     before = _champion(env, "mqlscore-lead")
     assert version != before
-    result = json.loads((work / "reports/evaluate_lead.json").read_text())
-    result["champion"] |= {"version": version, "better": True}  # a challenger that won
-    evaluated = tmp_path / "evaluate_lead.json"
-    evaluated.write_text(json.dumps(result))
-    promote = ["promote", f"--evaluation={evaluated}", f"--summary={tmp_path / 'p.json'}"]
+    result = json.loads((work / "reports/evaluation/lead.json").read_text())
+    result["candidate"]["version"] = version
+    (tmp_path / "evaluation").mkdir()
+    (tmp_path / "evaluation/lead.json").write_text(json.dumps(result))
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["kinds"] = ["lead"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    test = pd.read_parquet(work / "data/evaluated/lead_test.parquet")
+    (tmp_path / "evaluated").mkdir()
+    sharp = test.assign(model=test["label"] * 0.9 + 0.05)  # a challenger that ranks perfectly
+    sharp.to_parquet(tmp_path / "evaluated/lead_test.parquet")
+    promote = _promote(tmp_path / "evaluation", tmp_path / "evaluated", tmp_path)
     done = _mqlscore(promote, work, {**env, "DVC_EXP_NAME": "curious-cat"})
     assert done.returncode == 0, done.stderr
     assert _champion(env, "mqlscore-lead") == before
-    assert "experiment" in json.loads((tmp_path / "p.json").read_text())["evaluate_lead"]["reason"]
+    decision = json.loads((tmp_path / "p.json").read_text())["lead"]
+    assert "experiment" in decision["reason"] and decision["duel"]["better"]
+    assert decision["duel"]["champion_version"] == before  # met the champion on its rows
     done = _mqlscore(promote, work, env)  # the same decision on the main line crowns it
     assert done.returncode == 0, done.stderr
     assert _champion(env, "mqlscore-lead") == version
@@ -405,7 +472,7 @@ print(json.dumps(model.predict(rows)["probability"].tolist()))
 def test_the_registered_model_loads_without_project_code(
     project: tuple[Path, dict[str, str]], tmp_path: Path, kind: str
 ) -> None:
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
 
     work, env = project
     scorer = load_scorer(str(work / f"models/{kind}"))

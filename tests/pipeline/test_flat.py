@@ -59,7 +59,7 @@ def _train(tmp_path: Path, name: str, **extra: object) -> dict:
     }
 
 
-def test_planted_leaks_are_flagged_and_the_signal_is_learned(mlflow_store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_planted_leaks_are_flagged_and_the_signal_is_learned(mlflow_store, tmp_path: Path) -> None:
     run = _train(tmp_path, "out")
     assert set(run["leakage"]["flagged"]) == {"Echo", "Lead Status"}
     assert run["leakage"]["not_features"] == {"Lead Number": "id"}
@@ -78,7 +78,7 @@ def test_planted_leaks_are_flagged_and_the_signal_is_learned(mlflow_store, tmp_p
 
 def test_score_flat_scores_unseen_categories_and_rejects_bad_rows(
     mlflow_store, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     run = _train(tmp_path, "out")
     new = (
         pd.read_csv(tmp_path / "leads.csv", sep=";", dtype=str).head(200).drop(columns="Converted")
@@ -123,7 +123,7 @@ def test_type_inference_on_tricky_columns() -> None:
 
 
 @pytest.mark.skipif(not OLIST.exists(), reason="needs ../shared/data")
-def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: Path) -> None:
     mqls = pd.read_csv(OLIST / "olist_marketing_qualified_leads_dataset.csv")
     deals = pd.read_csv(OLIST / "olist_closed_deals_dataset.csv")
     flat_file = mqls.merge(deals[["mql_id", "business_segment", "lead_type"]], how="left")
@@ -146,7 +146,7 @@ def test_flattened_olist_flags_the_sales_filled_columns(mlflow_store, tmp_path: 
 
 def test_personal_columns_are_never_features_nor_written_anywhere(
     mlflow_store,
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     """Names, emails and phones in a flat file are 'personal': named in the leakage
     report, never features, and no written file (model, MLflow store, reports) holds one."""
@@ -173,7 +173,7 @@ def test_personal_columns_are_never_features_nor_written_anywhere(
 
 def test_a_renamed_feature_column_or_too_few_rows_is_refused(
     mlflow_store,
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     from mqlscore.modeling.split import NotEnoughData
     from mqlscore.refusal import Refusal

@@ -22,25 +22,26 @@ def olist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
         pytest.skip("needs ../shared/data")
     params = tiny_params_dict()
     params["source"] = {"mappings": ["mappings/olist.yaml"], "input": str(OLIST)}
+    params["train"]["kinds"] = ["lead"]  # as mappings/olist.yaml: dvc.yaml follows params.yaml
     return dvc_project(tmp_path_factory.mktemp("olist"), params)
 
 
-def test_olist_trains_a_lead_model_and_says_what_it_cannot_compare(olist) -> None:  # noqa: ANN001
+def test_olist_trains_a_lead_model_and_says_what_it_cannot_compare(olist) -> None:
     work, env = olist
-    result = json.loads((work / "reports/evaluate_lead.json").read_text())
+    result = json.loads((work / "reports/evaluation/lead.json").read_text())
     ranking = result["ranking"]
     trained = json.loads((work / "reports/train_lead.json").read_text())
     other = {"lightgbm", "logistic_regression"} - {trained["model_kind"]}
     assert set(ranking) == {"model", *other, "lead_source_rate"}  # no oracle, the other kind
-    assert set(result) >= {"sales_capacity", "gate", "champion"} and "mql_volume" not in result
+    assert set(result) >= {"sales_capacity", "gate", "candidate"} and "mql_volume" not in result
     assert ranking["model"]["roc_auc"] > 0.55 and ranking["lead_source_rate"]["roc_auc"] > 0.5
-    report = (work / "reports/evaluate_lead.md").read_text()
+    report = (work / "reports/evaluation/lead.md").read_text()
     assert "Not in this export, so not compared: marketing MQL flag" in report
     assert "oracle" in report.split("Not in this export")[1]
     assert not (work / "data/truth/leads.parquet").exists()  # truth: synthetic world only
 
 
-def test_features_a_source_cannot_support_are_dropped_and_named(olist) -> None:  # noqa: ANN001
+def test_features_a_source_cannot_support_are_dropped_and_named(olist) -> None:
     work, _ = olist
     summary = json.loads((work / "reports/features.json").read_text())
     dropped = summary["dropped_features"]
@@ -50,18 +51,19 @@ def test_features_a_source_cannot_support_are_dropped_and_named(olist) -> None: 
     assert trained["test_start"] == "2018-03-01"
 
 
-def test_the_olist_model_is_its_own_champion_and_no_account_model(olist) -> None:  # noqa: ANN001
+def test_the_olist_model_is_its_own_champion_and_no_account_model(olist) -> None:
     work, env = olist
     promotion = json.loads((work / "reports/promotion.json").read_text())
-    assert promotion["evaluate_lead"]["registered_model"] == "mqlscore-olist-lead"
-    assert promotion["evaluate_lead"]["promoted"]
-    assert not promotion["evaluate_account"]["promoted"]  # train.kinds: [lead]
+    assert promotion["lead"]["registered_model"] == "mqlscore-olist-lead"
+    assert promotion["lead"]["promoted"]
+    assert set(promotion) == {"lead"}  # train.kinds: [lead]: no account stage at all
+    assert not (work / "models/account").exists()
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
     names = {m.name for m in mlflow.MlflowClient().search_registered_models()}
     assert names == {"mqlscore-olist-lead"}  # never the synthetic champion's name
 
 
-def test_the_report_says_what_olist_cannot_show(olist) -> None:  # noqa: ANN001
+def test_the_report_says_what_olist_cannot_show(olist) -> None:
     from tests.browser import chromium_page
 
     work, _ = olist

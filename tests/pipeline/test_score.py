@@ -60,12 +60,12 @@ def _score(export: Path, out: Path, models: Path, params: Path, **extra: object)
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory, export: Path, models: Path, tiny_params_file: Path):  # noqa: ANN001, ANN201
+def scored(tmp_path_factory, export: Path, models: Path, tiny_params_file: Path):
     out = tmp_path_factory.mktemp("scores")
     return out, _score(export, out, models, tiny_params_file)
 
 
-def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> None:  # noqa: ANN001
+def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> None:
     out, manifest = scored
     rejects = pd.read_csv(out / "rejects.csv", dtype=str, keep_default_na=False)
     assert rejects["source_row"].astype(int).tolist() == [1, 2, 3, 4, manifest["rows_in"]]
@@ -82,7 +82,7 @@ def test_planted_bad_rows_and_only_those_go_to_rejects(scored, export: Path) -> 
     assert manifest["rejected"] == 5
 
 
-def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:  # noqa: ANN001
+def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
     out, manifest = scored
     leads = pd.read_parquet(out / "lead_scores.parquet")
     assert list(leads.columns) == LEAD_COLUMNS
@@ -115,7 +115,7 @@ def test_outputs_hold_the_documented_columns_and_a_fair_ranking(scored) -> None:
 
 def test_same_inputs_give_the_same_bytes(
     scored, export, models, tiny_params_file, tmp_path
-) -> None:  # noqa: ANN001
+) -> None:
     first, _ = scored
     _score(export, tmp_path, models, tiny_params_file)
     for name in OUTPUTS:
@@ -128,7 +128,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
     models,
     tiny_params_file,
     tmp_path,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     first, _ = scored
     for name in (*OUTPUTS, "manifest.json"):
@@ -137,7 +137,7 @@ def test_a_crash_while_writing_leaves_the_previous_output(
     real = lead_output
     calls = []
 
-    def crash_on_second_chunk(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def crash_on_second_chunk(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt("killed")
@@ -169,7 +169,7 @@ def test_sigkill_while_writing_leaves_the_previous_output(
     export,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     first, _ = scored
     out = tmp_path / "out"
@@ -203,7 +203,7 @@ def test_a_missing_column_stops_the_run_naming_file_and_column(
     export,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(export, broken)
@@ -220,7 +220,7 @@ def test_a_column_map_renames_export_columns(
     models,
     tiny_params_file,
     tmp_path,
-    scored,  # noqa: ANN001
+    scored,
 ) -> None:
     renamed = tmp_path / "renamed"
     shutil.copytree(export, renamed)
@@ -241,7 +241,7 @@ def test_sales_activities_without_account_id_score_as_before(
     models,
     tiny_params_file,
     tmp_path,
-    scored,  # noqa: ANN001
+    scored,
 ) -> None:
     older = tmp_path / "older"  # an export from before touches named their account
     shutil.copytree(export, older)
@@ -259,7 +259,7 @@ def test_spark_path_gives_the_local_scores(
     export,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     pytest.importorskip("pyspark")
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -360,7 +360,7 @@ def test_a_typo_in_a_mappings_value_map_is_refused_naming_the_value(
 
 def test_an_unknown_type_in_a_canonical_export_is_refused(
     export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
-) -> None:  # noqa: ANN001
+) -> None:
     folder = tmp_path / "unknown-type"
     shutil.copytree(export, folder)
     sales = pd.read_parquet(folder / "sales_activities.parquet")
@@ -398,7 +398,7 @@ def test_a_source_trained_without_emails_scores_leads_without_email_or_account(
     assert (rejects["reasons"] == "email: '' is blank (and so is account_id)").all()
 
 
-def _variant(export: Path, tmp_path: Path, write) -> Path:  # noqa: ANN001
+def _variant(export: Path, tmp_path: Path, write) -> Path:
     """A copy of the export with its leads file rewritten by `write(leads_frame, path)`."""
     folder = tmp_path / "variant"
     shutil.copytree(export, folder)
@@ -444,7 +444,7 @@ def test_export_dialects_score_every_row(
 )
 def test_broken_lead_files_stop_with_a_clear_message(
     write, says: str, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
-) -> None:  # noqa: ANN001
+) -> None:
     folder = _variant(export, tmp_path, write)
     with pytest.raises(typer.Exit) as stop:
         _score(folder, tmp_path / "out", models, tiny_params_file)
@@ -481,7 +481,7 @@ def test_refusals_end_in_one_line_not_a_traceback(export: Path, tmp_path: Path) 
 
 def test_an_export_whose_engagement_came_through_empty_is_refused(
     export: Path, models: Path, tiny_params_file: Path, tmp_path: Path, caplog
-) -> None:  # noqa: ANN001
+) -> None:
     folder = tmp_path / "thin"
     shutil.copytree(export, folder)
     events = pd.read_parquet(folder / "engagement.parquet")
@@ -497,7 +497,7 @@ def test_an_export_whose_engagement_came_through_empty_is_refused(
 
 def test_drift_warns_on_a_planted_shift_and_not_on_a_healthy_export(
     scored, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     _, healthy = scored
     assert "lead_age_days" in healthy["drift"]["not_compared"]  # ages drift by construction
     assert "lead_age_days" not in healthy["drift"]["psi"]
@@ -513,7 +513,7 @@ def test_drift_warns_on_a_planted_shift_and_not_on_a_healthy_export(
 
 def test_day_first_dates_are_read_day_first_for_the_whole_file(
     scored, export: Path, models: Path, tiny_params_file: Path, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     def day_first(frame: pd.DataFrame, path: Path) -> None:
         stamps = pd.to_datetime(frame["created_at"], errors="coerce")
         frame["created_at"] = stamps.dt.strftime("%d/%m/%Y %H:%M:%S").fillna(frame["created_at"])
@@ -601,7 +601,7 @@ def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
     assert pd.isna(when[2]) and pd.isna(when[3])
 
 
-def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:  # noqa: ANN001
+def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
     """Over a whole night's output: no reason for is an absence, no reason against is
     'unknown', one signal never takes two slots of a row, counts read as whole numbers
     or one decimal, and top_percent follows the rank."""
@@ -627,7 +627,7 @@ def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
     assert ordered["top_percent"].iloc[0] == 1 and ordered["top_percent"].iloc[-1] == 100
 
 
-def test_accounts_get_their_own_reasons(scored) -> None:  # noqa: ANN001
+def test_accounts_get_their_own_reasons(scored) -> None:
     out, _ = scored
     accounts = pd.read_parquet(out / "account_scores.parquet")
     assert list(accounts.columns) == ACCOUNT_COLUMNS
@@ -640,7 +640,7 @@ def test_no_code_from_a_model_folder_runs_when_spark_scores(
     export,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     """A line added to the model folder's own code (MLflow's `packaged.py`) never runs:
     Spark scores with the booster and JSON the driver read, not `mlflow.pyfunc`."""

@@ -27,7 +27,7 @@ KEYS = {
 
 
 @pytest.fixture(scope="module")
-def spark():  # noqa: ANN201
+def spark():
     pyspark_sql = pytest.importorskip("pyspark.sql")
     os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (

@@ -63,7 +63,7 @@ def test_a_conversion_counts_inside_the_label_window_only() -> None:
 @pytest.fixture(scope="module")
 def history(
     tmp_path_factory, tiny_world: World, rule: MqlRule, models: Path, tiny_params_file: Path
-):  # noqa: ANN001, ANN201
+):
     """Four past nights scored with the tiny world's model, and the later full export."""
     root = tmp_path_factory.mktemp("history")
     folders = []

@@ -140,3 +140,81 @@ def test_a_chart_or_a_reason_sentence_retrains_nothing() -> None:
     assert not closure(train) & presentation
     deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
     assert not {ROOT / d for d in deps} & (presentation | {ROOT / p for p in PRESENTATION})
+
+
+def sections_and_fields() -> dict[str, tuple[str, set[str]]]:
+    """params.yaml section -> (its typed class, its keys), from mqlscore/config.py."""
+    from mqlscore import config
+
+    out = {}
+    for path in project_files(*FLOORS):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "load_section":
+                section, model = node.args[1], node.args[2]
+                if isinstance(section, ast.Constant) and isinstance(model, ast.Name):
+                    out[section.value] = (model.id, set(getattr(config, model.id).model_fields))
+    return out
+
+
+def loaded_sections(tree: ast.AST) -> dict[str, str | None]:
+    """The params.yaml sections a file reads with `load_section(file, "<section>", ...)`,
+    each with the name it is bound to (None when not bound to a plain name)."""
+    out: dict[str, str | None] = {}
+    for n in ast.walk(tree):
+        if (
+            isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "load_section"
+            and isinstance(n.args[1], ast.Constant)
+        ):
+            out.setdefault(n.args[1].value, None)
+    for n in ast.walk(tree):
+        call = n.value if isinstance(n, ast.Assign) else None
+        if (
+            isinstance(call, ast.Call)
+            and getattr(call.func, "id", "") == "load_section"
+            and isinstance(n.targets[0], ast.Name)
+            and isinstance(call.args[1], ast.Constant)
+        ):
+            out[call.args[1].value] = n.targets[0].id
+    return out
+
+
+def dumped_names(tree: ast.AST) -> set[str]:
+    """Names whose `.model_dump()` a file calls (every key of that section is read)."""
+    return {
+        n.func.value.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "model_dump"
+        and isinstance(n.func.value, ast.Name)
+    }
+
+
+def params_read(stage: str) -> set[str]:
+    """The params a stage's code can read: `section.key` for each key of a section its
+    import closure loads whose name the closure uses (an attribute or a string), or the
+    whole `section` when the file that loads it dumps it. An over-estimate, never an
+    under-estimate."""
+    trees = [ast.parse(p.read_text()) for p in closure(stage_modules()[stage])]
+    nodes = [n for tree in trees for n in ast.walk(tree)]
+    names = {n.attr for n in nodes if isinstance(n, ast.Attribute)}
+    names |= {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    fields = sections_and_fields()
+    read = set()
+    for tree in trees:
+        dumped = dumped_names(tree)
+        for section, bound in loaded_sections(tree).items():
+            keys = fields[section][1]
+            read |= {section} if bound in dumped else {f"{section}.{k}" for k in keys & names}
+    return read
+
+
+@pytest.mark.parametrize("stage", sorted(stage_modules()))
+def test_every_stage_lists_the_params_it_reads(stage: str) -> None:
+    definition = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    listed = set((definition.get("do") or definition).get("params", []))
+    unlisted = sorted(
+        k for k in params_read(stage) if k not in listed and k.split(".")[0] not in listed
+    )
+    assert not unlisted, f"stage {stage} reads params not in its dvc.yaml params: {unlisted}"

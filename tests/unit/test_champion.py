@@ -11,12 +11,11 @@ import pytest
 from mqlscore.evaluation.gate import challenge, should_promote
 from mqlscore.evaluation.intervals import bootstrap_for
 from mqlscore.modeling.calibration import Calibrator
+from mqlscore.modeling.registered import champion_probabilities, load_scorer
 from mqlscore.modeling.scorer import Scorer
 from mqlscore.refusal import Refusal
 from mqlscore.registry import (
-    champion_probabilities,
     champion_version,
-    load_scorer,
     model_versions,
     rollback_champion,
     set_champion,

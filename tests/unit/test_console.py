@@ -8,7 +8,7 @@ from mqlscore.console import progress
 def test_progress_consumes_a_generator_lazily() -> None:
     pulled: list[int] = []
 
-    def chunks():  # noqa: ANN202
+    def chunks():
         for i in range(3):
             pulled.append(i)
             yield i

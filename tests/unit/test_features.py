@@ -17,7 +17,7 @@ from features.persona import function_of, seniority_of
 from features.snapshots import SnapshotSpec, blank_features, data_end, snapshot_dates
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 from mqlscore.schema import ACTIVITY_TYPES, TABLES
-from pipeline import featurize, validate
+from pipeline import featurize, validate_features
 from sources.world import World
 from tests.conftest import ROOT
 
@@ -310,7 +310,7 @@ def test_a_firmographic_never_filled_is_dropped_from_the_model_tables_and_named(
     for table in (leads, accounts):
         columns = pd.read_parquet(table).columns
         assert "employees" not in columns and "annual_revenue" in columns
-    validate.features_main(leads, accounts, tmp_path / "v.json", None, tiny_params_file)  # passes
+    validate_features.main(leads, accounts, tmp_path / "v.json", None, tiny_params_file)  # passes
 
 
 def _with_touches(

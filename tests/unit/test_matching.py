@@ -113,7 +113,7 @@ def test_the_match_rate_baseline_is_kept_per_source(
     tiny_world,
     tiny_params_file,
     tmp_path,
-    caplog,  # noqa: ANN001
+    caplog,
 ) -> None:
     """A source whose leads match far less by CRM id is no drop of the synthetic world's."""
     import json

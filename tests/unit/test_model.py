@@ -253,7 +253,7 @@ def test_the_logistic_regression_explains_itself_exactly_and_saves_as_json(
     from mqlscore.modeling.linear import fit_linear
     from mqlscore.modeling.matrix import category_levels
     from mqlscore.modeling.packaged import to_matrix
-    from mqlscore.registry import load_scorer
+    from mqlscore.modeling.registered import load_scorer
     from mqlscore.tracking import save_local
 
     frame = _kinds_frame(False).assign(signal=lambda f: f["signal"].where(f.index % 7 > 0))

@@ -42,7 +42,7 @@ def test_describe_speaks_plain_words() -> None:
     assert describe("employees", float("nan")) == "employees unknown"
 
 
-def test_every_model_feature_has_a_template(spec) -> None:  # noqa: ANN001
+def test_every_model_feature_has_a_template(spec) -> None:
     from features.snapshots import lead_snapshot_sql
 
     sql = lead_snapshot_sql(spec)
@@ -302,3 +302,29 @@ def test_top_percent_says_where_a_lead_stands_tonight() -> None:
     from mqlscore.serving.handovers import top_percent
 
     assert top_percent(np.array([1, 266, 267, 13334, 26667]), 26667).tolist() == [1, 1, 2, 51, 100]
+
+
+@pytest.mark.parametrize(
+    ("windows", "roles", "trend", "group"),
+    [
+        ((7, 30, 90), ("executive", "champion"), "last 30 days vs the 60 before", "(executive, "),
+        ((14, 45, 120), ("sponsor", "user"), "last 45 days vs the 75 before", "(sponsor, user)"),
+    ],
+)
+def test_window_lengths_and_roles_in_the_words_follow_params(
+    windows: tuple[int, ...], roles: tuple[str, ...], trend: str, group: str
+) -> None:
+    """Nothing a sentence says about windows or roles is written in code: the trend names
+    the model's recent window and the rest of its longest, the coverage its roles."""
+    from mqlscore.modeling.scorer import typical_values
+
+    counts = {f"events_{w}d": [3.0] for w in windows}
+    values = pd.DataFrame({**counts, "engagement_trend": [2.0], "buying_group_coverage": [0.5]})
+    frame = values.assign(label=[1])
+    typical = typical_values(frame, list(values.columns), "leads", roles)
+    shap = pd.DataFrame({c: [0.1] for c in counts} | {"engagement_trend": [0.9]})
+    shap["buying_group_coverage"] = [0.8]
+    up = top_reasons(shap, values, top=3, typical=typical).iloc[0]
+    assert up["reason_up_1"] == f"this lead's engagement rising ({trend})"
+    assert up["reason_up_2"].startswith("50% of the buying group ") and group in up["reason_up_2"]
+    assert "90" not in " ".join(up) or windows[-1] == 90

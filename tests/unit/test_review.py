@@ -128,7 +128,7 @@ def test_every_headline_figure_carries_its_interval() -> None:
     )
 
 
-def test_the_report_shows_only_a_scoring_run_of_its_own_source(tiny_params_file) -> None:  # noqa: ANN001
+def test_the_report_shows_only_a_scoring_run_of_its_own_source(tiny_params_file) -> None:
     from pipeline.report import _this_source
 
     mine = {"model": {"name": "mqlscore-lead"}, "scored": 10}

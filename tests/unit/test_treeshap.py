@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mqlscore.modeling import treeshap
 
 
-def _model(seed: int, depth: int, missing: float, mode: str):  # noqa: ANN202
+def _model(seed: int, depth: int, missing: float, mode: str):
     """A random frame (numbers with NaN and exact zeros, a categorical) and a model on it."""
     rng = np.random.default_rng(seed)
     n = 3000
