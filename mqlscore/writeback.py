@@ -63,14 +63,13 @@ class Field:
 
 @dataclass(frozen=True)
 class Shape:
-    """A checked `writeback` section: object -> (file, id header), the fields, how times
-    and yes/no are spelt, and whether records come from the export (else lead ids)."""
+    """A checked `writeback` section: object -> (file, id header), the fields, and how
+    times and yes/no are spelt."""
 
     objects: dict[str, tuple[str, str]]
     fields: tuple[Field, ...]
     datetime: str = DEFAULT_DATETIME
     booleans: tuple[str, str] = ("true", "false")
-    from_records: bool = False
 
     @property
     def compared(self) -> list[str]:

@@ -52,7 +52,6 @@ def shape_from(section: dict[str, Any]) -> Shape:
         fields=tuple(fields),
         datetime=section.get("datetime", DEFAULT_DATETIME),
         booleans=(str(booleans.get(True, "true")), str(booleans.get(False, "false"))),
-        from_records=bool(section.get("records")),
     )
 
 
