@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mqlscore.writeback import DEFAULT_DATETIME, DEFAULT_MAX_LENGTH, RUN_DATE, Field, Shape
+from mqlscore.serving.writeback import DEFAULT_DATETIME, DEFAULT_MAX_LENGTH, RUN_DATE, Field, Shape
 from sources.intake import MappingError, read_export_file
 from sources.mapping import part_cells, read_spec
 from sources.mapping_spec import WRITEBACK_VALUES, check_writeback

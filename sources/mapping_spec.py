@@ -55,8 +55,8 @@ WRITEBACK_KEYS = frozenset({"objects", "records", "fields", "datetime", "boolean
 OBJECT_KEYS = frozenset({"file", "id"})  # the import file, its record id column
 RECORD_KEYS = frozenset({"object", "file", "lead_id", "id", "where", "optional"})
 FIELD_KEYS = frozenset({"value", "max_length", "compare"})
-# What a write-back field may hold (`mqlscore.writeback`): a lead_scores column, or the
-# reasons joined, or the run date; and its kind (text may be cut to a length).
+# What a write-back field may hold (`mqlscore.serving.writeback`): a lead_scores column,
+# the reasons joined, or the run date; and its kind (text may be cut to a length).
 REASONS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
 WRITEBACK_VALUES: dict[str, str] = {
     "score": "int",

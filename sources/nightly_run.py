@@ -3,8 +3,9 @@
 with the training code (`features.nightly`), leads and accounts scored, qualified and
 explained (`mqlscore.scoring`), every row in scored or rejected, then `lead_scores`,
 `account_scores`, `rejects.csv`, the hand-over history, with `--writeback` the CRM's own
-import file(s) and their state (`mqlscore.writeback`, records from `sources.crm_records`)
-and, last, `manifest.json` published as one set. The manifest is built here, in one place.
+import file(s) and their state (`mqlscore.serving.writeback`, records from
+`sources.crm_records`) and, last, `manifest.json` published as one set. The manifest is
+built here, in one place.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pyarrow.parquet as pq
 from features import nightly
 from features.engine import ENGINES
 from features.snapshots import spec_from
-from mqlscore import writeback
 from mqlscore.config import FeatureParams, MqlRule, ScoreParams
 from mqlscore.io import (
     file_md5,
@@ -34,6 +34,7 @@ from mqlscore.io import (
     write_text,
 )
 from mqlscore.refusal import Refusal
+from mqlscore.serving import writeback
 from mqlscore.serving.batch import drift_summary, score_outputs, thin_context
 from mqlscore.serving.handovers import (
     HANDOVERS,

@@ -15,7 +15,7 @@ import yaml
 
 from mqlscore.config import MqlRule
 from mqlscore.io import file_md5
-from mqlscore.writeback import ELLIPSIS, STATE_FILE
+from mqlscore.serving.writeback import ELLIPSIS, STATE_FILE
 from pipeline import score
 from sources.crm_records import record_ids, writeback_target
 from sources.demo import write_demo_export

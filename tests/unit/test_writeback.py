@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from mqlscore import writeback
-from mqlscore.writeback import ELLIPSIS, cut, updates
+from mqlscore.serving import writeback
+from mqlscore.serving.writeback import ELLIPSIS, cut, updates
 from sources.crm_records import PLAIN, shape_from, writeback_target
 from sources.intake import MappingError
 from sources.mapping_spec import SpecError, check_spec, check_writeback
