@@ -6,7 +6,8 @@ builds features as of the run date with the training code, scores leads and acco
 with the registered champions, checks that every row in is scored or rejected, and only
 then publishes `lead_scores`, `account_scores` (CSV and Parquet), `rejects.csv`, the
 hand-over history `handovers.parquet` (a lead handed over within `score.rehand_after_days`
-is not handed over again) and, last, `manifest.json`. The run is
+is not handed over again), with `--writeback` the CRM's own import file(s)
+`crm_update*.csv` and their state, and, last, `manifest.json`. The run is
 `sources.nightly_run.run_nightly`; this command reads its options and params.
 """
 
@@ -58,6 +59,17 @@ def main(
         bool,
         typer.Option(help="Score even when tonight's touches per lead are far below training's."),
     ] = False,
+    writeback: Annotated[
+        bool,
+        typer.Option(
+            help="Also write crm_update*.csv, the CRM's own import file(s) (the mapping's "
+            "writeback section), with the records changed since the last write-back."
+        ),
+    ] = False,
+    writeback_all: Annotated[
+        bool,
+        typer.Option(help="Like --writeback, but every scored record (after a failed import)."),
+    ] = False,
     params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
 ) -> None:
     """Score a nightly lead export: ranked, graded, explained; bad rows to rejects."""
@@ -84,6 +96,8 @@ def main(
         engine=engine,
         reasons=reasons,
         allow_thin_context=allow_thin_context,
+        writeback=writeback or writeback_all,
+        writeback_all=writeback_all,
     )
     try:
         manifest = run_nightly(night, out, settings)

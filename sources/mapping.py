@@ -78,6 +78,11 @@ def load_source(paths: list[Path]) -> Source:
     return Source("-".join(names), tables, tuple(Path(p) for p in paths), tuple(people))
 
 
+def read_spec(path: Path) -> dict[str, Any]:
+    """One mapping file, checked against the mapping language (MappingError if not)."""
+    return _read_spec(path)
+
+
 def _read_spec(path: Path) -> dict[str, Any]:
     try:
         spec = read_yaml(path) or {}
@@ -212,6 +217,23 @@ def _filtered(frame: pd.DataFrame, part: dict, file: str) -> pd.DataFrame:
         first = _column(frame, column, file, "take_first").str.split(separator).str[0]
         frame = frame.assign(**{column: first.str.strip().replace("", None)})
     return frame.reset_index(drop=True)
+
+
+def part_cells(frame: pd.DataFrame, part: dict, specs: dict[str, Any], file: str) -> pd.DataFrame:
+    """The cells of column specs (`name: spec`) in the rows a part keeps: its blank values
+    blank, `skip` and `where` applied. Reads record ids back for a write-back
+    (`sources.crm_records`) the way the tables were read."""
+    blanks = [str(b) for b in part.get("blank_values") or ()]
+    if blanks:
+        frame = frame.where(~frame.isin(blanks), None)
+    frame = _filtered(frame, part, file)
+    out = {}
+    for name, spec in specs.items():
+        cells = _cells(frame, spec, file, name)
+        if cells is None:  # none of the alternatives: name the first as missing
+            _column(frame, source_names(spec)[0], file, name)
+        out[name] = cells
+    return pd.DataFrame(out, index=frame.index)
 
 
 def map_part(frame: pd.DataFrame, part: dict, table: str, file: str) -> pd.DataFrame:

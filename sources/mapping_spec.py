@@ -8,6 +8,7 @@ at night alike, naming the mapping file and the place in it.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +17,16 @@ from mqlscore.refusal import Refusal
 from mqlscore.schema import PICKLISTS, TABLES
 
 TOP_KEYS = frozenset(
-    {"name", "description", "tables", "params", "same_person", "blank_values", "skip"}
+    {
+        "name",
+        "description",
+        "tables",
+        "params",
+        "same_person",
+        "blank_values",
+        "skip",
+        "writeback",  # `mqlscore score --writeback`: the CRM's own import file(s)
+    }
 )
 PART_KEYS = frozenset(
     {
@@ -41,6 +51,29 @@ PART_KEYS = frozenset(
 )
 DATE_KEYS = frozenset({"dayfirst", "format", "unit", "tz", "end_of_day"})
 SAME_PERSON_KEYS = frozenset({"file", "id", "alias"})
+WRITEBACK_KEYS = frozenset({"objects", "records", "fields", "datetime", "booleans"})
+OBJECT_KEYS = frozenset({"file", "id"})  # the import file, its record id column
+RECORD_KEYS = frozenset({"object", "file", "lead_id", "id", "where", "optional"})
+FIELD_KEYS = frozenset({"value", "max_length", "compare"})
+# What a write-back field may hold (`mqlscore.serving.writeback`): a lead_scores column,
+# the reasons joined, or the run date; and its kind (text may be cut to a length).
+REASONS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
+WRITEBACK_VALUES: dict[str, str] = {
+    "score": "int",
+    "probability": "float",
+    "grade": "text",
+    "rank": "int",
+    "top_percent": "int",
+    "qualified": "bool",  # handed over tonight
+    "handed_over": "bool",  # tonight or within score.rehand_after_days: sales has it
+    "handed_over_at": "time",
+    "on_open_opportunity": "bool",
+    "reasons": "text",  # reason_up_1..3 joined by "; "
+    "reasons_down": "text",  # reason_down_1..3 joined by "; "
+    **dict.fromkeys(REASONS, "text"),
+    "scored_at": "time",  # the run date: written with every row, never compared
+}
+IMPORT_FILE = re.compile(r"crm_update[A-Za-z0-9_.-]*\.csv")
 
 
 class SpecError(Refusal, ValueError):
@@ -65,6 +98,8 @@ def check_spec(spec: dict[str, Any], path: str) -> None:
     _unknown(spec, TOP_KEYS, path)
     if spec.get("same_person"):
         _check_same_person(spec["same_person"], f"{path}: same_person")
+    if spec.get("writeback") is not None:
+        check_writeback(spec["writeback"], f"{path}: writeback")
     _kind(spec.get("tables"), dict, f"{path}: tables", "a mapping of table names")
     _kind(spec.get("blank_values"), list, f"{path}: blank_values", "a list")
     _kind(spec.get("skip"), dict, f"{path}: skip", "a mapping of column: values")
@@ -165,3 +200,96 @@ def _check_values(part: dict[str, Any], table: str, where: str) -> None:
                 f"{place}: {target!r} is not one of ours{_near(target, allowed)}"
                 f" (one of {', '.join(allowed)})"
             )
+
+
+def check_writeback(section: Any, where: str) -> None:
+    """A `writeback` section: `objects` (name: {file: crm_update*.csv, id: the header the
+    import matches on}), `records` (where each scored lead's record id is read: a list,
+    the first entry naming a lead wins; none: the lead id is the record id, one object),
+    `fields` (import header: one of our values, or {value, max_length, compare}),
+    `datetime` (a strftime format) and `booleans` ({true: ..., false: ...})."""
+    _kind(section, dict, where, "a mapping with objects and fields")
+    _unknown(section, WRITEBACK_KEYS, where)
+    for key in ("objects", "fields"):
+        if not section.get(key):
+            raise SpecError(f"{where} needs `{key}`")
+        _kind(section[key], dict, f"{where}.{key}", "a mapping")
+    files, ids = [], set()
+    for name, target in section["objects"].items():
+        place = f"{where}.objects.{name}"
+        _kind(target, dict, place, "a mapping with file and id")
+        _unknown(target, OBJECT_KEYS, place)
+        for key in ("file", "id"):
+            if not isinstance(target.get(key), str) or not target[key].strip():
+                raise SpecError(f"{place} needs `{key}` (the import file and its id column)")
+        if not IMPORT_FILE.fullmatch(target["file"]):
+            raise SpecError(f"{place}.file: {target['file']!r} must be named crm_update*.csv")
+        if target["file"] in files:
+            raise SpecError(f"{place}.file: {target['file']!r} is another object's file too")
+        files.append(target["file"])
+        ids.add(target["id"])
+    _check_records(section.get("records"), section["objects"], where)
+    for header, spec in section["fields"].items():
+        _check_field(header, spec, ids, f"{where}.fields.{header}")
+    if section.get("datetime") is not None:
+        fmt = section["datetime"]
+        if not isinstance(fmt, str) or "%Y" not in fmt:
+            raise SpecError(f"{where}.datetime: {fmt!r} is not a strftime format with %Y")
+    booleans = section.get("booleans")
+    _kind(booleans, dict, f"{where}.booleans", "a mapping {true: ..., false: ...}")
+    if booleans is not None and set(booleans) != {True, False}:
+        raise SpecError(f"{where}.booleans: give exactly `true: ...` and `false: ...`")
+
+
+def _check_records(records: Any, objects: dict[str, Any], where: str) -> None:
+    if records is None:
+        if len(objects) != 1:
+            raise SpecError(
+                f"{where} needs `records` (which export file holds each object's record ids)"
+                " when it has more than one object"
+            )
+        return
+    _kind(records, list, f"{where}.records", "a list of {object, file, lead_id, id}")
+    for i, entry in enumerate(records):
+        place = f"{where}.records[{i}]"
+        _kind(entry, dict, place, "a mapping with object, file, lead_id and id")
+        _unknown(entry, RECORD_KEYS, place)
+        missing = [k for k in ("object", "file", "lead_id", "id") if k not in entry]
+        if missing:
+            raise SpecError(f"{place} needs `{missing[0]}` (object, file, lead_id and id)")
+        if entry["object"] not in objects:
+            known = tuple(map(str, objects))
+            raise SpecError(
+                f"{place}.object: {entry['object']!r} is not one of the objects"
+                f"{_near(entry['object'], known)} (one of {', '.join(known)})"
+            )
+        _check_files(entry["file"], place)
+        _kind(entry.get("optional"), bool, f"{place}.optional", "true or false")
+        _kind(entry.get("where"), dict, f"{place}.where", "a mapping")
+        for key in ("lead_id", "id"):
+            names = entry[key] if isinstance(entry[key], list) else [entry[key]]
+            if not names or not all(isinstance(n, str) and n for n in names):
+                raise SpecError(f"{place}.{key}: expected an export column or a list of them")
+
+
+def _check_field(header: Any, spec: Any, ids: set[str], place: str) -> None:
+    if not isinstance(header, str) or not header.strip():
+        raise SpecError(f"{place}: a field is named by the CRM's API name, not {header!r}")
+    if header in ids:
+        raise SpecError(f"{place}: {header!r} is the record id column")
+    spec = spec if isinstance(spec, dict) else {"value": spec}
+    _unknown(spec, FIELD_KEYS, place)
+    value = spec.get("value")
+    if value not in WRITEBACK_VALUES:
+        known = tuple(WRITEBACK_VALUES)
+        raise SpecError(
+            f"{place}: {value!r} is not one of our values{_near(value, known)}"
+            f" (one of {', '.join(known)})"
+        )
+    limit = spec.get("max_length")
+    if limit is not None:
+        if WRITEBACK_VALUES[value] != "text":
+            raise SpecError(f"{place}.max_length: {value} is not text, so not cut")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 2:
+            raise SpecError(f"{place}.max_length: expected a whole number of 2 or more")
+    _kind(spec.get("compare"), bool, f"{place}.compare", "true or false")

@@ -2,12 +2,15 @@
 (`sources.intake`; a source system's shape mapped first), features as of the run date
 with the training code (`features.nightly`), leads and accounts scored, qualified and
 explained (`mqlscore.scoring`), every row in scored or rejected, then `lead_scores`,
-`account_scores`, `rejects.csv`, the hand-over history and, last, `manifest.json`
-published as one set. The manifest is built here, in one place.
+`account_scores`, `rejects.csv`, the hand-over history, with `--writeback` the CRM's own
+import file(s) and their state (`mqlscore.serving.writeback`, records from
+`sources.crm_records`) and, last, `manifest.json` published as one set. The manifest is
+built here, in one place.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from mqlscore.io import (
     write_text,
 )
 from mqlscore.refusal import Refusal
+from mqlscore.serving import writeback
 from mqlscore.serving.batch import drift_summary, score_outputs, thin_context
 from mqlscore.serving.handovers import (
     HANDOVERS,
@@ -40,7 +44,7 @@ from mqlscore.serving.handovers import (
     updated_history,
 )
 from mqlscore.serving.outputs import OUTPUT_FILES
-from sources import intake
+from sources import crm_records, intake
 from sources.intake import (
     ExportError,
     MappingError,
@@ -50,6 +54,8 @@ from sources.intake import (
     load_column_map,
 )
 from sources.load import canonical_export
+
+log = logging.getLogger(__name__)
 
 
 class NightRefused(Refusal):
@@ -83,6 +89,18 @@ class Night:
     engine: str = "duckdb"
     reasons: bool = True
     allow_thin_context: bool = False
+    writeback: bool = False  # also the CRM's import file(s): records changed since last time
+    writeback_all: bool = False  # ... every scored record (after an import that failed)
+
+
+@dataclass(frozen=True)
+class _Writeback:
+    """What a write-back needs, read before anything is scored: the shape, each lead's
+    record (None: the lead id), and what earlier write-backs into `--out` wrote."""
+
+    target: crm_records.Target
+    records: pd.DataFrame | None
+    state: pd.DataFrame | None
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,7 @@ class _Inputs:
     rejects: pd.DataFrame
     rows_in: int
     files: dict[str, Path]
+    writeback: _Writeback | None = None
 
 
 def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
@@ -134,6 +153,8 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
         write_text(got.rejects.to_csv(index=False), staged / "rejects.csv")
         history = updated_history(got.history, scored, got.when)
         write_parquet(history, staged / HANDOVERS)
+        crm = _write_back(got, night, staged, scored)
+        names = (*OUTPUT_FILES[:-1], *(crm["names"] if crm else ()), "manifest.json")
         manifest = _manifest(
             night,
             got,
@@ -144,15 +165,52 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
             context=context,
             outputs={  # each file's MD5: a reader can tell this run's set from a mixed one
                 n: file_md5(staged / n)
-                for n in OUTPUT_FILES
+                for n in names
                 if n != "manifest.json" and (staged / n).exists()
             },
             seconds=time.perf_counter() - started,
+            writeback=crm["counts"] if crm else None,
         )
         write_json(manifest, staged / "manifest.json")
-        files = OUTPUT_FILES
-        publish([staged / n for n in files if (staged / n).exists()], out, files)
+        # an earlier run's import files go (a run without --writeback leaves none behind
+        # to be imported twice); the write-back state stays for the next --writeback
+        stale = tuple(p.name for p in out.glob(writeback.FILE_GLOB))
+        publish(
+            [staged / n for n in names if (staged / n).exists()],
+            out,
+            (*OUTPUT_FILES, *stale),
+        )
     return manifest
+
+
+def _write_back(got: _Inputs, night: Night, staged: Path, scored: pd.DataFrame) -> dict | None:
+    """The CRM import file(s) and the write-back state into `staged`: the names written
+    and the manifest's counts (None without --writeback)."""
+    if got.writeback is None:
+        return None
+    columns = [c for c in writeback.needed_columns(got.writeback.target.shape) if c != "held"]
+    scores = pd.read_parquet(staged / "lead_scores.parquet", columns=columns)
+    held = scored.set_index(scored["lead_id"].astype(str))["held"]
+    update = writeback.updates(
+        scores.assign(held=scores["lead_id"].map(held).fillna(False).astype(bool)),
+        got.writeback.records,
+        got.writeback.target.shape,
+        got.when,
+        got.writeback.state,
+        everything=night.writeback_all,
+    )
+    names = writeback.write(update, staged)
+    mapping = got.writeback.target.mapping
+    counts = update.counts | {"mapping": mapping.name if mapping else None}
+    log.info(
+        "write-back: %d record(s) written, %d unchanged skipped (%s)",
+        counts["written"],
+        counts["unchanged"],
+        ", ".join(f"{f}: {c['rows']}" for f, c in counts["files"].items()),
+    )
+    if counts["no_record"]:
+        log.warning("write-back: %d scored lead(s) have no CRM record", counts["no_record"])
+    return {"names": names, "counts": counts}
 
 
 def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
@@ -176,9 +234,21 @@ def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
         tables, rejects, rows_in, files = intake.read_inputs(
             export, rules, columns, params.score, work
         )
+        crm = _read_writeback(night, out) if night.writeback or night.writeback_all else None
     except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
         raise NightRefused(str(err)) from err
-    return _Inputs(when, scorers, history, tables, rejects, rows_in, files)
+    return _Inputs(when, scorers, history, tables, rejects, rows_in, files, crm)
+
+
+def _read_writeback(night: Night, out: Path) -> _Writeback:
+    """The write-back's shape, records and state, or a refusal naming what is wrong."""
+    target = crm_records.writeback_target(night.mappings)
+    records = crm_records.record_ids(target, night.export)
+    try:
+        state = writeback.read_state(out / writeback.STATE_FILE)
+    except writeback.WritebackError as err:
+        raise ExportError(str(err)) from err
+    return _Writeback(target, records, state)
 
 
 def _manifest(
@@ -192,6 +262,7 @@ def _manifest(
     context: dict,
     outputs: dict[str, str],
     seconds: float,
+    writeback: dict | None = None,
 ) -> dict:
     """What the run did; refuses when rows in != scored + rejected (nothing lost)."""
     from mqlscore.registry import model_version
@@ -224,6 +295,7 @@ def _manifest(
         "context": context,
         "id_case_mismatches": intake.id_case_mismatches(got.tables),
         "run_date_from": "--run-date" if night.run_date else "export.json",
+        "writeback": writeback,  # rows written per import file, unchanged ones skipped
         "run_seconds": round(seconds, 2),
     }
 

@@ -1,1 +1,2 @@
-"""Serving: nightly batch scoring, hand-overs, the published tables, reasons and drift."""
+"""Serving: nightly batch scoring, hand-overs, the published tables, reasons, drift and
+the write-back to the CRM."""
