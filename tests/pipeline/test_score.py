@@ -122,6 +122,19 @@ def test_same_inputs_give_the_same_bytes(
         assert (first / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
+def test_an_export_and_an_out_folder_with_a_quote_in_their_names_score_alike(
+    scored, export, models, tiny_params_file, tmp_path
+) -> None:  # noqa: ANN001
+    """Paths reach DuckDB's SQL (the staged tables, the features written under `--out`)
+    as quoted literals: a folder named `o'brien's` scores like any other."""
+    quoted = tmp_path / "o'brien's export"
+    shutil.copytree(export, quoted)
+    out = tmp_path / "o'brien's scores"
+    _score(quoted, out, models, tiny_params_file)
+    for name in OUTPUTS:
+        assert (scored[0] / name).read_bytes() == (out / name).read_bytes(), name
+
+
 def test_a_crash_while_writing_leaves_the_previous_output(
     scored,
     export,
