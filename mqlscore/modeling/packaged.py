@@ -261,6 +261,14 @@ def read_folder(folder: Path) -> tuple[object, dict]:
     return parse_booster(data, folder / name), spec
 
 
+def probability(model: object, spec: dict, rows: pd.DataFrame) -> np.ndarray:
+    """Calibrated conversion probabilities of `rows` from a model and spec as `read_folder`
+    gives them: what MLflow's `predict` and the Spark executors run (numpy, pandas and, for
+    a booster, lightgbm; no other module of this file's package)."""
+    matrix = to_matrix(rows, spec["features"], spec["levels"])
+    return calibrate(model.predict(matrix), spec["calibrator"])
+
+
 class ProbabilityModel(mlflow.pyfunc.PythonModel):
     """`predict` returns a `probability` column (calibrated), never class labels."""
 
@@ -268,9 +276,8 @@ class ProbabilityModel(mlflow.pyfunc.PythonModel):
         self.model, self.spec = read_folder(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
-        matrix = to_matrix(model_input, self.spec["features"], self.spec["levels"])
-        probability = calibrate(self.model.predict(matrix), self.spec["calibrator"])
-        return pd.DataFrame({"probability": probability}, index=model_input.index)
+        scores = probability(self.model, self.spec, model_input)
+        return pd.DataFrame({"probability": scores}, index=model_input.index)
 
 
 # Run by MLflow as model code, not imported by mqlscore:
