@@ -24,7 +24,7 @@ import sys
 import sysconfig
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,9 +116,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def standalone_cluster(folder: Path) -> Iterator[str]:
+def standalone_cluster(folder: Path) -> Iterator[tuple[str, Callable[[], None]]]:
     """A Spark standalone master and one worker (2 cores, 1 GB) from pyspark's own
-    SPARK_HOME, bound to 127.0.0.1; yields the master URL and stops both."""
+    SPARK_HOME, bound to 127.0.0.1: yields the master URL and a function that waits until
+    the worker has registered (the daemons boot meanwhile), and stops both."""
     import pyspark
 
     home = Path(pyspark.__file__).parent
@@ -144,6 +145,16 @@ def standalone_cluster(folder: Path) -> Iterator[str]:
         ],
     }
     started: list[subprocess.Popen] = []
+    deadline = time.monotonic() + STARTUP_SECONDS
+
+    def wait() -> None:
+        while _alive_workers(master_ui) < 1:
+            dead = [p.args[1] for p in started if p.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                logs = "".join((folder / f"{n}.log").read_text()[-1500:] for n in daemons)
+                pytest.fail(f"Spark cluster not up ({dead or 'timed out'}):\n{logs}")
+            time.sleep(0.5)
+
     try:
         for name, args in daemons.items():
             with open(folder / f"{name}.log", "wb") as log:
@@ -156,14 +167,7 @@ def standalone_cluster(folder: Path) -> Iterator[str]:
                         start_new_session=True,  # a process group of its own, to stop
                     )
                 )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while _alive_workers(master_ui) < 1:
-            dead = [p.args[1] for p in started if p.poll() is not None]
-            if dead or time.monotonic() > deadline:
-                logs = "".join((folder / f"{n}.log").read_text()[-1500:] for n in daemons)
-                pytest.fail(f"Spark cluster not up ({dead or 'timed out'}):\n{logs}")
-            time.sleep(0.5)
-        yield url
+        yield url, wait
     finally:
         for process in reversed(started):
             _stop(process)
@@ -171,14 +175,15 @@ def standalone_cluster(folder: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The cluster, booting while the tests prepare their DuckDB reference: `ready()`
+    waits for it and gives the environment a command runs on it with."""
     pytest.importorskip("pyspark")
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java")
     folder = tmp_path_factory.mktemp("spark-cluster")
     log = folder / "executor-python.log"
     python = worker_python(folder / "executor-venv", log)
-    started = time.monotonic()
-    with standalone_cluster(folder) as url:
+    with standalone_cluster(folder) as (url, wait):
         env = os.environ | {
             "SPARK_MASTER": url,
             "PYSPARK_PYTHON": str(python),
@@ -190,7 +195,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "pyspark-shell",
         }
         env.pop("PYTHONPATH", None)
-        yield {"env": env, "log": log, "startup": time.monotonic() - started}
+
+        def ready() -> dict:
+            wait()
+            return env
+
+        yield {"ready": ready, "log": log}
 
 
 def _mqlscore(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -243,12 +253,13 @@ def test_features_on_the_cluster_equal_duckdbs(
             featurize.main(**options)
         else:
             args = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-            _mqlscore(["features", *args], cluster["env"], tmp_path)
+            _mqlscore(["features", *args], cluster["ready"](), tmp_path)
         outputs[engine] = out
-    for name, keys in KEYS.items():  # the same Arrow schema and the same rows
+    for name, keys in KEYS.items():  # the same columns, Arrow types and rows; pandas'
+        # metadata and `not null` flags aside (Spark's path writes through pandas)
         local, distributed = (pq.read_table(outputs[e][name]) for e in ("duckdb", "spark"))
-        assert local.schema.remove_metadata() == distributed.schema.remove_metadata(), name
-        # pandas' metadata aside (the Spark path writes through pandas, DuckDB directly)
+        typed = [[(f.name, f.type) for f in t.schema] for t in (local, distributed)]
+        assert typed[0] == typed[1], name
         local, distributed = (t.to_pandas(ignore_metadata=True) for t in (local, distributed))
         assert len(local) > 0, name
         local = local.sort_values(keys).reset_index(drop=True)
@@ -290,7 +301,7 @@ def test_scores_on_the_cluster_equal_duckdbs_and_no_model_code_runs(
     )
     _mqlscore(
         ["score", *common, f"--out={tmp_path / 'spark'}", "--engine=spark"],
-        cluster["env"],
+        cluster["ready"](),
         tmp_path,
     )
     assert not marker.exists()
