@@ -104,6 +104,13 @@ def with_optional_columns(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def sql_text(value: object) -> str:
+    """A value (a file path) as a SQL string literal, its single quotes doubled, so a path
+    such as `o'brien/raw` names that file rather than ending the string. DuckDB takes no
+    prepared parameter in a view's definition or a COPY target, hence the literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _connect(
     sources: dict[str, Source],
     spec: SnapshotSpec,
@@ -115,13 +122,13 @@ def _connect(
     computed once."""
     con = duckdb.connect()
     if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
     for name in INPUT_TABLES:
         source = sources[name]
         if isinstance(source, pd.DataFrame):
             con.register(name, with_optional_columns(name, source))
         else:
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{Path(source)}')")
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({sql_text(source)})")
     con.register("snaps", _snapshot_frame(snapshots))
     for name, sql in shared_tables(spec, end):
         con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
@@ -164,7 +171,7 @@ def write_snapshots(
         for name, target in targets.items():
             sql = queries(spec)[name]
             with atomic_path(target) as tmp:
-                con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet)")
+                con.execute(f"COPY ({sql}) TO {sql_text(tmp)} (FORMAT parquet)")
     finally:
         con.close()
 
@@ -229,10 +236,11 @@ def drop_unsupported(targets: dict[str, Path], missing: list[str]) -> dict[str, 
 def blank_counts(path: Path, columns: list[str]) -> tuple[int, dict[str, int]]:
     """The rows of a Parquet file and the blank (null) values of each column, counted by
     DuckDB (the table is never loaded whole)."""
-    quoted = str(path).replace("'", "''")
     blanks = "".join(f', count(*) - count("{c}")' for c in columns)
     with duckdb.connect() as con:
-        found = con.execute(f"SELECT count(*){blanks} FROM read_parquet('{quoted}')").fetchone()
+        found = con.execute(
+            f"SELECT count(*){blanks} FROM read_parquet({sql_text(path)})"
+        ).fetchone()
     return int(found[0]), dict(zip(columns, map(int, found[1:]), strict=True))
 
 

@@ -19,6 +19,11 @@ class MissingInput(Refusal, FileNotFoundError):
     """A file or folder a command needs is not there."""
 
 
+class BrokenModel(Refusal, ValueError):
+    """A model folder whose files are not the ones saved (cut short, changed, missing) or
+    whose model.json does not read: one line naming the file."""
+
+
 # Errors of the machine the user fixes (space, rights, a lock held by another run)
 ENVIRONMENT_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT}

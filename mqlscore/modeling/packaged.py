@@ -6,11 +6,21 @@ logistic regression's coefficients, means and scales (`linear.json`), and one JS
 this file as "model code" (it is copied into the model), so the model needs only numpy,
 pandas, lightgbm and mlflow wherever it loads: `mlflow models serve`, a Spark executor,
 a notebook without mqlscore. The project scores with the same functions.
+
+`model.json` records the size and SHA-256 of the model file and a hash of its own content
+(`integrity`), so a folder cut short, changed or half copied is refused, naming the file,
+before LightGBM parses it (LightGBM's parser aborts or segfaults on a damaged text model
+instead of raising).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -20,6 +30,15 @@ import pandas as pd
 BOOSTER_FILE = "booster.txt"
 LINEAR_FILE = "linear.json"
 SPEC_FILE = "model.json"
+INTEGRITY = "integrity"  # model.json's record of the files saved beside it
+SPEC_KEYS = ("features", "levels", "calibrator", "profile")  # what every load needs
+RETRAIN = "restore the folder or retrain (dvc repro)"
+log = logging.getLogger(__name__)
+
+
+class DamagedModel(ValueError):
+    """A model folder whose files are not the ones saved (cut short, changed, missing) or
+    whose model.json does not read: one line naming the file."""
 
 
 def to_matrix(
@@ -110,16 +129,144 @@ class LinearModel:
         return 1.0 / (1.0 + np.exp(-logit))
 
 
-def read_folder(folder: Path) -> tuple[object, dict]:
-    """The model (a LightGBM booster or a `LinearModel`) and the JSON spec from a folder
-    written by `Scorer.save`."""
-    folder = Path(folder)
-    spec = json.loads((folder / SPEC_FILE).read_text())
-    if (folder / LINEAR_FILE).exists():
-        return LinearModel(json.loads((folder / LINEAR_FILE).read_text())), spec
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_digest(spec: dict) -> str:
+    """A hash of model.json's content without its `integrity` record (key order and
+    spacing aside): what `integrity` says the rest of the file was."""
+    body = json.loads(json.dumps({k: v for k, v in spec.items() if k != INTEGRITY}))
+    return _sha256(json.dumps(body, sort_keys=True).encode())
+
+
+def integrity(spec: dict, files: dict[str, bytes]) -> dict:
+    """The record model.json keeps of a saved folder: each model file's size and SHA-256
+    and the hash of model.json's own content (`content_digest`)."""
+    return {
+        "files": {
+            name: {"bytes": len(data), "sha256": _sha256(data)} for name, data in files.items()
+        },
+        SPEC_FILE: content_digest(spec),
+    }
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise DamagedModel(f"{path}: missing from the model folder; {RETRAIN}")
+    return path.read_bytes()
+
+
+def read_spec(folder: Path) -> dict:
+    """model.json, refused (`DamagedModel`, naming it) when it is missing, not JSON, lacks
+    a key every load needs, or no longer holds what its `integrity` record says."""
+    path = Path(folder) / SPEC_FILE
+    try:
+        spec = json.loads(_read_bytes(path).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedModel(
+            f"{path}: not valid JSON ({err}); cut short or changed; {RETRAIN}"
+        ) from None
+    missing = [k for k in SPEC_KEYS if k not in spec] if isinstance(spec, dict) else SPEC_KEYS
+    if missing:
+        raise DamagedModel(f"{path}: incomplete, no {', '.join(missing)}; {RETRAIN}")
+    record = spec.get(INTEGRITY)
+    if record is not None and (
+        not isinstance(record, dict) or record.get(SPEC_FILE) != content_digest(spec)
+    ):
+        raise DamagedModel(
+            f"{path}: changed since it was saved (not the content it records); {RETRAIN}"
+        )
+    return spec
+
+
+def checked_file(folder: Path, name: str, expected: dict) -> bytes:
+    """A model file's bytes, refused unless its size and SHA-256 are those recorded."""
+    path = Path(folder) / name
+    data = _read_bytes(path)
+    if len(data) != expected.get("bytes"):
+        raise DamagedModel(
+            f"{path}: {len(data)} bytes where model.json records {expected.get('bytes')} "
+            f"(cut short or replaced); {RETRAIN}"
+        )
+    if _sha256(data) != expected.get("sha256"):
+        raise DamagedModel(
+            f"{path}: its SHA-256 is not the one model.json records (changed since it was "
+            f"saved); {RETRAIN}"
+        )
+    return data
+
+
+# LightGBM aborts (SIGABRT) or segfaults on many cut or changed text models rather than
+# raising, so a booster no recorded hash vouches for is parsed first in a child process.
+_PARSE = "import sys, lightgbm; lightgbm.Booster(model_str=sys.stdin.buffer.read().decode())"
+
+
+def parse_apart(data: bytes, path: Path) -> None:
+    """Parse a booster in a child process; its death or error is a `DamagedModel`."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PARSE], input=data, capture_output=True, timeout=600
+    )
+    if done.returncode == 0:
+        return
+    if done.returncode < 0:
+        said = f"LightGBM's parser died of {signal.Signals(-done.returncode).name}"
+    else:
+        said = (done.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
+    raise DamagedModel(f"{path}: LightGBM cannot read it ({said}); {RETRAIN}")
+
+
+def parse_booster(data: bytes, path: Path) -> object:
+    """LightGBM's booster from its text model's bytes; an error names the file."""
     import lightgbm as lgb
 
-    return lgb.Booster(model_file=str(folder / BOOSTER_FILE)), spec
+    try:
+        return lgb.Booster(model_str=data.decode("utf-8"))
+    except (UnicodeDecodeError, lgb.basic.LightGBMError) as err:
+        raise DamagedModel(f"{path}: LightGBM cannot read it ({err}); {RETRAIN}") from None
+
+
+def _linear(data: bytes, path: Path) -> LinearModel:
+    try:
+        return LinearModel(json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise DamagedModel(f"{path}: not a readable linear model ({err}); {RETRAIN}") from None
+
+
+def read_folder(folder: Path) -> tuple[object, dict]:
+    """The model (a LightGBM booster or a `LinearModel`) and the JSON spec from a folder
+    written by `Scorer.save`, each file checked against model.json's record before it is
+    parsed (`DamagedModel` otherwise). A folder saved before files were recorded still
+    loads: its booster is parsed in a child process first (`parse_apart`)."""
+    folder = Path(folder)
+    spec = read_spec(folder)
+    record = spec.get(INTEGRITY)
+    if record is None:
+        log.warning(
+            "%s was saved before model files were hashed: retrain to have it checked", folder
+        )
+        name = LINEAR_FILE if (folder / LINEAR_FILE).exists() else BOOSTER_FILE
+        data = _read_bytes(folder / name)
+        if name == BOOSTER_FILE:
+            parse_apart(data, folder / name)
+    else:
+        files = record.get("files")
+        names = [n for n in (LINEAR_FILE, BOOSTER_FILE) if isinstance(files, dict) and n in files]
+        if len(names) != 1 or len(files) != 1 or not isinstance(files[names[0]], dict):
+            raise DamagedModel(f"{folder / SPEC_FILE}: records no single model file; {RETRAIN}")
+        name = names[0]
+        data = checked_file(folder, name, files[name])
+    if name == LINEAR_FILE:
+        return _linear(data, folder / name), spec
+    return parse_booster(data, folder / name), spec
+
+
+def probability(model: object, spec: dict, rows: pd.DataFrame) -> np.ndarray:
+    """Calibrated conversion probabilities of `rows` from a model and spec as `read_folder`
+    gives them: what MLflow's `predict` and the Spark executors run (numpy, pandas and, for
+    a booster, lightgbm; no other module of this file's package)."""
+    matrix = to_matrix(rows, spec["features"], spec["levels"])
+    return calibrate(model.predict(matrix), spec["calibrator"])
 
 
 class ProbabilityModel(mlflow.pyfunc.PythonModel):
@@ -129,9 +276,8 @@ class ProbabilityModel(mlflow.pyfunc.PythonModel):
         self.model, self.spec = read_folder(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        matrix = to_matrix(model_input, self.spec["features"], self.spec["levels"])
-        probability = calibrate(self.model.predict(matrix), self.spec["calibrator"])
-        return pd.DataFrame({"probability": probability}, index=model_input.index)
+        scores = probability(self.model, self.spec, model_input)
+        return pd.DataFrame({"probability": scores}, index=model_input.index)
 
 
 # Run by MLflow as model code, not imported by mqlscore:

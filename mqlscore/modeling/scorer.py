@@ -14,10 +14,13 @@ from mqlscore.modeling.packaged import (
     BOOSTER_FILE,
     LINEAR_FILE,
     SPEC_FILE,
+    DamagedModel,
     LinearModel,
+    integrity,
     read_folder,
     to_matrix,
 )
+from mqlscore.refusal import BrokenModel
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -62,13 +65,16 @@ class Scorer:
 
     def save(self, folder: Path) -> None:
         """Write `booster.txt` (the best iteration's trees) or `linear.json`, and
-        `model.json`."""
+        `model.json`, which records the model file's size and SHA-256 and a hash of its
+        own content (`packaged.integrity`), checked on every load."""
         folder.mkdir(parents=True, exist_ok=True)
         if isinstance(self.estimator, LinearModel):
-            (folder / LINEAR_FILE).write_text(json.dumps(self.estimator.spec, indent=1))
+            name = LINEAR_FILE
+            (folder / name).write_text(json.dumps(self.estimator.spec, indent=1))
         else:
+            name = BOOSTER_FILE
             self.estimator.save_model(
-                str(folder / BOOSTER_FILE), num_iteration=self.estimator.best_iteration
+                str(folder / name), num_iteration=self.estimator.best_iteration
             )
         spec = {
             "kind": self.kind,
@@ -80,12 +86,17 @@ class Scorer:
             "meta": self.meta,
             "typical": self.typical,
         }
+        spec["integrity"] = integrity(spec, {name: (folder / name).read_bytes()})
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
 
     @classmethod
     def load(cls, folder: Path) -> Scorer:
-        """A scorer from a folder written by `save` (text and JSON only)."""
-        estimator, spec = read_folder(folder)
+        """A scorer from a folder written by `save` (text and JSON only); a file that is
+        not what was saved is a `BrokenModel` refusal naming it."""
+        try:
+            estimator, spec = read_folder(folder)
+        except DamagedModel as err:
+            raise BrokenModel(str(err)) from None
         calibrator = Calibrator(spec["calibrator"]) if spec["calibrator"] else None
         return cls(
             estimator,

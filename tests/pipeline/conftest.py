@@ -10,6 +10,7 @@ from features.engine import build_snapshots
 from features.matching import match_leads
 from features.snapshots import data_end, snapshot_dates, spec_from
 from mqlscore.config import FeatureParams, MqlRule, TrainParams, load_section
+from mqlscore.modeling.boosting import LIGHTGBM
 from mqlscore.modeling.training import train_model
 from mqlscore.tracking import save_local
 from sources.world import World
@@ -17,7 +18,9 @@ from sources.world import World
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_params_file: Path):
-    """Lead and account models trained on the tiny world, saved as model folders."""
+    """Lead and account models trained on the tiny world, saved as model folders
+    (`lead`, `account`: the chosen kind; `lightgbm/lead`, `lightgbm/account`: the
+    LightGBM fit of each, chosen or not, uncalibrated when it lost)."""
     folder = tmp_path_factory.mktemp("models")
     tables = tiny_world.raw_tables()
     tables["lead_accounts"] = match_leads(tables["leads"], tables["accounts"])
@@ -31,6 +34,8 @@ def models(tmp_path_factory: pytest.TempPathFactory, tiny_world: World, tiny_par
     config = load_section(tiny_params_file, "train", TrainParams)
     for kind, frame in (("lead", built.leads), ("account", built.accounts)):
         window = load_section(tiny_params_file, "features", FeatureParams).label_window_days
-        model = train_model(frame, config, window).model
-        save_local(model, model.example(frame), folder / kind)
+        trained = train_model(frame, config, window)
+        save_local(trained.model, trained.model.example(frame), folder / kind)
+        booster = next(m for m in (trained.model, trained.comparison) if m.kind == LIGHTGBM)
+        save_local(booster, booster.example(frame), folder / LIGHTGBM / kind)
     return folder

@@ -122,6 +122,19 @@ def test_same_inputs_give_the_same_bytes(
         assert (first / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
+def test_an_export_and_an_out_folder_with_a_quote_in_their_names_score_alike(
+    scored, export, models, tiny_params_file, tmp_path
+) -> None:
+    """Paths reach DuckDB's SQL (the staged tables, the features written under `--out`)
+    as quoted literals: a folder named `o'brien's` scores like any other."""
+    quoted = tmp_path / "o'brien's export"
+    shutil.copytree(export, quoted)
+    out = tmp_path / "o'brien's scores"
+    _score(quoted, out, models, tiny_params_file)
+    for name in OUTPUTS:
+        assert (scored[0] / name).read_bytes() == (out / name).read_bytes(), name
+
+
 def test_a_crash_while_writing_leaves_the_previous_output(
     scored,
     export,
@@ -250,24 +263,6 @@ def test_sales_activities_without_account_id_score_as_before(
     _score(older, tmp_path / "out", models, tiny_params_file)
     for name in ("lead_scores.csv", "account_scores.csv"):
         assert (tmp_path / "out" / name).read_bytes() == (scored[0] / name).read_bytes()
-
-
-@pytest.mark.spark
-@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
-def test_spark_path_gives_the_local_scores(
-    scored,
-    export,
-    models,
-    tiny_params_file,
-    tmp_path,
-) -> None:
-    pytest.importorskip("pyspark")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_MASTER", "local[2]")
-    _score(export, tmp_path, models, tiny_params_file, engine="spark")
-    local = pd.read_parquet(scored[0] / "lead_scores.parquet")
-    spark = pd.read_parquet(tmp_path / "lead_scores.parquet")
-    pd.testing.assert_frame_equal(local, spark)
 
 
 def test_a_lead_without_features_stops_before_anything_is_written(tmp_path: Path) -> None:
@@ -633,30 +628,3 @@ def test_accounts_get_their_own_reasons(scored) -> None:
     assert list(accounts.columns) == ACCOUNT_COLUMNS
     said = accounts["reason_up_1"]
     assert (said != "").mean() > 0.5 and not said.str.match(r"^(no|not) ").any()
-
-
-def test_no_code_from_a_model_folder_runs_when_spark_scores(
-    scored,
-    export,
-    models,
-    tiny_params_file,
-    tmp_path,
-) -> None:
-    """A line added to the model folder's own code (MLflow's `packaged.py`) never runs:
-    Spark scores with the booster and JSON the driver read, not `mlflow.pyfunc`."""
-    import shutil
-
-    pytest.importorskip("pyspark")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_MASTER", "local[2]")
-    tampered = tmp_path / "models"
-    shutil.copytree(models, tampered)
-    marker = tmp_path / "ran.txt"
-    code = list(tampered.rglob("*.py"))
-    assert code  # the folder does carry code: MLflow's loader would run it
-    for path in code:
-        path.write_text(path.read_text() + f"\nopen({str(marker)!r}, 'w').write('ran')\n")
-    _score(export, tmp_path / "out", tampered, tiny_params_file, engine="spark")
-    assert not marker.exists()
-    local = pd.read_parquet(scored[0] / "lead_scores.parquet")
-    pd.testing.assert_frame_equal(local, pd.read_parquet(tmp_path / "out/lead_scores.parquet"))

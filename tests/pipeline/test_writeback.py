@@ -47,7 +47,7 @@ def _night(world: World, rule: MqlRule, system: str, day: str, folder: Path) -> 
     return folder
 
 
-def _score(export: Path, out: Path, models: Path, params: Path, day: str, **extra) -> dict:  # noqa: ANN003
+def _score(export: Path, out: Path, models: Path, params: Path, day: str, **extra) -> dict:
     score.main(
         export=export,
         out=out,
@@ -66,7 +66,7 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module", params=["salesforce", "hubspot", "marketo"])
-def two_nights(request, tmp_path_factory, tiny_world, rule, models, tiny_params_file):  # noqa: ANN001, ANN201
+def two_nights(request, tmp_path_factory, tiny_world, rule, models, tiny_params_file):
     """Two nights of one system's demo exports scored into one --out with --writeback:
     the system, the exports, the out folder, and per night its manifest and files."""
     system = request.param
@@ -83,7 +83,7 @@ def two_nights(request, tmp_path_factory, tiny_world, rule, models, tiny_params_
     return system, out, nights
 
 
-def test_each_crms_import_file_holds_every_record_on_the_first_night(two_nights) -> None:  # noqa: ANN001
+def test_each_crms_import_file_holds_every_record_on_the_first_night(two_nights) -> None:
     system, out, nights = two_nights
     first = nights[0]
     counts = first["manifest"]["writeback"]
@@ -103,7 +103,7 @@ def test_each_crms_import_file_holds_every_record_on_the_first_night(two_nights)
         assert not table.isin(["nan", "None", "NaT"]).any().any()
 
 
-def test_each_row_is_a_record_of_the_export_and_holds_no_personal_data(two_nights) -> None:  # noqa: ANN001
+def test_each_row_is_a_record_of_the_export_and_holds_no_personal_data(two_nights) -> None:
     system, out, nights = two_nights
     export, files = nights[0]["export"], nights[0]["files"]
     scores = nights[0]["scores"].set_index("lead_id")
@@ -148,7 +148,7 @@ def test_each_row_is_a_record_of_the_export_and_holds_no_personal_data(two_night
         assert not (out / name).read_bytes().startswith(b"\xef\xbb\xbf")
 
 
-def test_the_second_night_writes_only_the_records_whose_values_changed(two_nights) -> None:  # noqa: ANN001
+def test_the_second_night_writes_only_the_records_whose_values_changed(two_nights) -> None:
     system, out, nights = two_nights
     first, second = nights
     spec = yaml.safe_load(_mappings(system)[0].read_text())["writeback"]
@@ -195,7 +195,7 @@ def test_a_rerun_of_a_night_writes_the_same_files_and_a_run_without_writeback_no
     rule,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     out, mapping = tmp_path / "scores", _mappings("salesforce")
     exports = [_night(tiny_world, rule, "salesforce", d, tmp_path / d) for d in NIGHTS]
@@ -224,7 +224,7 @@ def test_reasons_are_cut_to_the_fields_length_in_the_mapping(
     rule,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     spec = yaml.safe_load((ROOT / "mappings/salesforce.yaml").read_text())
     spec["writeback"]["fields"]["mqlscore_Reasons__c"]["max_length"] = 60
@@ -249,7 +249,7 @@ def test_a_canonical_export_writes_the_plain_shape_keyed_by_lead_id(
     tiny_world,
     models,
     tiny_params_file,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     export = tmp_path / "export"
     write_nightly_export(tiny_world.raw_tables(), export, tiny_world.exported_at)
@@ -268,7 +268,7 @@ def test_writeback_with_a_mapping_that_has_no_section_is_refused_before_anything
     models,
     tiny_params_file,
     tmp_path,
-    caplog,  # noqa: ANN001
+    caplog,
 ) -> None:
     spec = yaml.safe_load((ROOT / "mappings/salesforce.yaml").read_text())
     del spec["writeback"]

@@ -291,20 +291,43 @@ def test_blank_features_are_those_blank_on_more_than_the_share() -> None:
     assert blank_features(blanks, 0, 0.98) == {}  # an empty table: nothing to judge
 
 
+FEATURE_FILES = ("l.parquet", "a.parquet", "lo.parquet", "ao.parquet", "f.json")
+
+
+def _featurize(
+    tables: dict[str, pd.DataFrame], world: World, folder: Path, params: Path
+) -> list[Path]:
+    """The features stage on `tables`, written as raw Parquet files under `folder`; its
+    products (leads, accounts, the two outcome tables, the summary)."""
+    raw = folder / "raw"
+    for name, frame in tables.items():
+        write_parquet(frame, raw / f"{name}.parquet")
+    write_json({"exported_at": world.exported_at.isoformat()}, raw / EXPORT_FILE)
+    matches = folder / "lead_accounts.parquet"
+    write_parquet(match_leads(tables["leads"], tables["accounts"]), matches)
+    products = [folder / name for name in FEATURE_FILES]
+    featurize.main(raw, matches, *products, params)
+    return products
+
+
+def test_a_folder_with_a_quote_in_its_name_is_read_and_written_by_duckdb(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    """File paths reach DuckDB's SQL as quoted literals: `o'brien/` neither ends the string
+    nor names another file."""
+    tables = tiny_world.raw_tables()
+    plain = _featurize(tables, tiny_world, tmp_path / "plain", tiny_params_file)
+    quoted = _featurize(tables, tiny_world, tmp_path / "o'brien's data", tiny_params_file)
+    for a, b in zip(plain, quoted, strict=True):
+        assert a.read_bytes() == b.read_bytes(), b.name
+
+
 def test_a_firmographic_never_filled_is_dropped_from_the_model_tables_and_named(
     tiny_world: World, tiny_params_file: Path, tmp_path: Path
 ) -> None:
     tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
     tables["accounts"]["employees"] = pd.array([pd.NA] * len(tables["accounts"]), dtype="Int64")
-    raw = tmp_path / "raw"
-    for name, frame in tables.items():
-        write_parquet(frame, raw / f"{name}.parquet")
-    write_json({"exported_at": tiny_world.exported_at.isoformat()}, raw / EXPORT_FILE)
-    matches = tmp_path / "lead_accounts.parquet"
-    write_parquet(match_leads(tables["leads"], tables["accounts"]), matches)
-    leads, accounts, summary = (tmp_path / n for n in ("l.parquet", "a.parquet", "f.json"))
-    outcomes = tmp_path / "lo.parquet", tmp_path / "ao.parquet"
-    featurize.main(raw, matches, leads, accounts, *outcomes, summary, tiny_params_file)
+    leads, accounts, *_, summary = _featurize(tables, tiny_world, tmp_path, tiny_params_file)
     blank = json.loads(summary.read_text())["blank_features"]
     assert blank == {"leads": {"employees": 1.0}, "accounts": {"employees": 1.0}}
     for table in (leads, accounts):

@@ -38,7 +38,7 @@ def _scores(**changes: list) -> pd.DataFrame:
     return frame.assign(**changes)
 
 
-def _shape():  # noqa: ANN202
+def _shape():
     return shape_from(copy.deepcopy(PLAIN))
 
 
@@ -180,7 +180,7 @@ def test_an_unreadable_state_is_refused_not_taken_for_a_first_night(tmp_path: Pa
         writeback.read_state(path)
 
 
-def _salesforce_with(change) -> dict:  # noqa: ANN001
+def _salesforce_with(change) -> dict:
     spec = yaml.safe_load((ROOT / "mappings/salesforce.yaml").read_text())
     change(spec["writeback"])
     return spec
@@ -220,7 +220,7 @@ def _salesforce_with(change) -> dict:  # noqa: ANN001
         (lambda w: w.update(booleans={True: "1"}), "give exactly `true: ...` and `false: ...`"),
     ],
 )
-def test_a_writeback_section_the_language_does_not_know_is_refused(change, says: str) -> None:  # noqa: ANN001
+def test_a_writeback_section_the_language_does_not_know_is_refused(change, says: str) -> None:
     with pytest.raises(SpecError) as refused:
         check_spec(_salesforce_with(change), "salesforce.yaml")
     assert says in str(refused.value)
