@@ -171,12 +171,25 @@ class FlatParams(Section):
     model_name: str  # registered in MLflow under this name
 
 
+class FlatSource(Section):
+    """One flat lead file `dvc repro` trains on (the train_flat stage): its path, the
+    outcome column, and the id and date columns ('' for none: DVC writes a null into a
+    command as the word None)."""
+
+    file: Path
+    target: str = Field(min_length=1)
+    id: str
+    date: str  # '' : a stratified split; a column: the latest rows are the test rows
+
+
 class SourceParams(Section):
     """Where the training data comes from: mapping files (none: the synthetic world) and
-    the folder of export files they read."""
+    the folder of export files they read; and a flat lead file, when a team has one
+    (`source.flat`, one entry at most: the train_flat stage writes models/flat)."""
 
     mappings: tuple[Path, ...]
     input: Path
+    flat: tuple[FlatSource, ...] = Field(default=(), max_length=1)
 
 
 S = TypeVar("S", bound=Section)
@@ -201,6 +214,27 @@ def _yaml(path: Path) -> dict:
 
 def _mappings(data: dict) -> list[tuple[Path, dict]]:
     return [(Path(p), _yaml(Path(p))) for p in (data.get("source") or {}).get("mappings") or ()]
+
+
+PARAMS_FILE = "params.yaml"
+
+
+def find_params(given: Path | None = None, start: Path | None = None) -> Path:
+    """The params.yaml a command reads: `given` (--params), else the first one found
+    walking up from `start` (the current folder) to the root. Its folder is the project
+    folder (the MLflow store's). None found: a refusal, before anything is written."""
+    if given is not None:
+        if not given.is_file():
+            raise ParamsError(f"{given}: no such params file")
+        return given
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PARAMS_FILE).is_file():
+            return folder / PARAMS_FILE
+    raise ParamsError(
+        f"no {PARAMS_FILE} in {here} or any folder above it: run inside the project folder "
+        "or pass --params PATH/params.yaml"
+    )
 
 
 def load_section(

@@ -29,6 +29,12 @@ def use_store(root: Path = Path(".")) -> None:
         os.environ.pop(name, None)  # store stays embedded, never mistaken for the user's
 
 
+def has_store(root: Path = Path(".")) -> bool:
+    """Whether there is a store to read: MLFLOW_TRACKING_URI, or `root`'s mlruns.db (a
+    reader never points MLflow at a missing one: that would create it)."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or (root / "mlruns.db").is_file()
+
+
 # Where MLflow's SQLite store keeps absolute artifact paths.
 _PATH_COLUMNS = {
     "experiments": ("artifact_location",),

@@ -1,5 +1,8 @@
 """`mqlscore score-flat`: a flat lead file scored with a `train-flat` model: ranked,
-graded, explained; rows that cannot be scored go to `rejects.csv` with their reasons."""
+graded, explained; rows that cannot be scored go to `rejects.csv` with their reasons.
+It reads the project's params.yaml (found walking up from the current folder unless
+--params names it) and a models:/ URI from that folder's MLflow store, never creating one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mqlscore.config import EvaluateParams, load_section
+from mqlscore.config import EvaluateParams, find_params, load_section
 from mqlscore.io import publish, staging_folder, write_json, write_text
 from mqlscore.serving import flat_scoring
 from sources.flat_file import flat_frame, read_flat
@@ -21,14 +24,17 @@ def main(
     model: Annotated[str, typer.Option(help="A train-flat model folder or models:/ URI.")],
     input: Annotated[Path, typer.Option(help="The flat lead file to score.")],
     out: Annotated[Path, typer.Option(help="Folder for scores, rejects and the manifest.")],
-    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+    params: Annotated[
+        Path | None, typer.Option(help="params.yaml (default: found walking up from here).")
+    ] = None,
 ) -> None:
     """Score a flat lead file with a train-flat model: ranked, graded, explained."""
     from mqlscore.modeling.registered import load_scorer
 
-    scorer = load_scorer(model)
-    spec = scorer.meta["flat"]
+    params = find_params(params)
     cuts = load_section(params, "evaluate", EvaluateParams).grades
+    scorer = load_scorer(model, root=params.parent)
+    spec = scorer.meta["flat"]
     raw = read_flat(input)
     flat_scoring.check_columns(raw, scorer.features, input)
     frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]

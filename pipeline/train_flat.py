@@ -3,7 +3,10 @@
 Infers each column's kind, audits every column for leakage before training, trains and
 calibrates with the main pipeline's code (without the flagged columns, and with them, to
 show what the leak was worth), and writes `metrics.json`, `leakage.json`, `report.md`,
-`importance.csv` and the model to `--out`, and the run to MLflow.
+`importance.csv` and the model to `--out`, and the run to MLflow: the store of the
+project folder (the one holding the params.yaml read, found by walking up from the current
+folder unless --params names it), never one in the current folder as a side effect. The
+train_flat DVC stage runs it on `source.flat`, `--metrics` the figures for DVC.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from mqlscore.config import FlatParams, TrainParams, load_section
+from mqlscore.config import FlatParams, TrainParams, find_params, load_section
 from mqlscore.io import publish, staging_folder, write_json, write_text
 from mqlscore.modeling import flat_mode
 from mqlscore.reporting import markdown as md
@@ -29,15 +32,22 @@ def main(
     input: Annotated[Path, typer.Option(help="The flat lead file (CSV or Parquet).")],
     target: Annotated[str, typer.Option(help="The outcome column (Yes/No, 1/0, ...).")],
     out: Annotated[Path, typer.Option(help="Folder for the model, metrics and report.")],
-    id: Annotated[str | None, typer.Option(help="The lead id column.")] = None,
+    id: Annotated[str | None, typer.Option(help="The lead id column ('': none).")] = None,
     date: Annotated[str | None, typer.Option(help="A date column: split by time.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Columns never used.")] = None,
     keep: Annotated[list[str] | None, typer.Option(help="Flagged columns to use anyway.")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml to read.")] = Path("params.yaml"),
+    params: Annotated[
+        Path | None, typer.Option(help="params.yaml (default: found walking up from here).")
+    ] = None,
+    metrics: Annotated[
+        Path | None, typer.Option(help="Also write the test figures here (DVC metrics).")
+    ] = None,
 ) -> None:
     """Train on one flat lead table, leaky columns audited and left out."""
     from mqlscore.tracking import log_training_run, save_local
 
+    params = find_params(params)
+    id, date = id or None, date or None  # '' from the DVC stage: none
     config = load_section(params, "flat", FlatParams)
     frame, kinds = flat_frame(read_flat(input), target, id, None)
     run = flat_mode.train_flat(
@@ -60,6 +70,8 @@ def main(
         write_text(report, work / "report.md")
         shutil.rmtree(out / "model", ignore_errors=True)
         publish([work / n for n in files], out)
+    if metrics is not None:
+        write_json(run.metrics, metrics)
     log_training_run(
         experiment=config.model_name,
         registered_model=config.model_name,
@@ -75,6 +87,7 @@ def main(
         importance=run.importance,
         kind="flat",
         source=input.stem,
+        root=params.parent,
         texts={"leakage.json": json.dumps(run.leakage, indent=1), "report.md": report},
     )
     log.info(

@@ -13,17 +13,24 @@ import pandas as pd
 from mqlscore.modeling.scorer import Scorer
 from mqlscore.refusal import Refusal
 from mqlscore.registry import champion_version
-from mqlscore.store import EVALUATION, use_store
+from mqlscore.store import EVALUATION, has_store, use_store
 
 log = logging.getLogger(__name__)
 
 
-def load_scorer(uri: str) -> Scorer:
-    """The scorer of a model folder or `models:/` URI, read from its text and JSON files
-    (no code from the model folder runs)."""
+def load_scorer(uri: str, root: Path = Path(".")) -> Scorer:
+    """The scorer of a model folder or `models:/` URI (from the MLflow store of the
+    project folder `root`), read from its text and JSON files (no code from the model
+    folder runs)."""
     folder = Path(uri)
     if uri.startswith("models:/"):
-        use_store()
+        if not has_store(root):
+            raise Refusal(
+                f"no model {uri.removeprefix('models:/')} in the MLflow store yet: "
+                f"{root.resolve()} has no mlruns.db (run dvc repro there, name a model "
+                "folder, or set MLFLOW_TRACKING_URI)"
+            )
+        use_store(root)
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except mlflow.exceptions.MlflowException as err:

@@ -22,7 +22,7 @@ def test_salesforce_sample_ingests_and_validates_with_the_shipped_mapping(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["source"] = {"mappings": [str(ROOT / "mappings/salesforce.yaml")], "input": str(SAMPLE)}
+    params["source"].update(mappings=[str(ROOT / "mappings/salesforce.yaml")], input=str(SAMPLE))
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     raw, summary = tmp_path / "raw", tmp_path / "validation.json"

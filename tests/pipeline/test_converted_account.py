@@ -38,7 +38,7 @@ def _converted_account_mapping(folder: Path) -> Path:
 def _through_validate_features(export: Path, mapping: Path, work: Path) -> tuple[int, dict]:
     """ingest -> join -> features -> validate_features in `work`: exit code and summary."""
     params = tiny_params_dict()
-    params["source"] = {"mappings": [str(mapping)], "input": str(export)}
+    params["source"].update(mappings=[str(mapping)], input=str(export))
     params_file = work / "params.yaml"
     params_file.write_text(yaml.safe_dump(params))
     raw, matches = work / "raw", work / "lead_accounts.parquet"

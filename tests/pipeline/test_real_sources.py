@@ -21,7 +21,7 @@ def olist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     if not OLIST.exists():
         pytest.skip("needs ../shared/data")
     params = tiny_params_dict()
-    params["source"] = {"mappings": ["mappings/olist.yaml"], "input": str(OLIST)}
+    params["source"].update(mappings=["mappings/olist.yaml"], input=str(OLIST))
     params["train"]["kinds"] = ["lead"]  # as mappings/olist.yaml: dvc.yaml follows params.yaml
     return dvc_project(tmp_path_factory.mktemp("olist"), params)
 
