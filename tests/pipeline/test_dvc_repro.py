@@ -27,9 +27,11 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def dvc_project(work: Path, params: dict) -> tuple[Path, dict[str, str]]:
+def dvc_project(
+    work: Path, params: dict, targets: tuple[str, ...] = ()
+) -> tuple[Path, dict[str, str]]:
     """A copy of the project in `work` with these params and its own MLflow store, after
-    a real `dvc repro`."""
+    a real `dvc repro` (of `targets` only, when given)."""
     for folder in ("mqlscore", "pipeline", "features", "sources", "mappings", "data/exports"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")
@@ -43,7 +45,7 @@ def dvc_project(work: Path, params: dict) -> tuple[Path, dict[str, str]]:
     dvc = [sys.executable, "-m", "dvc"]
     _run([*dvc, "init", "--no-scm", "-q"], work, env)
     _run([*dvc, "config", "core.analytics", "false"], work, env)
-    _run([*dvc, "repro"], work, env)
+    _run([*dvc, "repro", *targets], work, env)
     return work, env
 
 

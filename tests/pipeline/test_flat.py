@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +193,94 @@ def test_a_renamed_feature_column_or_too_few_rows_is_refused(
         train_flat.main(
             input=tmp_path / "one.csv", target="Converted", id="Prospect ID", out=tmp_path / "one"
         )
+
+
+def _project(folder: Path) -> Path:
+    """A project folder: the project's params.yaml and nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    return folder
+
+
+def test_train_and_score_flat_find_the_project_walking_up_and_use_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a folder inside the project: its params.yaml and its MLflow store (in the
+    project folder), none made in the current folder; a models:/ URI read from there."""
+    project = _project(tmp_path / "project")
+    here = project / "sheets" / "2026"
+    here.mkdir(parents=True)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(here)
+    source = _flat_file(here / "leads.csv", n=2000)
+    train_flat.main(input=source, target="Converted", id="Prospect ID", out=here / "out")
+    assert (project / "mlruns.db").is_file() and not (here / "mlruns.db").exists()
+    score_flat.main(model="models:/mqlscore-flat/1", input=source, out=here / "scores")
+    assert json.loads((here / "scores/manifest.json").read_text())["scored"] == 2000
+    assert not (here / "mlruns.db").exists() and not (here / "mlartifacts").exists()
+
+
+def test_without_a_project_the_flat_commands_refuse_in_one_line_and_make_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from mqlscore.refusal import Refusal
+
+    if any((p / "params.yaml").exists() for p in (tmp_path, *tmp_path.parents)):
+        pytest.skip("a params.yaml above the temp folder")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    commands = (
+        ["train-flat", "--input", "leads.csv", "--target", "Converted", "--out", "out"],
+        ["score-flat", "--model", "models:/mqlscore-flat/1", "--input", "x.csv", "--out", "s"],
+    )
+    for args in commands:
+        done = subprocess.run(
+            ["mqlscore", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "no params.yaml in" in lines[0] and "--params" in lines[0]
+    # --params names a project without a store: a models:/ URI is refused, none is made
+    project = _project(tmp_path / "project")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Refusal, match="has no mlruns.db"):
+        score_flat.main(
+            model="models:/mqlscore-flat/1",
+            input=tmp_path / "x.csv",
+            out=tmp_path / "s",
+            params=project / "params.yaml",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+    assert sorted(p.name for p in project.iterdir()) == ["params.yaml"]
+
+
+def test_dvc_repro_trains_the_flat_source(tmp_path: Path) -> None:
+    """source.flat set: `dvc repro train_flat` trains it (no synthetic-world stage runs),
+    the model folder a DVC out, the figures DVC metrics; source.flat empty: no stage."""
+    import yaml
+
+    from tests.pipeline.test_dvc_repro import _run, dvc_project
+
+    (tmp_path / "data/flat").mkdir(parents=True)
+    _flat_file(tmp_path / "data/flat/leads.csv", n=2000)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    entry = {"file": "data/flat/leads.csv", "target": "Converted", "id": "Prospect ID"}
+    params["source"]["flat"] = [entry | {"date": ""}]
+    work, env = dvc_project(tmp_path, params, targets=("train_flat",))
+    metrics = json.loads((work / "reports/metrics/flat.json").read_text())
+    assert 0.7 < metrics["roc_auc"] < 0.95 and "logistic_regression" in metrics
+    assert (work / "models/flat/model/MLmodel").is_file()
+    assert json.loads((work / "models/flat/leakage.json").read_text())["flagged"]
+    assert not (work / "data/raw").exists()  # the synthetic world was not built
+    lock = yaml.safe_load((work / "dvc.lock").read_text())["stages"]
+    assert set(lock) == {"train_flat@0"}
+    assert "models/flat" in {o["path"] for o in lock["train_flat@0"]["outs"]}
+    shown = _run([sys.executable, "-m", "dvc", "metrics", "show", "--md"], work, env)
+    assert "reports/metrics/flat.json" in shown and str(metrics["roc_auc"]) in shown
+    params["source"]["flat"] = []
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    stages = _run([sys.executable, "-m", "dvc", "stage", "list"], work, env)
+    assert "train_flat" not in stages and "ingest" in stages
