@@ -284,3 +284,25 @@ def test_dvc_repro_trains_the_flat_source(tmp_path: Path) -> None:
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     stages = _run([sys.executable, "-m", "dvc", "stage", "list"], work, env)
     assert "train_flat" not in stages and "ingest" in stages
+
+
+@pytest.mark.parametrize(
+    ("flat", "error"),
+    [
+        ([{"file": "a.csv", "target": "Converted", "id": None, "date": ""}], "id"),  # None
+        ([{"file": "a.csv", "target": "Converted", "id": ""}], "date"),  # DVC needs all four
+        ([{"file": f"{n}.csv", "target": "y", "id": "", "date": ""} for n in "ab"], "at most 1"),
+    ],
+)
+def test_a_bad_source_flat_entry_is_refused_with_the_key(
+    tmp_path: Path, flat: list, error: str
+) -> None:
+    import yaml
+
+    from mqlscore.config import ParamsError, SourceParams, load_section
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["source"]["flat"] = flat
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=error):
+        load_section(tmp_path / "params.yaml", "source", SourceParams)
