@@ -115,7 +115,11 @@ def crown(
             promote, why = False, "already the champion"
         else:
             promote = bool(decision["better"])
-            why = "beat the champion" if promote else "the champion stays better"
+            why = (
+                "ahead of the champion beyond the noise"
+                if promote
+                else "the champion stays: this version is not ahead of it beyond the noise"
+            )
         plan[name] = {
             "registered_model": decision["registered_model"],
             "version": decision["version"],
