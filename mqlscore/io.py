@@ -247,19 +247,39 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+FAULT_ENV = "MQLSCORE_FAULT"  # a fault point's name: the process kills itself there
+
+
+def fault(point: str) -> None:
+    """A named point where a test or the fuzzer (`bench/fuzz.py`) may kill this process
+    (`MQLSCORE_FAULT=<point>`: SIGKILL, as the machine or an operator would), to check
+    what a kill there leaves behind. Unset, it does nothing."""
+    if os.environ.get(FAULT_ENV) == point:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def publish(staged: list[Path], out: Path, drop: tuple[str, ...] = ()) -> None:
     """Move finished files into `out` (same file system: each move is atomic), the last
     one last (the manifest, which says the run is complete); first delete the files named
-    in `drop` that this run does not replace, so no earlier run's output stays beside it."""
+    in `drop` that this run does not replace, so no earlier run's output stays beside it.
+
+    Fault points (see `fault`): `publish:start`, `publish:dropped`, `publish:moved:<k>`
+    after the k-th move, `publish:end`."""
     import signal
 
     held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:  # an interrupt waits for these few renames: the set lands whole or not at all
+        fault("publish:start")
         for name in drop:
             if not any(path.name == name for path in staged):
                 (out / name).unlink(missing_ok=True)
-        for path in staged:
+        fault("publish:dropped")
+        for k, path in enumerate(staged, 1):
             os.replace(path, out / path.name)
+            fault(f"publish:moved:{k}")
+        fault("publish:end")
     finally:
         for sig, handler in held.items():
             signal.signal(sig, handler)
