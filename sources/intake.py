@@ -334,13 +334,14 @@ def date_order_of(path: Path, mapping: dict[str, str]) -> bool:
     one order per file, never decided cell by cell. A file showing both stops the run;
     one showing neither reads month first, as the log says."""
     wanted = ("created_at", "mql_at")
-    names = {mapping.get(c, c): c for c in mapping} | {c: c for c in wanted}
-    columns = [c for c, canonical in names.items() if canonical in wanted]
+    columns = [export for export, canonical in mapping.items() if canonical in wanted]
+    columns += [c for c in wanted if c not in mapping.values()]  # named as ours already
     try:
         frame = _date_columns(path, columns)
     except (ValueError, OSError, UnicodeDecodeError):  # reading it later says what is wrong
         return False
-    values = pd.concat([frame[c] for c in frame.columns], ignore_index=True).dropna()
+    parts = [frame[c] for c in frame.columns]
+    values = pd.concat(parts, ignore_index=True).dropna() if parts else pd.Series([], dtype=str)
     try:
         order = date_order(values)
     except ValueError as err:

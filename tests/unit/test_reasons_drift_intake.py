@@ -328,3 +328,16 @@ def test_window_lengths_and_roles_in_the_words_follow_params(
     assert up["reason_up_1"] == f"this lead's engagement rising ({trend})"
     assert up["reason_up_2"].startswith("50% of the buying group ") and group in up["reason_up_2"]
     assert "90" not in " ".join(up) or windows[-1] == 90
+
+
+def test_the_date_order_is_read_from_columns_a_column_map_renames(tmp_path: Path) -> None:
+    from sources.intake import date_order_of
+
+    leads = tmp_path / "leads.csv"
+    pd.DataFrame(
+        {"lead_id": ["L1", "L2"], "Created": ["13/02/2025", "01/03/2025"], "MQL": ["", ""]}
+    ).to_csv(leads, index=False)
+    both = {"Created": "created_at", "MQL": "mql_at"}  # both renamed: it raised ValueError
+    assert date_order_of(leads, both) is True  # 13/02 shows the day first
+    assert date_order_of(leads, {"Created": "created_at"}) is True  # was read month first
+    assert date_order_of(leads, {}) is False  # no created_at of ours: nothing to tell
