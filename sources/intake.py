@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from pyarrow import ArrowException as ArrowError  # a file that is not Parquet
 
 from features.matching import match_leads
 from mqlscore.config import ScoreParams
@@ -369,15 +370,55 @@ def lead_extras(path: Path) -> list[str]:
     return [c for c in columns if c.startswith("x_")]
 
 
-def _guarded(reader: Iterator[pd.DataFrame], path: Path) -> Iterator[pd.DataFrame]:
+def _guarded(
+    reader: Iterator[pd.DataFrame], path: Path, encoding: str = ""
+) -> Iterator[pd.DataFrame]:
     """Chunks of a file, with a malformed file (a row with too many fields, bytes that are
     not the file's encoding, a broken Parquet file) as an ExportError naming it."""
     try:
         yield from reader
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:  # the sample's encoding, not the whole file's
+        raise ExportError(f"{path}: {undecodable(path, encoding or err.encoding)}") from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ExportError(f"{path}: not a readable CSV: {err}") from err
-    except OSError as err:  # pyarrow's error for a broken Parquet file
+    except (OSError, ArrowError) as err:  # pyarrow's errors for a broken Parquet file
         raise ExportError(f"{path}: not a readable file: {err}") from err
+
+
+def undecodable(path: Path, encoding: str) -> str:
+    """Where a file stops being `encoding` (its start was sniffed as that): the line and
+    the bytes there, so a user can find the pasted or mis-saved cell."""
+    import codecs
+
+    decoder, line = codecs.getincrementaldecoder(encoding)(), 1
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:
+                line += block.count(b"\n", 0, max(err.start, 0))
+                bad = err.object[err.start : err.end + 3]
+                return (
+                    f"line {line:,} holds bytes {bad!r} that are not {encoding}, as the "
+                    "file's start is: save the export in one encoding (UTF-8)"
+                )
+            line += block.count(b"\n")
+    return f"bytes that are not {encoding}, as the file's start is"
+
+
+def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The Parquet file's batches as text, opened on iteration (guarded like a CSV's)."""
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        yield batch.to_pandas().astype("string").fillna("").astype(object)
+
+
+def _csv_chunks(path: Path, rows: int, sep: str, encoding: str) -> Iterator[pd.DataFrame]:
+    """The CSV's chunks, read on iteration (so the first chunk's errors are guarded too)."""
+    yield from pd.read_csv(
+        path, dtype=str, keep_default_na=False, chunksize=rows, sep=sep, encoding=encoding
+    )
 
 
 def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
@@ -390,18 +431,11 @@ def lead_chunks(path: Path, mapping: dict[str, str], rows: int) -> Iterator[pd.D
             encoding, sep = sniff_csv(sample)
         except ValueError as err:
             raise ExportError(f"{path}: {err}") from err
-        reader = pd.read_csv(
-            path, dtype=str, keep_default_na=False, chunksize=rows, sep=sep, encoding=encoding
-        )
+        reader = _csv_chunks(path, rows, sep, encoding)
     else:
-        import pyarrow.parquet as pq
-
-        reader = (
-            batch.to_pandas().astype("string").fillna("").astype(object)
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows)
-        )
+        encoding, reader = "", _parquet_chunks(path, rows)
     start = 1
-    for chunk in _guarded(reader, path):
+    for chunk in _guarded(reader, path, encoding):
         chunk = chunk.rename(columns=mapping)
         _check_columns(list(chunk.columns), path, "leads")
         chunk = chunk.where(~chunk.isin(PLACEHOLDERS), "")  # N/A, NULL, -- read as blank

@@ -341,3 +341,20 @@ def test_the_date_order_is_read_from_columns_a_column_map_renames(tmp_path: Path
     assert date_order_of(leads, both) is True  # 13/02 shows the day first
     assert date_order_of(leads, {"Created": "created_at"}) is True  # was read month first
     assert date_order_of(leads, {}) is False  # no created_at of ours: nothing to tell
+
+
+def test_a_lead_file_that_turns_to_other_bytes_past_its_start_names_the_line(
+    tmp_path: Path,
+) -> None:
+    from sources.intake import lead_chunks
+
+    leads = tmp_path / "leads.csv"
+    good = "".join(f"L{i},a{i}@acme.com,,Acme,,web,2025-01-01,,\n" for i in range(3000))
+    header = ",".join(TABLES["leads"]) + "\n"
+    leads.write_bytes((header + good).encode() + b"L9,\xe6\x90x@acme.com,,,,,2025-01-01,,\n")
+    with pytest.raises(ExportError, match=r"line 3,002 holds bytes b'\\xe6\\x90x.*utf-8"):
+        list(lead_chunks(leads, {}, 1000))  # was UnicodeDecodeError, exit 3
+    broken = tmp_path / "leads.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    with pytest.raises(ExportError, match="leads.parquet: not a readable file"):
+        list(lead_chunks(broken, {}, 1000))  # was ArrowInvalid, exit 3
