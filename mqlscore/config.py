@@ -213,7 +213,12 @@ def _yaml(path: Path) -> dict:
 
 
 def _mappings(data: dict) -> list[tuple[Path, dict]]:
-    return [(Path(p), _yaml(Path(p))) for p in (data.get("source") or {}).get("mappings") or ()]
+    """The mapping files `source.mappings` names, read (a malformed `source` names none:
+    reading that section refuses it)."""
+    source = data.get("source")
+    names = source.get("mappings") if isinstance(source, dict) else None
+    names = names if isinstance(names, list | tuple) else ()
+    return [(Path(p), _yaml(Path(p))) for p in names if isinstance(p, str)]
 
 
 PARAMS_FILE = "params.yaml"
@@ -246,14 +251,31 @@ def load_section(
     data = _yaml(params_file)
     if section not in data:
         raise ParamsError(f"{params_file}: no '{section}' section")
-    values = dict(data[section] or {})
+    values = data[section] or {}
+    if not isinstance(values, dict):
+        raise ParamsError(f"{params_file}: section '{section}' is not a mapping of keys")
+    values = dict(values)
     named = [(Path(p), _yaml(Path(p))) for p in mappings] if mappings else _mappings(data)
-    for _, mapping in named:
-        values |= (mapping.get("params") or {}).get(section) or {}
+    for path, mapping in named:
+        overrides = mapping.get("params") or {}
+        if not isinstance(overrides, dict):
+            raise ParamsError(f"{path}: params is not a mapping of params.yaml sections")
+        if not isinstance(overrides.get(section) or {}, dict):
+            raise ParamsError(f"{path}: params.{section} is not a mapping of params.yaml keys")
+        values |= overrides.get(section) or {}
     try:
         return model.model_validate(values)
     except ValidationError as err:
-        raise ParamsError(f"{params_file}: section '{section}' is invalid:\n{err}") from err
+        raise ParamsError(f"{params_file}: section '{section}' is invalid: {_said(err)}") from err
+
+
+def _said(err: ValidationError) -> str:
+    """Pydantic's errors in one line: each key, what is wrong and the value given."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'the section'}: {e['msg']}"
+        + (f" (found {e['input']!r})"[:120] if "input" in e and e["type"] != "missing" else "")
+        for e in err.errors()
+    )
 
 
 def source_name(params_file: Path) -> str:

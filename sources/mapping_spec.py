@@ -81,7 +81,7 @@ class SpecError(Refusal, ValueError):
 
 
 def _near(name: object, known: list[str] | tuple[str, ...] | frozenset[str]) -> str:
-    close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(name), sorted(map(str, known)), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -96,13 +96,15 @@ def check_spec(spec: dict[str, Any], path: str) -> None:
     if not isinstance(spec, dict):
         raise SpecError(f"{path}: a mapping file is a YAML mapping of keys, not {spec!r}")
     _unknown(spec, TOP_KEYS, path)
+    _kind(spec.get("name"), str, f"{path}: name", "a name (text)")
+    _check_params(spec.get("params"), f"{path}: params")
     if spec.get("same_person"):
         _check_same_person(spec["same_person"], f"{path}: same_person")
     if spec.get("writeback") is not None:
         check_writeback(spec["writeback"], f"{path}: writeback")
     _kind(spec.get("tables"), dict, f"{path}: tables", "a mapping of table names")
-    _kind(spec.get("blank_values"), list, f"{path}: blank_values", "a list")
-    _kind(spec.get("skip"), dict, f"{path}: skip", "a mapping of column: values")
+    _scalars(spec.get("blank_values"), f"{path}: blank_values")
+    _check_skip(spec.get("skip"), f"{path}: skip")
     for table, parts in (spec.get("tables") or {}).items():
         if table not in TABLES:
             raise SpecError(f"{path}: unknown table {table!r}{_near(table, tuple(TABLES))}")
@@ -123,6 +125,9 @@ def _check_same_person(rule: Any, where: str) -> None:
     if missing:
         raise SpecError(f"{where} needs `{missing[0]}` (file, id and alias)")
     _check_files(rule["file"], where)
+    _kind(rule["file"], str, f"{where}.file", "one file name")
+    for key in ("id", "alias"):
+        _check_column_spec(rule[key], f"{where}.{key}")
 
 
 def _check_files(files: Any, where: str) -> None:
@@ -141,10 +146,16 @@ def _check_part(part: Any, table: str, where: str) -> None:
     _kind(part.get("optional"), bool, f"{where}.optional", "true or false")
     for key in ("columns", "constants", "values", "dates", "numbers", "booleans", "where", "skip"):
         _kind(part.get(key), dict, f"{where}.{key}", "a mapping")
-    for key in ("optional_columns", "blank_values"):
-        _kind(part.get(key), list, f"{where}.{key}", "a list")
+    for key in ("optional_columns", "known_at_creation"):
+        _kind(part.get(key), list, f"{where}.{key}", "a list of columns")
+        for column in part.get(key) or ():
+            _kind(column, str, f"{where}.{key}", "a list of columns")
+    _scalars(part.get("blank_values"), f"{where}.blank_values")
     for column, mapping in (part.get("values") or {}).items():
         _kind(mapping, dict, f"{where}.values.{column}", "a map of export value: ours")
+        for value, ours in (mapping or {}).items():
+            _kind(ours, SCALAR, f"{where}.values.{column}.{value}", "one value")
+    _check_shapes(part, where)
     _check_formats(part, where)
     canonical = tuple(TABLES[table])
     for key in ("columns", "constants", "values", "blank_unless"):
@@ -165,6 +176,102 @@ def _check_part(part: Any, table: str, where: str) -> None:
         if TABLES[table].get(column) != "time":
             raise SpecError(f"{where}.dates.end_of_day: {column!r} is not a time of {table}")
     _check_values(part, table, where)
+
+
+SCALAR = (str, int, float, bool)  # what YAML reads a plain value as (None is blank)
+
+
+def _scalars(values: Any, where: str) -> None:
+    """A list of plain values (cells to match)."""
+    _kind(values, list, where, "a list of values")
+    for value in values or ():
+        _kind(value, SCALAR, where, "a list of values")
+
+
+def _check_skip(skip: Any, where: str) -> None:
+    _kind(skip, dict, where, "a mapping of column: values")
+    for column, values in (skip or {}).items():
+        _scalars(values, f"{where}.{column}")
+
+
+def _check_params(params: Any, where: str) -> None:
+    """A source's overrides: a mapping of params.yaml sections, each a mapping of keys
+    (their values are checked where the section is read)."""
+    _kind(params, dict, where, "a mapping of params.yaml sections")
+    for section, values in (params or {}).items():
+        _kind(values, dict, f"{where}.{section}", "a mapping of keys")
+
+
+def _check_column_spec(spec: Any, where: str) -> None:
+    """An export column, a list of alternatives, `{join: [...], sep}` or `{json, key}`."""
+    if isinstance(spec, str) and spec:
+        return
+    if isinstance(spec, list) and spec:
+        for i, alternative in enumerate(spec):
+            _check_column_spec(alternative, f"{where}[{i}]")
+        return
+    if isinstance(spec, dict) and "json" in spec:
+        _unknown(spec, ("json", "key"), where)
+        _kind(spec["json"], str, f"{where}.json", "the JSON column's name")
+        _kind(spec.get("key"), str, f"{where}.key", "the JSON key to read")
+        if not spec.get("key"):
+            raise SpecError(f"{where}: a json column needs `key`")
+        return
+    if isinstance(spec, dict) and "join" in spec:
+        _unknown(spec, ("join", "sep"), where)
+        _kind(spec["join"], list, f"{where}.join", "a list of columns")
+        for i, part in enumerate(spec["join"] or ()):
+            _check_column_spec(part, f"{where}.join[{i}]")
+        _kind(spec.get("sep"), str, f"{where}.sep", "a separator (text)")
+        if not spec["join"]:
+            raise SpecError(f"{where}.join: names no column")
+        return
+    raise SpecError(
+        f"{where}: expected an export column, a list of alternatives, "
+        f"{{join: [...]}} or {{json: column, key: name}}, found {spec!r}"[:300]
+    )
+
+
+def _check_shapes(part: dict[str, Any], where: str) -> None:
+    """Each key's values of the shape the mapping code reads (a list where it iterates,
+    text where it names a column), so a wrong one is named here, not a TypeError later."""
+    for column, spec in (part.get("columns") or {}).items():
+        _check_column_spec(spec, f"{where}.columns.{column}")
+    for column, value in (part.get("constants") or {}).items():
+        _kind(value, SCALAR, f"{where}.constants.{column}", "one value")
+    for column, allowed in (part.get("where") or {}).items():
+        if isinstance(allowed, list):
+            _scalars(allowed, f"{where}.where.{column}")
+        else:
+            _kind(allowed, SCALAR, f"{where}.where.{column}", "a value or a list of values")
+    _check_skip(part.get("skip"), f"{where}.skip")
+    for key in ("split", "take_first", "extra"):
+        _kind(part.get(key), dict, f"{where}.{key}", "a mapping")
+        for column, value in (part.get(key) or {}).items():
+            says = "an export column" if key == "extra" else "a separator (text)"
+            _kind(value, str, f"{where}.{key}.{column}", says)
+            if not value:
+                raise SpecError(f"{where}.{key}.{column}: expected {says}, found {value!r}")
+    _kind(part.get("blank_unless"), dict, f"{where}.blank_unless", "a mapping")
+    for column, rule in (part.get("blank_unless") or {}).items():
+        place = f"{where}.blank_unless.{column}"
+        if isinstance(rule, dict):
+            _unknown(rule, ("column", "values"), place)
+            _kind(rule.get("column"), str, f"{place}.column", "an export column")
+            _scalars(rule.get("values"), f"{place}.values")
+            if not rule.get("column"):
+                raise SpecError(f"{place}: needs `column` (and `values`)")
+        else:
+            _kind(rule, str, place, "a yes/no export column, or {column, values}")
+    booleans = part.get("booleans") or {}
+    _unknown(booleans, ("true", "false", True, False), f"{where}.booleans")
+    for key, words in booleans.items():
+        _scalars(words, f"{where}.booleans.{str(key).lower()}")
+    dates = part.get("dates") or {}
+    _kind(dates.get("format"), str, f"{where}.dates.format", "a strftime format")
+    _kind(dates.get("end_of_day"), list, f"{where}.dates.end_of_day", "a list of columns")
+    for column in dates.get("end_of_day") or ():
+        _kind(column, str, f"{where}.dates.end_of_day", "a list of columns")
 
 
 def _check_formats(part: dict[str, Any], where: str) -> None:

@@ -224,6 +224,30 @@ def test_nightly_scoring_takes_the_params_of_the_mappings_it_is_given(tmp_path: 
     assert given.email_present_min_share == 0.0
 
 
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        (["validate"], "mine.yaml: params is not a mapping of params.yaml sections"),
+        ({"validate": 0.5}, "mine.yaml: params.validate is not a mapping of params.yaml keys"),
+        (  # pydantic's report in one line (it was a first line saying only "invalid:")
+            {"validate": {"email_present_min_share": "most"}},
+            "section 'validate' is invalid: email_present_min_share: Input should be a valid "
+            "number, unable to parse string as a number \\(found 'most'\\)$",
+        ),
+    ],
+)
+def test_a_mappings_params_block_that_cannot_apply_is_refused_in_one_line(
+    tmp_path: Path, params: object, says: str
+) -> None:
+    from mqlscore.config import ParamsError, ValidateParams, load_section
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({"name": "mine", "params": params}))
+    with pytest.raises(ParamsError, match=says) as raised:  # was AttributeError, exit 3
+        load_section(ROOT / "params.yaml", "validate", ValidateParams, [mine])
+    assert "\n" not in str(raised.value)
+
+
 def test_a_column_is_known_at_creation_only_where_every_part_reading_it_says_so(
     tmp_path: Path,
 ) -> None:

@@ -195,6 +195,18 @@ def _mapping(tmp_path: Path, edit: dict) -> Path:
             {"values": {"activity_type": {"Visited Pricing Page": "pricing_page_vist"}}},
             "'pricing_page_vist' is not one of ours \\(did you mean 'pricing_page_visit'\\?\\)",
         ),
+        # shapes the mapping code would trip over (each was a TypeError, exit 3)
+        ({"columns": {"occurred_at": True}}, "columns.occurred_at: expected an export column"),
+        ({"columns": {"occurred_at": None}}, "columns.occurred_at: expected an export column"),
+        ({"columns": {"lead_id": {"join": [1, "B"]}}}, "columns.lead_id.join\\[0\\]: expected"),
+        ({"columns": {"lead_id": {"json": "A"}}}, "columns.lead_id: a json column needs `key`"),
+        ({"constants": {"campaign_id": ["a"]}}, "constants.campaign_id: expected one value"),
+        ({"extra": 1.5}, "extra: expected a mapping, found 1.5"),
+        ({"skip": {"IsDeleted": 1}}, "skip.IsDeleted: expected a list of values"),
+        ({"split": {"Tags": None}}, "split.Tags: expected a separator"),
+        ({"booleans": {"true": "Ja"}}, "booleans.true: expected a list of values"),
+        ({"known_at_creation": 3}, "known_at_creation: expected a list of columns"),
+        ({"dates": {"end_of_day": [["x"]]}}, "dates.end_of_day: expected a list of columns"),
     ],
 )
 def test_a_mapping_is_checked_before_any_file_is_read(
@@ -202,6 +214,28 @@ def test_a_mapping_is_checked_before_any_file_is_read(
 ) -> None:
     with pytest.raises(MappingError, match=f"mine.yaml: tables.engagement.*{says}"):
         load_source([_mapping(tmp_path, edit)])
+
+
+@pytest.mark.parametrize(
+    ("top", "says"),
+    [
+        ({"name": 7}, "mine.yaml: name: expected a name"),
+        ({"params": ["score"]}, "mine.yaml: params: expected a mapping of params.yaml sections"),
+        ({"params": {"score": 1}}, "mine.yaml: params.score: expected a mapping of keys"),
+        ({"same_person": {"file": "Lead.csv", "id": 5, "alias": "A"}}, "same_person.id"),
+    ],
+)
+def test_a_mappings_top_level_keys_are_checked_too(tmp_path: Path, top: dict, says: str) -> None:
+    spec = yaml.safe_load(SF.read_text()) | top
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(MappingError, match=says):
+        load_source([path])
+
+
+def test_every_shipped_mapping_passes_the_checks() -> None:
+    for path in sorted((ROOT / "mappings").glob("*.yaml")):  # Marketo has no deals
+        load_source([path, SF] if path.stem == "marketo" else [path])
 
 
 HUBSPOT = ROOT / "mappings/hubspot.yaml"
