@@ -109,15 +109,62 @@ def find_file(folder: Path, table: str) -> Path:
     return found[0]
 
 
+class ColumnMapError(ExportError):
+    """A `--column-map` file that cannot say which export column is which: names the file,
+    the table and the entry."""
+
+
 def load_column_map(path: Path | None) -> dict[str, dict[str, str]]:
-    """The column-mapping file: {table: {export column: canonical column}}."""
+    """The column-mapping file: {table: {export column: canonical column}}; a file that
+    is not that (unreadable YAML, an unknown table or canonical column, two export
+    columns for one of ours) is refused naming the entry."""
+    import difflib
+
+    from mqlscore.io import read_yaml
+
     if path is None:
         return {}
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = sorted(set(data) - set(TABLES))
+    try:
+        data = read_yaml(path) or {}
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ColumnMapError(f"{path}: not readable YAML: {err.problem}{where}") from err
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise ColumnMapError(f"{path}: not a readable column map: {err}") from err
+    if not isinstance(data, dict):
+        raise ColumnMapError(
+            f"{path}: a column map is {{table: {{export column: our column}}}}, not {data!r}"[:300]
+        )
+    unknown = sorted(map(str, set(data) - set(TABLES)))
     if unknown:
-        raise ExportError(f"{path}: unknown table(s) {', '.join(unknown)} in the column map")
-    return {table: dict(columns or {}) for table, columns in data.items()}
+        raise ColumnMapError(f"{path}: unknown table(s) {', '.join(unknown)} in the column map")
+    out: dict[str, dict[str, str]] = {}
+    for table, columns in data.items():
+        if not isinstance(columns or {}, dict):
+            raise ColumnMapError(
+                f"{path}: {table}: expected {{export column: our column}}, found {columns!r}"[:300]
+            )
+        ours, named = tuple(TABLES[table]), {}
+        for export, canonical in (columns or {}).items():
+            if not isinstance(export, str) or not export:
+                raise ColumnMapError(f"{path}: {table}: {export!r} is not an export column name")
+            passed = table == "leads" and isinstance(canonical, str) and canonical.startswith("x_")
+            if canonical not in ours and not passed:
+                close = difflib.get_close_matches(str(canonical), ours, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ColumnMapError(
+                    f"{path}: {table}.{export}: {canonical!r} is not a column of {table}{hint}"
+                    f" (one of {', '.join(ours)})"
+                )
+            if canonical in named:
+                raise ColumnMapError(
+                    f"{path}: {table}: {named[canonical]!r} and {export!r} both map to "
+                    f"{canonical!r}: keep one"
+                )
+            named[canonical] = export
+        out[table] = {export: canonical for canonical, export in named.items()}
+    return out
 
 
 def _check_columns(columns: list[str], path: Path, table: str) -> None:

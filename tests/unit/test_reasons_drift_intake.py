@@ -358,3 +358,43 @@ def test_a_lead_file_that_turns_to_other_bytes_past_its_start_names_the_line(
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(ExportError, match="leads.parquet: not a readable file"):
         list(lead_chunks(broken, {}, 1000))  # was ArrowInvalid, exit 3
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("leads: {Title: title", "not readable YAML: .* at line 1, column 21"),  # was ParserError
+        ("- leads\n", "a column map is {table: {export column: our column}}, not \\['leads'\\]"),
+        ("leads: 3\n", "leads: expected {export column: our column}, found 3"),  # was TypeError
+        ("leads: {Title: 7}\n", "leads.Title: 7 is not a column of leads"),  # was AttributeError
+        ("leads: {Title: null}\n", "leads.Title: None is not a column of leads"),
+        (
+            "leads: {Job: titel}\n",
+            "'titel' is not a column of leads \\(did you mean 'title'\\?\\)",
+        ),
+        ("leads: {A: email, B: email}\n", "'A' and 'B' both map to 'email': keep one"),
+        ("leads: {Title: {a: b}}\n", "is not a column of leads"),  # was TypeError (unhashable)
+        ("leeds: {Title: title}\n", "unknown table\\(s\\) leeds"),
+    ],
+)
+def test_a_column_map_that_cannot_say_which_column_is_which_is_refused(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    from sources.intake import ColumnMapError, load_column_map
+
+    path = tmp_path / "map.yaml"
+    path.write_text(text)
+    with pytest.raises(ColumnMapError, match=says) as raised:
+        load_column_map(path)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_good_column_map_reads_as_export_to_canonical(tmp_path: Path) -> None:
+    from sources.intake import load_column_map
+
+    path = tmp_path / "map.yaml"
+    path.write_text("leads: {Lead ID: lead_id, Region: x_region}\nengagement:\n")
+    assert load_column_map(path) == {
+        "leads": {"Lead ID": "lead_id", "Region": "x_region"},
+        "engagement": {},
+    }
