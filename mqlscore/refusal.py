@@ -30,6 +30,12 @@ ENVIRONMENT_ERRNOS = frozenset(
 )
 
 
+def one_line(err: BaseException) -> str:
+    """An error's message as the one line a command prints: its lines joined (a YAML or
+    library message spans several; cutting it to the first lost what was wrong)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
 def is_refusal(err: BaseException) -> bool:
     """Whether an error is the user's to fix (a `Refusal`, or the machine's: a full disk,
     a file not found or not readable, another run's lock, an unknown model version)."""

@@ -129,11 +129,11 @@ def _end(err: Exception) -> None:
     import traceback
     from pathlib import Path
 
-    from mqlscore.refusal import is_refusal
+    from mqlscore.refusal import is_refusal, one_line
 
     log = logging.getLogger("mqlscore")
     if is_refusal(err):
-        log.error("%s: %s", type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+        log.error("%s: %s", type(err).__name__, one_line(err))
         sys.exit(2)
     crash = Path(tempfile.gettempdir()) / f"mqlscore-bug-{time.strftime('%Y%m%d-%H%M%S')}.log"
     crash.write_text("".join(traceback.format_exception(err)))

@@ -17,6 +17,7 @@ import typer
 from mqlscore.config import MqlRule, SourceParams, WorldParams, load_section
 from mqlscore.console import progress
 from mqlscore.io import EXPORT_FILE, write_json, write_parquet
+from mqlscore.refusal import one_line
 from sources.intake import MappingError
 from sources.load import load
 
@@ -38,7 +39,7 @@ def main(
             load_section(params, "mql_rule", MqlRule),
         )
     except MappingError as err:
-        log.error("ingest: %s", err)
+        log.error("ingest: %s", one_line(err))
         raise typer.Exit(2) from err
     for folder in (raw, truth):  # no table of an earlier source stays behind
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,6 +28,7 @@ from mqlscore.config import (
     ValidateParams,
     load_section,
 )
+from mqlscore.refusal import one_line
 from sources.nightly_run import Night, NightParams, NightRefused, run_nightly
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,6 @@ def main(
     try:
         manifest = run_nightly(night, out, settings)
     except NightRefused as err:
-        log.error("score: %s", err)
+        log.error("score: %s", one_line(err))
         raise typer.Exit(2) from err
     log.info("score: %s", {k: manifest[k] for k in ("rows_in", "scored", "rejected", "qualified")})

@@ -46,3 +46,25 @@ def test_a_bug_says_so_and_leaves_its_traceback_in_a_named_file(
     log = Path(lines[0].rsplit("the traceback is in ", 1)[1])
     assert log.parent == tmp_path and "a column we forgot" in log.read_text()
     assert "Traceback" in log.read_text()
+
+
+@pytest.mark.parametrize("kind", ["MappingError", "Refusal"])  # ingest's own end, the CLI's
+def test_a_refusal_whose_message_spans_lines_is_said_whole_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture, kind: str
+) -> None:
+    from mqlscore.refusal import Refusal
+    from sources.intake import MappingError
+
+    def refused(*_: object) -> None:  # a YAML error's message: the problem on its 2nd line
+        raise {"MappingError": MappingError, "Refusal": Refusal}[kind](
+            "mine.yaml: cannot read the mapping: while scanning a simple key\n"
+            "  in line 5, column 3: could not find expected ':'"
+        )
+
+    monkeypatch.setattr(ingest, "load", refused)
+    code = _run(
+        monkeypatch, "ingest", "--raw", str(tmp_path / "r"), "--truth", str(tmp_path / "t")
+    )
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert "simple key in line 5, column 3: could not find expected ':'" in lines[0]
