@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from mqlscore.refusal import MissingInput
+from mqlscore.refusal import MissingInput, UnreadableInput
 
 
 def _alive(pid: int) -> bool:
@@ -130,8 +131,22 @@ def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]
         path = Path(folder) / f"{name}.parquet"
         if not path.exists():
             raise MissingInput(f"missing input table {path}")
-        tables[name] = pd.read_parquet(path)
+        tables[name] = read_table(path)
     return tables
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A Parquet table; one that cannot be read (cut, overwritten, not Parquet) is refused
+    naming it and what the reader said, not a pyarrow traceback."""
+    from pyarrow import ArrowException
+
+    try:
+        return pd.read_parquet(path)
+    except (ArrowException, OSError, ValueError) as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            raise  # the machine's (a missing or unreadable file): said as such
+        said = " ".join(str(err).split())[:200]
+        raise UnreadableInput(f"{path}: not a readable Parquet table ({said})") from err
 
 
 EXPORT_FILE = "export.json"
@@ -155,7 +170,10 @@ def read_export_time(folder: Path) -> pd.Timestamp:
             "pass --run-date YYYY-MM-DD (the export's date)"
         )
     try:
-        stamp = pd.Timestamp(json.loads(path.read_text())["exported_at"])
+        value = json.loads(path.read_text())["exported_at"]
+        if not isinstance(value, str) or not re.match(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(f"{value!r} is not an ISO 8601 time")  # 'yesterday' would do
+        stamp = pd.Timestamp(value)
     except (ValueError, KeyError, TypeError) as err:
         raise MissingInput(
             f"{path}: no readable exported_at ({err}); pass --run-date YYYY-MM-DD"

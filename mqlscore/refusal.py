@@ -24,6 +24,11 @@ class BrokenModel(Refusal, ValueError):
     whose model.json does not read: one line naming the file."""
 
 
+class UnreadableInput(Refusal, ValueError):
+    """A file a command needs is there but cannot be read as what it should be (a cut or
+    overwritten Parquet table)."""
+
+
 # Errors of the machine the user fixes (space, rights, a lock held by another run)
 ENVIRONMENT_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT}

@@ -45,3 +45,28 @@ def test_the_next_write_sweeps_a_killed_writers_temporary(tmp_path: Path) -> Non
     dead.write_text("partial")
     write_text("new\n", target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+
+
+def test_a_table_that_is_not_parquet_is_refused_naming_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from mqlscore.io import read_tables
+    from mqlscore.refusal import UnreadableInput
+
+    pd.DataFrame({"lead_id": ["L1", "L2"]}).to_parquet(tmp_path / "leads.parquet")
+    raw = (tmp_path / "leads.parquet").read_bytes()
+    (tmp_path / "leads.parquet").write_bytes(raw[: len(raw) // 2])  # cut: was ArrowInvalid
+    with pytest.raises(UnreadableInput, match="leads.parquet: not a readable Parquet table"):
+        read_tables(tmp_path, ("leads",))
+
+
+@pytest.mark.parametrize("stamp", ["yesterday", "now", 20250601, "junk"])
+def test_an_export_time_that_is_no_iso_time_is_refused(tmp_path: Path, stamp: object) -> None:
+    import json
+
+    from mqlscore.io import read_export_time
+    from mqlscore.refusal import MissingInput
+
+    (tmp_path / "export.json").write_text(json.dumps({"exported_at": stamp}))
+    with pytest.raises(MissingInput, match="no readable exported_at"):  # 'yesterday' was read
+        read_export_time(tmp_path)
