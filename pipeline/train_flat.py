@@ -49,7 +49,10 @@ def main(
     params = find_params(params)
     id, date = id or None, date or None  # '' from the DVC stage: none
     config = load_section(params, "flat", FlatParams)
-    frame, kinds = flat_frame(read_flat(input), target, id, None)
+    raw = read_flat(input)
+    named = {"--exclude": exclude or (), "--keep": keep or ()}
+    flat_mode.check_options(list(raw.columns), target, id, date, named, input)
+    frame, kinds = flat_frame(raw, target, id, None)
     run = flat_mode.train_flat(
         frame,
         kinds,

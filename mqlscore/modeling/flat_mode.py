@@ -21,6 +21,7 @@ from mqlscore.modeling.calibration import Calibrator, expected_calibration_error
 from mqlscore.modeling.propensity import fit_logistic_baseline
 from mqlscore.modeling.scorer import Scorer
 from mqlscore.modeling.split import NotEnoughData, Split, check_enough_conversions
+from mqlscore.refusal import Refusal
 from mqlscore.validation.leakage import single_column_auc
 
 FEATURE_KINDS = ("number", "yes_no", "category")  # the other kinds are named, not used
@@ -130,6 +131,40 @@ def evaluate_flat(
     if leaky is not None:
         rows["model_with_flagged_columns"] = test_metrics(labels, leaky.probability(split.test))
     return rows
+
+
+def check_options(
+    columns: list[str],
+    target: str,
+    id_column: str | None,
+    date: str | None,
+    named: dict[str, Iterable[str]],
+    path: object,
+) -> None:
+    """The columns train-flat's options name are columns of the file (the target, the id
+    and the date three different ones), or the run stops naming the option, the column
+    and the closest the file has: a typo in --exclude would otherwise train on the very
+    column meant to be left out, and one in --date stopped with a KeyError."""
+    import difflib
+
+    def closest(name: str) -> str:
+        near = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+        return f" (closest: {near[0]!r})" if near else ""
+
+    given = {"--target": [target], "--id": [id_column] if id_column is not None else []}
+    given |= {"--date": [date] if date is not None else [], **named}
+    for option, names in given.items():
+        for name in names:
+            if name not in columns:
+                raise Refusal(
+                    f"{path}: {option} {name!r} is not a column of the file{closest(name)}"
+                )
+    roles = {"--target": target, "--id": id_column, "--date": date}
+    taken = [(o, c) for o, c in roles.items() if c is not None]
+    for i, (option, column) in enumerate(taken):
+        for other, same in taken[i + 1 :]:
+            if column == same:
+                raise Refusal(f"{path}: {option} and {other} both name {column!r}")
 
 
 @dataclass(frozen=True)
