@@ -74,6 +74,7 @@ def staging_folder(out: Path, prefix: str) -> Iterator[Path]:
     left by killed runs (their process gone) are removed first, so no copy of an export
     stays behind for good."""
     out.mkdir(parents=True, exist_ok=True)
+    finish_publish(out)  # a killed run's staged set lands before its folder is removed
     for path in out.glob(f".{prefix}.*"):
         pid = path.name[len(prefix) + 2 :].split(".", 1)[0]
         if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
@@ -278,29 +279,93 @@ def fault(point: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def publish(staged: list[Path], out: Path, drop: tuple[str, ...] = ()) -> None:
-    """Move finished files into `out` (same file system: each move is atomic), the last
-    one last (the manifest, which says the run is complete); first delete the files named
-    in `drop` that this run does not replace, so no earlier run's output stays beside it.
+JOURNAL = ".publishing.json"  # in `out` while a set is moved in: what lands, from where
 
-    Fault points (see `fault`): `publish:start`, `publish:dropped`, `publish:moved:<k>`
-    after the k-th move, `publish:end`."""
+
+def publish(staged: list[Path], out: Path, drop: tuple[str, ...] = ()) -> None:
+    """Move finished files (or folders) into `out` as one set, the last one last (the
+    manifest, which says the run is complete); first delete the files named in `drop`
+    that this run does not replace, so no earlier run's output stays beside it.
+
+    Moves are atomic one by one (same file system), a set of them is not: so the plan is
+    written first (`.publishing.json`, itself atomically), and a run killed halfway
+    leaves it with the staged files. The next command into `out` finishes that plan
+    before anything else (`finish_publish`), so the folder holds the old set or the new
+    one, never a mix, past the moment of the kill; a reader that meets the journal
+    first (`mqlscore track`) refuses the folder. SIGINT and SIGTERM wait for the moves.
+
+    Fault points (see `fault`): `publish:start`, `publish:journal`, `publish:dropped`,
+    `publish:moved:<k>` after the k-th move, `publish:end`."""
     import signal
 
     held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:  # an interrupt waits for these few renames: the set lands whole or not at all
+    try:
         fault("publish:start")
-        for name in drop:
-            if not any(path.name == name for path in staged):
-                (out / name).unlink(missing_ok=True)
-        fault("publish:dropped")
-        for k, path in enumerate(staged, 1):
-            os.replace(path, out / path.name)
-            fault(f"publish:moved:{k}")
-        fault("publish:end")
+        names = {path.name for path in staged}
+        plan = {
+            "pid": os.getpid(),
+            "drop": [name for name in drop if name not in names],
+            "moves": [[str(Path(path).resolve()), path.name] for path in staged],
+        }
+        write_json(plan, out / JOURNAL)
+        fault("publish:journal")
+        _carry_out(plan, out)
     finally:
         for sig, handler in held.items():
             signal.signal(sig, handler)
+
+
+def _carry_out(plan: dict, out: Path) -> None:
+    """Do a publish plan, from wherever it stopped: each staged file not yet moved is
+    moved (a folder replaces the folder of its name), then the journal goes."""
+    for name in plan["drop"]:
+        _remove(out / name)
+    fault("publish:dropped")
+    for k, (source, name) in enumerate(plan["moves"], 1):
+        if os.path.lexists(source):
+            if Path(source).is_dir():
+                _remove(out / name)  # os.replace will not put a folder over a folder
+            os.replace(source, out / name)
+        fault(f"publish:moved:{k}")
+    (out / JOURNAL).unlink(missing_ok=True)
+    fault("publish:end")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def finish_publish(out: Path) -> bool:
+    """Finish the publish a killed run left halfway in `out` (its journal and staged files
+    are still there), so the folder holds that run's whole set; whether there was one.
+    A journal whose writer is still alive is left to it."""
+    path = Path(out) / JOURNAL
+    if not path.exists():
+        return False
+    try:
+        plan = json.loads(path.read_text())
+        pid, moves = int(plan["pid"]), plan["moves"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UnreadableInput(
+            f"{path}: an interrupted publish that cannot be read ({err})"
+        ) from err
+    if pid != os.getpid() and _alive(pid):
+        return False
+    import logging
+
+    left = sum(os.path.lexists(source) for source, _ in moves)
+    logging.getLogger(__name__).warning(
+        "%s: finishing the publish of a run that was stopped (PID %d): %d of %d file(s) to move",
+        out,
+        pid,
+        left,
+        len(moves),
+    )
+    _carry_out(plan, Path(out))
+    return True
 
 
 def date_order(values: pd.Series) -> bool | None:

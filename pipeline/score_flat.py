@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mqlscore.config import EvaluateParams, find_params, load_section
-from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.io import finish_publish, publish, staging_folder, write_json, write_text
 from mqlscore.serving import flat_scoring
 from sources.flat_file import flat_frame, read_flat
 
@@ -32,6 +32,7 @@ def main(
     from mqlscore.modeling.registered import load_scorer
 
     params = find_params(params)
+    finish_publish(out)  # a killed run's set lands first: the folder is never a mix
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     scorer = load_scorer(model, root=params.parent)
     spec = scorer.meta["flat"]

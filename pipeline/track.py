@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from mqlscore.config import FeatureParams, load_section
-from mqlscore.io import file_md5, read_export_time, read_tables, write_json
+from mqlscore.io import JOURNAL, file_md5, read_export_time, read_tables, write_json
 from mqlscore.refusal import MissingInput
 from mqlscore.reporting import outcomes
 
@@ -22,6 +22,11 @@ COLUMNS = ["lead_id", "probability", "grade", "qualified", "marketing_mql"]
 def read_scores(folder: Path) -> pd.DataFrame:
     """One scoring run's lead scores, stamped with the run date from its manifest."""
     manifest = folder / "manifest.json"
+    if (folder / JOURNAL).exists():
+        raise MissingInput(
+            f"{folder}: a scoring run was stopped while publishing here; the next "
+            "`mqlscore score` into it finishes that set"
+        )
     if not manifest.exists():
         raise MissingInput(f"{folder}: no manifest.json, so not a finished scoring run")
     said = json.loads(manifest.read_text())

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mqlscore.config import FlatParams, TrainParams, find_params, load_section
-from mqlscore.io import publish, staging_folder, write_json, write_text
+from mqlscore.io import finish_publish, publish, staging_folder, write_json, write_text
 from mqlscore.modeling import flat_mode
 from mqlscore.reporting import markdown as md
 from sources.flat_file import flat_frame, read_flat
@@ -48,6 +47,7 @@ def main(
 
     params = find_params(params)
     id, date = id or None, date or None  # '' from the DVC stage: none
+    finish_publish(out)  # a killed run's set lands first: the folder is never a mix
     config = load_section(params, "flat", FlatParams)
     raw = read_flat(input)
     named = {"--exclude": exclude or (), "--keep": keep or ()}
@@ -71,8 +71,7 @@ def main(
         write_json(run.leakage, work / "leakage.json")
         write_text(run.importance.to_csv(index=False), work / "importance.csv")
         write_text(report, work / "report.md")
-        shutil.rmtree(out / "model", ignore_errors=True)
-        publish([work / n for n in files], out)
+        publish([work / n for n in files], out)  # the model folder replaces the old one
     if metrics is not None:
         write_json(run.metrics, metrics)
     log_training_run(

@@ -70,3 +70,65 @@ def test_an_export_time_that_is_no_iso_time_is_refused(tmp_path: Path, stamp: ob
     (tmp_path / "export.json").write_text(json.dumps({"exported_at": stamp}))
     with pytest.raises(MissingInput, match="no readable exported_at"):  # 'yesterday' was read
         read_export_time(tmp_path)
+
+
+KILLER = """
+import sys
+from pathlib import Path
+from mqlscore.io import publish
+stage, out = Path(sys.argv[1]), Path(sys.argv[2])
+publish([stage / n for n in ("model", "scores.csv", "manifest.json")], out, ("old.csv",))
+"""
+POINTS = ["publish:start", "publish:journal", "publish:dropped", "publish:end"]
+POINTS += [f"publish:moved:{k}" for k in (1, 2, 3)]
+
+
+def _sets(tmp_path: Path) -> tuple[Path, Path]:
+    out, stage = tmp_path / "out", tmp_path / "out" / ".score.123.x"
+    (out / "model").mkdir(parents=True)
+    stage.joinpath("model").mkdir(parents=True)
+    for folder, run in ((out, "old"), (stage, "new")):
+        (folder / "model" / "booster.txt").write_text(run)
+        (folder / "scores.csv").write_text(run)
+        (folder / "manifest.json").write_text(run)
+    (out / "old.csv").write_text("old")  # the new set has none: dropped
+    return stage, out
+
+
+def _held(out: Path) -> dict[str, str]:
+    names = ("model/booster.txt", "scores.csv", "manifest.json", "old.csv")
+    return {n: (out / n).read_text() for n in names if (out / n).exists()}
+
+
+OLD = {"model/booster.txt": "old", "scores.csv": "old", "manifest.json": "old", "old.csv": "old"}
+NEW = {"model/booster.txt": "new", "scores.csv": "new", "manifest.json": "new"}
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_publish_killed_anywhere_leaves_the_old_set_or_lands_the_new_one(
+    tmp_path: Path, point: str
+) -> None:
+    import signal
+
+    from mqlscore.io import JOURNAL, finish_publish
+
+    stage, out = _sets(tmp_path)
+    env = {**os.environ, "MQLSCORE_FAULT": point}
+    done = subprocess.run([sys.executable, "-c", KILLER, str(stage), str(out)], env=env)
+    assert done.returncode == -signal.SIGKILL
+    held = _held(out)
+    assert held in (OLD, NEW) or (out / JOURNAL).exists(), held  # a mix says so
+    finish_publish(out)  # what the next run into `out` does first
+    assert _held(out) == (OLD if point == "publish:start" else NEW)  # was a mix past moved:1
+    assert not (out / JOURNAL).exists()
+
+
+def test_a_publish_being_carried_out_by_a_live_run_is_left_to_it(tmp_path: Path) -> None:
+    import json
+
+    from mqlscore.io import JOURNAL, finish_publish
+
+    stage, out = _sets(tmp_path)
+    plan = {"pid": os.getppid(), "drop": [], "moves": [[str(stage / "scores.csv"), "scores.csv"]]}
+    (out / JOURNAL).write_text(json.dumps(plan))
+    assert finish_publish(out) is False and _held(out) == OLD
