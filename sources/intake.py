@@ -261,15 +261,20 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
     )
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        found = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        names = {mapping.get(c, c): c for c in found}  # canonical -> as exported
-        _check_columns(list(names), path, table)
-        selects, checks = _typed_columns(table, names)
-        _raise_on_bad_cells(con, source, checks, path)
-        out = str(target).replace("'", "''")
-        con.execute(
-            f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
-        )
+        try:
+            found = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            names = {mapping.get(c, c): c for c in found}  # canonical -> as exported
+            _check_columns(list(names), path, table)
+            selects, checks = _typed_columns(table, names)
+            _raise_on_bad_cells(con, source, checks, path)
+            out = str(target).replace("'", "''")
+            con.execute(
+                f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
+            )
+        except (duckdb.InvalidInputException, duckdb.IOException) as err:  # cut, not its kind
+            said = " ".join(str(err).split("\n")[0].split())[:200]
+            kind = "CSV" if path.suffix == ".csv" else "Parquet"
+            raise ExportError(f"{path}: not a readable {kind} file ({said})") from err
     return target
 
 

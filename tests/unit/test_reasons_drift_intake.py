@@ -398,3 +398,16 @@ def test_a_good_column_map_reads_as_export_to_canonical(tmp_path: Path) -> None:
         "leads": {"Lead ID": "lead_id", "Region": "x_region"},
         "engagement": {},
     }
+
+
+def test_another_table_that_is_not_its_kind_of_file_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    good = tmp_path / "opportunity_contacts.parquet"
+    pd.DataFrame({"opportunity_id": ["O1"], "lead_id": ["L1"], "role": ["champion"]}).to_parquet(
+        good
+    )
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:-30])  # was duckdb.InvalidInputException, exit 3
+    with pytest.raises(ExportError, match="cut.parquet: not a readable Parquet file"):
+        stage_table(cut, "opportunity_contacts", {}, tmp_path / "out.parquet")
