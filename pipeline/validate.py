@@ -58,8 +58,9 @@ def main(
             "validate: %s is not in this source (%s): its checks are skipped", table, source
         )
     checked = {t: tables[t] for t in suites}
-    if "engagement" in suites:  # across tables: touches against their lead's creation
-        checked["engagement_timing"] = timing_table(tables)
+    timing = timing_table(tables) if "engagement" in suites else None
+    if timing is not None:  # across tables: touches against their lead's creation
+        checked["engagement_timing"] = timing
         suites["engagement_timing"] = timing_suite()
     checks, _ = run_suites(checked, suites, docs)
     result = summarize(checks) | {"source": source, "skipped_tables": absent}

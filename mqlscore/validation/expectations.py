@@ -326,8 +326,15 @@ def model_table_suite(
     return exps
 
 
-def timing_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Each marketing touch beside its lead's creation time: a check across two tables."""
+def timing_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """Each marketing touch beside its lead's creation time: a check across two tables
+    (None when either table lacks a column it needs: the schema checks name that one)."""
+    needs = {
+        "leads": ("lead_id", "created_at"),
+        "engagement": ("event_id", "lead_id", "occurred_at"),
+    }
+    if any(c not in tables[t].columns for t, columns in needs.items() for c in columns):
+        return None
     leads = tables["leads"][["lead_id", "created_at"]].rename(
         columns={"created_at": "lead_created_at"}
     )
