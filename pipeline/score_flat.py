@@ -40,6 +40,7 @@ def main(
     flat_scoring.check_columns(raw, scorer.features, input)
     frame = flat_frame(raw, None, spec["id"], spec["kinds"])[0]
     problems = flat_scoring.row_problems(raw, frame, spec)
+    flat_scoring.check_scoreable(problems, input)
     scores = flat_scoring.flat_scores(scorer, frame[problems == ""], cuts, bool(spec["id"]))
     rejects = raw[problems != ""].assign(
         source_row=lambda f: f.index + 1, reasons=problems[problems != ""]
