@@ -154,9 +154,18 @@ EXPORT_FILE = "export.json"
 
 
 def read_export_info(folder: Path) -> dict:
-    """What the ingest stage recorded about the source (`export.json`)."""
+    """What the ingest stage recorded about the source (`export.json`); one that is not a
+    JSON object (cut, overwritten) is refused naming it."""
     path = Path(folder) / EXPORT_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except ValueError as err:  # JSONDecodeError, or bytes that are not text
+        raise UnreadableInput(f"{path}: not readable JSON ({err})") from err
+    if not isinstance(info, dict):
+        raise UnreadableInput(f"{path}: expected a JSON object, found {type(info).__name__}")
+    return info
 
 
 def read_export_time(folder: Path) -> pd.Timestamp:

@@ -132,3 +132,13 @@ def test_a_publish_being_carried_out_by_a_live_run_is_left_to_it(tmp_path: Path)
     plan = {"pid": os.getppid(), "drop": [], "moves": [[str(stage / "scores.csv"), "scores.csv"]]}
     (out / JOURNAL).write_text(json.dumps(plan))
     assert finish_publish(out) is False and _held(out) == OLD
+
+
+@pytest.mark.parametrize("text", [b'{"exported_at": "2025-', b"[1, 2]", b"\xff\xfe"])
+def test_an_export_json_that_is_no_json_object_is_refused(tmp_path: Path, text: bytes) -> None:
+    from mqlscore.io import read_export_info
+    from mqlscore.refusal import UnreadableInput
+
+    (tmp_path / "export.json").write_bytes(text)
+    with pytest.raises(UnreadableInput, match="export.json: "):  # was JSONDecodeError, exit 3
+        read_export_info(tmp_path)
