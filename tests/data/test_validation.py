@@ -224,7 +224,7 @@ def test_dropped_column_is_fatal(run_with_fault) -> None:
 @pytest.mark.parametrize(("table", "column"), [("engagement", "lead_id"), ("leads", "created_at")])
 def test_a_column_the_timing_check_needs_missing_is_a_failure_not_a_crash(
     run_with_fault, table: str, column: str
-) -> None:  # noqa: ANN001
+) -> None:
     code, summary = run_with_fault(lambda t: t[table].drop(columns=[column], inplace=True))
     assert code == 1  # was a KeyError building the touch-vs-lead timing table, exit 3
     assert any(f"missing column(s) {column}" in f["message"] for f in summary["failures"])
