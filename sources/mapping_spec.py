@@ -133,7 +133,8 @@ def _check_same_person(rule: Any, where: str) -> None:
 def _check_files(files: Any, where: str) -> None:
     """File globs are relative to the export folder, and stay inside it."""
     for name in files if isinstance(files, list) else [files]:
-        _kind(name, str, f"{where}.file", "a file name or glob")
+        if not isinstance(name, str) or not name.strip():  # a blank `file:` was a TypeError
+            raise SpecError(f"{where}.file: expected a file name or glob, found {name!r}")
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise SpecError(f"{where}.file: {name!r} must be relative to the export folder")
 
@@ -325,6 +326,8 @@ def check_writeback(section: Any, where: str) -> None:
     for name, target in section["objects"].items():
         place = f"{where}.objects.{name}"
         _kind(target, dict, place, "a mapping with file and id")
+        if target is None:
+            raise SpecError(f"{place} needs `file` and `id` (the import file and its id column)")
         _unknown(target, OBJECT_KEYS, place)
         for key in ("file", "id"):
             if not isinstance(target.get(key), str) or not target[key].strip():
@@ -359,12 +362,13 @@ def _check_records(records: Any, objects: dict[str, Any], where: str) -> None:
     _kind(records, list, f"{where}.records", "a list of {object, file, lead_id, id}")
     for i, entry in enumerate(records):
         place = f"{where}.records[{i}]"
-        _kind(entry, dict, place, "a mapping with object, file, lead_id and id")
+        if not isinstance(entry, dict):  # a blank entry was a TypeError
+            raise SpecError(f"{place}: expected a mapping with object, file, lead_id and id")
         _unknown(entry, RECORD_KEYS, place)
         missing = [k for k in ("object", "file", "lead_id", "id") if k not in entry]
         if missing:
             raise SpecError(f"{place} needs `{missing[0]}` (object, file, lead_id and id)")
-        if entry["object"] not in objects:
+        if not isinstance(entry["object"], str) or entry["object"] not in objects:
             known = tuple(map(str, objects))
             raise SpecError(
                 f"{place}.object: {entry['object']!r} is not one of the objects"
@@ -387,7 +391,7 @@ def _check_field(header: Any, spec: Any, ids: set[str], place: str) -> None:
     spec = spec if isinstance(spec, dict) else {"value": spec}
     _unknown(spec, FIELD_KEYS, place)
     value = spec.get("value")
-    if value not in WRITEBACK_VALUES:
+    if not isinstance(value, str) or value not in WRITEBACK_VALUES:  # a list: was TypeError
         known = tuple(WRITEBACK_VALUES)
         raise SpecError(
             f"{place}: {value!r} is not one of our values{_near(value, known)}"

@@ -207,6 +207,7 @@ def _mapping(tmp_path: Path, edit: dict) -> Path:
         ({"booleans": {"true": "Ja"}}, "booleans.true: expected a list of values"),
         ({"known_at_creation": 3}, "known_at_creation: expected a list of columns"),
         ({"dates": {"end_of_day": [["x"]]}}, "dates.end_of_day: expected a list of columns"),
+        ({"file": None}, "file: expected a file name or glob, found None"),
     ],
 )
 def test_a_mapping_is_checked_before_any_file_is_read(

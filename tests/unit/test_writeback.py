@@ -218,6 +218,15 @@ def _salesforce_with(change) -> dict:
         (lambda w: w.pop("records"), "writeback needs `records`"),
         (lambda w: w["fields"].update(Id="score"), "'Id' is the record id column"),
         (lambda w: w.update(booleans={True: "1"}), "give exactly `true: ...` and `false: ...`"),
+        # shapes the checks themselves tripped over (TypeError, exit 3: found by the fuzzer)
+        (
+            lambda w: w["fields"].update(mqlscore_Score__c=["score"]),
+            "writeback.fields.mqlscore_Score__c: ['score'] is not one of our values",
+        ),
+        (lambda w: w["records"].__setitem__(2, None), "writeback.records[2]: expected a mapping"),
+        (lambda w: w["records"][0].update(object=["Lead"]), "records[0].object: ['Lead'] is not"),
+        (lambda w: w["records"][0].update(file=None), "records[0].file: expected a file name"),
+        (lambda w: w["objects"].update(Lead=None), "writeback.objects.Lead needs `file` and `id`"),
     ],
 )
 def test_a_writeback_section_the_language_does_not_know_is_refused(change, says: str) -> None:
