@@ -12,6 +12,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import tldextract
 from cleanco import basename
@@ -111,7 +112,12 @@ def match_leads(leads: pd.DataFrame, accounts: pd.DataFrame, crm_ids: bool = Tru
     via_domain = domains.map(by_domain)
     via_name = leads["company"].map(normalize_company).map(by_name)
 
-    account_id = known.fillna(via_domain).fillna(via_name)
+    # the first rule that names an account; by position, as objects (fillna on object
+    # columns that hold no id at all downcast them, with a FutureWarning on stderr)
+    first = [s.to_numpy(dtype=object) for s in (known, via_domain, via_name)]
+    found = [s.notna().to_numpy() for s in (known, via_domain, via_name)]
+    picked = np.where(found[0], first[0], np.where(found[1], first[1], first[2]))
+    account_id = pd.Series(picked, index=leads.index, dtype=object)
     rule = pd.Series("unmatched", index=leads.index, dtype="object")
     rule[via_name.notna()] = "company_name"
     rule[via_domain.notna()] = "email_domain"

@@ -142,3 +142,24 @@ def test_the_match_rate_baseline_is_kept_per_source(
         assert "account_id" in run("synthetic", blank_ids=True)["rate_drops"]  # a real drop
     saved = json.loads((tmp_path / "base.json").read_text())["sources"]
     assert set(saved) == {"synthetic", "hubspot"}
+
+
+def test_accounts_without_any_id_match_no_lead_and_warn_nothing() -> None:
+    import warnings
+
+    accounts = ACCOUNTS.assign(account_id=None)  # a cut or blanked accounts table
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L1", "L2"],
+            "email": ["jo@acme.com", "an@gmail.com"],
+            "company": ["", "Acme Inc"],
+            "account_id": ["A1", None],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' downcasting FutureWarning reached stderr
+        matched = match_leads(leads, accounts)
+    assert matched["account_id"].isna().all() and set(matched["match_rule"]) == {"unmatched"}
+    both = match_leads(leads, ACCOUNTS)  # and with ids, each rule in its order as before
+    assert both["account_id"].tolist() == ["A1", "A1"]
+    assert both["match_rule"].tolist() == ["account_id", "company_name"]
