@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mqlscore.io import PLACEHOLDERS
@@ -50,10 +51,13 @@ def read_flat(path: Path) -> pd.DataFrame:
 
 
 def _numbers(values: pd.Series) -> pd.Series:
+    """Text as numbers (decimal commas too); what is not a finite number is missing: a
+    cell saying `inf` or `1e400` is no measurement (and stopped training, exit 3)."""
     text = values.str.replace(r"[\s$€£%]", "", regex=True)
     comma_decimal = text.str.fullmatch(r"-?\d+,\d+", na=False)
     text = text.where(~comma_decimal, text.str.replace(",", ".", regex=False))
-    return pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    return numbers.where(np.isfinite(numbers.astype("float64")))
 
 
 def infer_kind(values: pd.Series) -> str:
