@@ -231,11 +231,9 @@ def prepare(work: Path) -> None:
         ok &= cli(score_args(work, inputs / "nightly", base / f"score-{kind}", **models)) == 0
     for system in SYSTEMS:
         ok &= cli(score_args(work, inputs / system, base / f"score-{system}", system=system)) == 0
-    store = work / "mlflow"
-    store.mkdir()
-    os.chdir(store)  # train-flat's embedded MLflow store: copied into each case that trains
+    store = own_store(work, work / "mlflow")  # train-flat's MLflow store, copied into cases
     for name in ("train", "train2"):
-        ok &= cli(train_flat_args(work, flat / f"{name}.csv", base / f"flat-{name}")) == 0
+        ok &= cli(train_flat_args(store, flat / f"{name}.csv", base / f"flat-{name}")) == 0
     model = base / "flat-train" / "model"
     for name in ("score", "score2"):
         ok &= cli(score_flat_args(work, model, flat / f"{name}.csv", base / f"flat-{name}")) == 0
@@ -296,11 +294,24 @@ def score_args(
     return args
 
 
+def own_store(work: Path, folder: Path) -> Path:
+    """A folder of its own for a run that trains: the params and, when prepared, the
+    MLflow store (train-flat keeps it beside its params.yaml, or in the current folder),
+    so no two cases write one SQLite file. The folder is the one to pass to
+    `train_flat_args` and to run in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(work / "params.yaml", folder / "params.yaml")
+    if (work / "mlflow" / "mlruns.db").exists() and folder != work / "mlflow":
+        shutil.copy(work / "mlflow" / "mlruns.db", folder / "mlruns.db")
+    os.chdir(folder)
+    return folder
+
+
 def train_flat_args(
-    work: Path, source: Path, out: Path, extra: list[str] | None = None
+    store: Path, source: Path, out: Path, extra: list[str] | None = None
 ) -> list[str]:
     args = ["train-flat", "--input", str(source), "--target", "Converted", "--id", "Prospect ID"]
-    return [*args, "--out", str(out), "--params", str(work / "params.yaml"), *(extra or [])]
+    return [*args, "--out", str(out), "--params", str(store / "params.yaml"), *(extra or [])]
 
 
 def score_flat_args(work: Path, model: Path, source: Path, out: Path) -> list[str]:
@@ -951,7 +962,7 @@ def train_flat_case(work: Path, case: Path, rng: random.Random) -> Plan:
     source = case / "leads.csv"
     shutil.copy(work / "in" / "flat" / "train.csv", source)
     out, extra = case / "out", []
-    shutil.copy(work / "mlflow" / "mlruns.db", case / "mlruns.db")
+    own_store(work, case)
     roll = rng.random()
     neutral = False
     if roll < 0.2:  # the options
@@ -985,7 +996,7 @@ def train_flat_case(work: Path, case: Path, rng: random.Random) -> Plan:
         op, neutral = csv_mutation(source, rng)
         mutation = f"leads.csv: {op}"
         neutral = neutral and op in ("dialect", "quote-all")  # column order may move a tie
-    args = train_flat_args(work, source, out, extra)  # --target or --id twice: the last counts
+    args = train_flat_args(case, source, out, extra)  # --target or --id twice: the last counts
     base = str(work / "base" / "flat-train")
     return Plan("train-flat", mutation, args, neutral=neutral, base=base, out=str(out))
 
@@ -1031,10 +1042,10 @@ def kill_case(work: Path, case: Path, rng: random.Random) -> Plan:
         old, new = base / "flat-score", base / "flat-score2"
     else:
         shutil.copytree(base / "flat-train", out)
-        shutil.copy(work / "mlflow" / "mlruns.db", case / "mlruns.db")
-        argv = train_flat_args(work, work / "in" / "flat" / "train2.csv", out)
+        own_store(work, case)
+        argv = train_flat_args(case, work / "in" / "flat" / "train2.csv", out)
         points, drop = len(FLAT_TRAIN_FILES) + 1, False
-        nxt = train_flat_args(work, case / "no-such.csv", out)
+        nxt = train_flat_args(case, case / "no-such.csv", out)
         old, new = base / "flat-train", base / "flat-train2"
     named = ["publish:start", "publish:journal", "publish:dropped", "publish:end"]
     point = rng.choice(named + [f"publish:moved:{k}" for k in range(1, points + 1)])
