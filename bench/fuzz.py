@@ -134,9 +134,12 @@ def flat_file(path: Path, n: int, seed: int) -> Path:
 
 
 def cli(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run the `mqlscore` command in this process, as the console script does; its exit
-    code."""
-    from pipeline.cli import run
+    """Run the `mqlscore` command in this process, as the console script does (loaded from
+    its installed entry point, as a user's shell would find it); its exit code."""
+    from importlib.metadata import entry_points
+
+    (command,) = entry_points(group="console_scripts", name="mqlscore")
+    run = command.load()
 
     saved = dict(os.environ)
     os.environ.update(env or {})
