@@ -205,10 +205,13 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
         if name == table and has(column)
     ]
     rules += [
-        gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, meta=_meta(says))
+        gxe.ExpectColumnValuesToBeBetween(
+            column=column, min_value=low, max_value=_FINITE, meta=_meta(f"{says}, finite")
+        )
         for (name, column), (low, says) in MIN_VALUES.items()
         if name == table and has(column)
     ]
+    rules += _quiet_gaps(table, present)
     if table == "opportunities":
         if has("closed_at") and has("created_at"):
             rules += _closed_after_created(params.max_backdated_deal_share)
@@ -257,6 +260,45 @@ def _value_rules(table: str, present: list[str], params: ValidateParams) -> list
             ),
         ]
     return rules
+
+
+_FINITE = 1e15  # above any real amount, revenue or head count: an infinity fails it
+
+
+def _quiet_gaps(table: str, present: list[str]) -> list[Any]:
+    """What passes every type check yet quietly loses rows: warnings naming the count."""
+    has = set(present).__contains__
+    gaps: list[Any] = []
+    if table in ("leads", "opportunities") and has("created_at"):
+        gaps.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="created_at",
+                meta=_meta(
+                    f"a created_at on every row (else the {table[:-1]} gets no rows)", "warning"
+                ),
+            )
+        )
+    if table == "leads" and has("email") and has("account_id"):
+        gaps.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="email",
+                row_condition="account_id.isnull()",
+                condition_parser="pandas",
+                meta=_meta(
+                    "an email or an account on every lead (else nothing matches it)", "warning"
+                ),
+            )
+        )
+    if table == "opportunity_contacts" and has("opportunity_id") and has("lead_id"):
+        gaps.append(
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=["opportunity_id", "lead_id", *(["role"] if has("role") else [])],
+                meta=_meta(
+                    "each person once per deal and role (duplicated rows count twice)", "warning"
+                ),
+            )
+        )
+    return gaps
 
 
 def _closed_after_created(share: float) -> list[Any]:

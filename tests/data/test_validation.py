@@ -92,6 +92,10 @@ def _negative_amount(t: Tables) -> None:
     t["opportunities"].loc[t["opportunities"].index[0], "amount"] = -5000.0
 
 
+def _infinite_amount(t: Tables) -> None:
+    t["opportunities"].loc[t["opportunities"].index[2], "amount"] = float("inf")
+
+
 def _unknown_activity(t: Tables) -> None:
     t["engagement"].loc[t["engagement"].index[1:3], "activity_type"] = "booth_hug"
 
@@ -135,6 +139,7 @@ def _touches_on_accounts_only(t: Tables) -> None:
         (_open_deal_marked_won, "opportunities", "is_won", 1),
         (_touch_on_nobody, "sales_activities", "lead_id", 3),
         (_touch_on_unknown_account, "sales_activities", "account_id", 2),
+        (_infinite_amount, "opportunities", "amount", 1),
     ],
 )
 def test_row_fault_is_named_with_table_column_and_count(
@@ -376,11 +381,31 @@ def _touch_before_its_lead(t: Tables) -> None:
     t["engagement"].loc[first, "occurred_at"] = created - pd.Timedelta(days=30)
 
 
+def _undated(table: str) -> Callable[[Tables], None]:
+    def fault(t: Tables) -> None:
+        t[table].loc[t[table].index[:2], "created_at"] = pd.NaT
+
+    return fault
+
+
+def _deal_contacts_twice(t: Tables) -> None:
+    t["opportunity_contacts"] = pd.concat([t["opportunity_contacts"]] * 2, ignore_index=True)
+
+
+def _lead_on_nothing(t: Tables) -> None:
+    leads = t["leads"]
+    leads.loc[leads.index[leads["account_id"].isna()][:3], "email"] = None
+
+
 @pytest.mark.parametrize(
     ("fault", "table", "column"),
     [
         (_won_deal_without_amount, "opportunities", "amount"),
         (_touch_before_its_lead, "engagement_timing", "occurred_at,lead_created_at"),
+        (_undated("leads"), "leads", "created_at"),
+        (_undated("opportunities"), "opportunities", "created_at"),
+        (_deal_contacts_twice, "opportunity_contacts", "opportunity_id,lead_id,role"),
+        (_lead_on_nothing, "leads", "email"),
     ],
 )
 def test_what_hurts_the_model_quietly_is_a_warning(
