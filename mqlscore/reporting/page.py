@@ -186,6 +186,8 @@ def curves_section(ev: Evidence) -> Section:
     section.tables.append(("Share of conversions captured, and lift", _lift_html(gains)))
     grades = review.grade_table(ev.summary["calibration"])
     section.tables.append(("Conversion by grade", html_table(grades)))
+    calibration, days = ev.summary["calibration"], ev.label_window_days
+    section.text += review.grade_meanings(calibration, ev.grades, ev.kind.noun, days)
     return section
 
 

@@ -83,6 +83,27 @@ def grade_table(calibration: dict) -> pd.DataFrame:
     return table
 
 
+def grade_meanings(calibration: dict, cuts: dict[str, float], noun: str, days: int) -> list[str]:
+    """What each grade meant in the test period, one sentence per grade with rows: its
+    scores (the probability in percent) and how many of its rows converted."""
+    ordered = sorted(cuts.items(), key=lambda kv: -kv[1])
+    names = [name for name, _ in ordered] + [chr(ord(max(cuts)) + 1)]  # below the last cut
+    bounds = [round(cut * 100) for _, cut in ordered]
+    spans = [f"probability {bounds[0]}% and up"]
+    spans += [f"{low}% to {high}%" for low, high in zip(bounds[1:], bounds, strict=False)]
+    spans = dict(zip(names, [*spans, f"below {bounds[-1]}%"], strict=True))
+    said = []
+    for name, row in calibration["grades"].items():
+        if row["rows"] and name in spans:
+            rate, per = row["conversion_rate"], 100 if row["conversion_rate"] >= 0.01 else 1000
+            said.append(
+                f"Grade {name} ({spans[name]}): {row['rows']:,} {noun}s in the test period, "
+                f"of which {rate * per:.0f} in {per:,} converted within {days} days "
+                f"(the model predicted {row['mean_probability'] * per:.0f})."
+            )
+    return said
+
+
 def roles_table(test: pd.DataFrame, roles: int) -> pd.DataFrame:
     """Conversion by the number of buying-group roles engaged at the lead's account."""
     engaged = (test["buying_group_coverage"].fillna(0) * roles).round().astype(int)
