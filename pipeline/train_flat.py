@@ -90,6 +90,7 @@ def main(
         kind="flat",
         source=input.stem,
         root=params.parent,
+        params_file=params,
         texts={"leakage.json": json.dumps(run.leakage, indent=1), "report.md": report},
     )
     log.info(
