@@ -156,15 +156,15 @@ _LEAD_SOURCES = ("web", "event", "webinar", "content_syndication", "paid_social"
 # picklist) and its typical cost per 1,000 accounts in the world: trade shows dear,
 # webinars and sends cheap.
 _CAMPAIGN_TYPES = (
-    ("Email", 300.0),
-    ("Email", 300.0),
-    ("Website", 1_000.0),
-    ("Website", 500.0),
-    ("Content Syndication", 3_000.0),
-    ("Website", 500.0),
-    ("Webinar", 1_000.0),
-    ("Trade Show", 25_000.0),
-    ("Advertisement", 4_000.0),
+    ("Email", 2_000.0),
+    ("Email", 2_000.0),
+    ("Website", 4_000.0),
+    ("Website", 2_000.0),
+    ("Content Syndication", 10_000.0),
+    ("Website", 2_000.0),
+    ("Webinar", 4_000.0),
+    ("Trade Show", 60_000.0),
+    ("Advertisement", 15_000.0),
 )
 _COST_STREAM = 1  # campaign costs draw from their own generator: no other draw moves
 
