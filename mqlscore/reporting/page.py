@@ -47,6 +47,7 @@ class Evidence:
     lookback_days: int
     buying_group_roles: int
     engagement: pd.DataFrame | None = None
+    campaigns: pd.DataFrame | None = None  # the export's campaigns (types, costs), if any
     importance: pd.DataFrame | None = None
     explain: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # rows -> reasons
     validation: dict = field(default_factory=dict)
@@ -250,12 +251,31 @@ def campaign_section(ev: Evidence) -> Section:
     if ev.engagement is None or ev.engagement["campaign_id"].notna().sum() == 0:
         section.text.append("This export has no campaign on its engagement events.")
     else:
-        table = review.campaign_quality(ev.engagement, ev.test, ev.outcomes, ev.lookback_days)
+        table = review.campaign_quality(
+            ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
+        )
+        section.text.append(COSTS if review.has_costs(ev.campaigns) else NO_COSTS)
         section.tables.append(("By campaign (top 15 by won revenue)", html_table(table.head(15))))
+        if "type" in table.columns:  # which programmes pay: trade shows, webinars, ...
+            types = review.type_quality(
+                ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
+            )
+            section.tables.append(
+                ("By campaign type (each deal once per type)", html_table(types))
+            )
     if "lead_source" in ev.test.columns:
         table = review.quality_by(ev.test, ev.outcomes, "lead_source")
         section.tables.append(("By lead source", html_table(table)))
     return section
+
+
+COSTS = (
+    "Cost: the campaign's actual cost (its budget where no actual cost is recorded), all of "
+    "it, beside the deals credited in the test period; a type's cost sums its campaigns'. "
+    "Return on cost: (won revenue - cost) / cost, so 0 paid for itself and 1.5 won 2.5 "
+    "times its cost."
+)
+NO_COSTS = "Cost, return on cost and cost per deal: no costs in this export."
 
 
 def health_section(ev: Evidence) -> Section:
