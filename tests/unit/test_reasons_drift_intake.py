@@ -144,6 +144,7 @@ def test_any_crm_id_passes_without_a_pattern() -> None:
         ({"created_at": ["2025-01-01", "yesterday"]}, "created_at: 'yesterday' is not a date"),
         ({"created_at": ["2025-01-01", "2025-06-01"]}, "is on or after the run date 2025-06-01"),
         ({"marketing_score": ["1", "1e"]}, "marketing_score: '1e' is not a number"),
+        ({"marketing_score": ["1", "inf"]}, "marketing_score: 'inf' is not a number"),
         ({"account_id": ["A1", "A404"]}, "account_id: 'A404' is not in the accounts table"),
     ],
 )
@@ -180,6 +181,28 @@ def test_a_bad_cell_in_another_table_names_file_column_value_and_row(tmp_path: P
     message = str(error.value)
     assert str(path) in message and "occurred_at" in message
     assert "row 2" in message and "'yesterday'" in message
+
+
+_ACCOUNTS = "account_id,name,domain,industry,employees,annual_revenue,country,is_target_account\n"
+
+
+def test_an_infinite_amount_is_not_a_number(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        _ACCOUNTS + "A1,Acme,acme.com,it,10,5000,DE,true\nA2,Beta,b.com,it,10,inf,DE,\n"
+    )
+    with pytest.raises(ExportError, match=r"annual_revenue, row 2: 'inf' is not a finite number"):
+        stage_table(path, "accounts", {}, tmp_path / "out.parquet")
+
+
+def test_an_account_listed_twice_is_refused_naming_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    rows = [f"A{i},Co{i},c{i}.com,it,10,5000,DE,true" for i in range(1, 5)] + ["A2,Co2,,,,,,"]
+    path.write_text(_ACCOUNTS + "\n".join(rows) + "\n")
+    with pytest.raises(ExportError) as error:
+        stage_table(path, "accounts", {}, tmp_path / "out.parquet")
+    assert "column account_id, rows 2, 5: 'A2' is listed 2 times" in str(error.value)
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_a_good_table_is_renamed_and_typed(tmp_path: Path) -> None:
