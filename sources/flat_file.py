@@ -4,14 +4,13 @@ person's name, email, phone or address: never a feature, never in a model or a l
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mqlscore.io import PLACEHOLDERS
-from mqlscore.privacy import shown
+from mqlscore.privacy import PERSONAL_COLUMN, looks_like_phone, shown
 from mqlscore.schema import EMAIL_PATTERN
 from sources.intake import FALSE_WORDS, TRUE_WORDS, MappingError, read_export_file
 
@@ -20,27 +19,19 @@ FORM_PLACEHOLDERS = PLACEHOLDERS | {"Select", "select", "SELECT", "none", "unkno
 TARGET_YES = TRUE_WORDS | {"converted", "won", "closed won", "customer"}
 TARGET_NO = (FALSE_WORDS - {""}) | {"not converted", "lost", "closed lost"}
 KINDS = ("number", "yes_no", "category", "date", "text", "id", "personal")
-PERSONAL_NAME = re.compile(
-    r"(first|last|full|given|family|middle|sur|contact|lead)[ _-]?name|^name$|e-?mail|phone"
-    r"|mobile|^cell|fax|street|address|zip|postal|birth|salutation|linkedin|twitter",
-    re.IGNORECASE,
-)
-PHONE = r"\+?[\d(][\d\s().-]*\d[\s.-]\d{2,4}[\s.-]?\d{2,4}"
 
 
 def looks_personal(column: str, values: pd.Series, kind: str) -> bool:
     """A column about a person: text named like one (First Name, Email, Phone, Street; a
     yes/no "Do Not Email" or a count is not), or values that are mostly emails or phone
     numbers."""
-    if kind in ("category", "text", "id") and PERSONAL_NAME.search(column):
+    if kind in ("category", "text", "id") and PERSONAL_COLUMN.search(column):
         return True
     present = values.dropna().astype(str).str.strip().head(2000)
     if present.empty:
         return False
     emails = present.str.fullmatch(EMAIL_PATTERN).mean()
-    dated = present.str.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
-    phones = (present.str.fullmatch(PHONE) & (present.str.count(r"\d") >= 9) & ~dated).mean()
-    return bool(emails > 0.5 or phones > 0.5)
+    return bool(emails > 0.5 or looks_like_phone(present).mean() > 0.5)
 
 
 def read_flat(path: Path) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from mqlscore.config import ValidateParams
+from mqlscore.privacy import PERSONAL_COLUMN, looks_like_phone
 from mqlscore.schema import (
     EMAIL_PATTERN,
     FOREIGN_KEYS,
@@ -135,7 +136,11 @@ def raw_suites(
             exps.append(
                 gxe.ExpectColumnValuesToBeInSet(
                     column=column,
-                    value_set=parents[parent_key].dropna().astype(str).unique().tolist(),
+                    value_set=_masked(parents[[parent_key]])[parent_key]
+                    .dropna()
+                    .astype(str)
+                    .unique()
+                    .tolist(),  # as the Data Docs show them, where the checked rows are masked
                     meta=_meta(
                         f"every value found in {parent}.{parent_key}",
                         "warning" if soft else "fatal",
@@ -415,16 +420,38 @@ def _gx_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: "float64" for c in nullable}) if nullable else frame
 
 
+EMAIL_PARTS = r"^(?P<local>.*)@(?P<domain>[^@]*)$"
+
+
+def _shape(text: pd.Series) -> pd.Series:
+    """Every letter and digit as `x`: the shape a check sees, not the value."""
+    return text.str.replace(r"\w", "x", regex=True)
+
+
 def _masked(frame: pd.DataFrame) -> pd.DataFrame:
-    """Emails with every letter and digit of the local part masked (`xxxxx.xxxxx@acme.com`):
-    the format checks see the same shape, and no address reaches the Data Docs."""
-    if "email" not in frame.columns:
-        return frame
-    text = frame["email"].astype("string")
-    parts = text.str.extract(r"^(?P<local>.*)@(?P<domain>[^@]*)$")
-    hidden = parts["local"].str.replace(r"\w", "x", regex=True) + "@" + parts["domain"]
-    masked = hidden.fillna(text.str.replace(r"\w", "x", regex=True))
-    return frame.assign(email=masked.astype(object).where(text.notna(), None))
+    """What the Data Docs may show: emails with their local part masked
+    (`xxxxx.xxxxx@acme.com`, the shape the format checks read) in whatever column they
+    stand, phone numbers as their shape, and every cell of a column about a person (a
+    name, a phone) as its shape."""
+    masked = {}
+    for column in frame.columns:
+        if frame[column].dtype != object and str(frame[column].dtype) != "string":
+            continue
+        text = frame[column].astype("string")
+        if column != "email" and PERSONAL_COLUMN.search(column):
+            hidden = _shape(text)
+        elif column == "email" or text.str.contains("@", regex=False).any():
+            parts = text.str.extract(EMAIL_PARTS)
+            rest = _shape(text) if column == "email" else text  # no address: as it is
+            hidden = (_shape(parts["local"]) + "@" + parts["domain"]).fillna(rest)
+        else:
+            hidden = text
+        phones = looks_like_phone(hidden)
+        if hidden is text and not phones.any():
+            continue
+        hidden = hidden.mask(phones, _shape(hidden))
+        masked[column] = hidden.astype(object).where(text.notna(), None)
+    return frame.assign(**masked) if masked else frame
 
 
 def run_suites(

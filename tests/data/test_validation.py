@@ -522,3 +522,37 @@ def test_clean_campaigns_pass(tiny_world: World, tiny_params_file: Path, tmp_pat
     assert code == 0 and summary["failed"] == 0 and summary["warnings"] == 0
     rows = json.loads((tmp_path / "baseline.json").read_text())["sources"]["synthetic"]
     assert rows["campaigns"] == len(tiny_world.campaigns)
+
+
+def test_no_person_planted_in_any_table_reaches_the_data_docs_or_a_message(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Emails and phone numbers planted in every table (in columns where they do not
+    belong, so checks fail on some and name what they found) and a person's name in a
+    column about a person are in no Data Docs page, no summary and no log line. (A name
+    alone in a column not about people cannot be told from a value.)"""
+    planted = {"email": "zelda.quasimodo@acme.com", "name": "Zelda Quasimodo"}
+    phone = "+49 170 5550123"
+    tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
+    tables["accounts"].loc[:2, "name"] = planted["name"]
+    tables["accounts"].loc[3:4, "country"] = phone
+    tables["leads"].loc[:2, "title"] = planted["email"]
+    tables["leads"].loc[3:4, "company"] = phone
+    tables["leads"].loc[5:6, "email"] = "zelda quasimodo at acme"  # malformed, still hers
+    tables["engagement"].loc[:2, "activity_type"] = planted["email"]  # fails: values named
+    tables["engagement"].loc[3:4, "campaign_id"] = phone
+    tables["sales_activities"].loc[:2, "type"] = phone
+    tables["opportunities"].loc[:1, "opportunity_id"] = [planted["email"], phone]
+    tables["opportunity_contacts"].loc[:2, "role"] = planted["email"]
+    raw = _write(tables, tiny_world, tmp_path / "raw")
+    with caplog.at_level(logging.DEBUG):
+        code, summary = _validate(tmp_path, tiny_params_file, raw, tmp_path / "docs")
+    assert code == 1  # the picklists name what they found, as shapes
+    written = [
+        p.read_text(errors="ignore")
+        for p in tmp_path.rglob("*")
+        if p.is_file() and "raw" not in p.relative_to(tmp_path).parts  # the input itself
+    ]
+    for text in [*written, json.dumps(summary), caplog.text]:
+        for secret in ("zelda", "Zelda", "quasimodo", "Quasimodo", "5550123", "555 0123"):
+            assert secret not in text

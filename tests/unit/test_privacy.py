@@ -26,3 +26,11 @@ def test_a_long_cell_is_quoted_by_its_start_and_length_after_masking() -> None:
     assert said.endswith("… (1,087 characters)")
     assert shown("Closed Won", "Stage") == "'Closed Won'"
     assert shown("x" * 500, "Email") == "(a value of a personal column, not shown)"
+
+
+def test_a_column_about_a_person_is_hidden_and_other_names_are_not() -> None:
+    hidden = "(a value of a personal column, not shown)"
+    for column in ("FirstName", "Last Name", "Name", "MobilePhone", "Street", "owner_name"):
+        assert shown("Jane", column) == hidden, column
+    for column in ("StageName", "Campaign Name", "LeadSource", "Company"):
+        assert shown("Closed Won", column) == "'Closed Won'", column
