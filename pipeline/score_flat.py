@@ -14,6 +14,7 @@ import typer
 
 from mqlscore.config import EvaluateParams, find_params, load_section
 from mqlscore.io import (
+    finish_publish,
     one_writer,
     publish,
     staging_folder,
@@ -38,6 +39,7 @@ def main(
     from mqlscore.modeling.registered import load_scorer, pinned
 
     params = find_params(params)
+    finish_publish(out)  # a killed run's set lands first, even if this run is refused
     cuts = load_section(params, "evaluate", EvaluateParams).grades
     model = pinned(model, root=params.parent)  # an alias resolved once
     scorer = load_scorer(model, root=params.parent)

@@ -20,6 +20,7 @@ import typer
 
 from mqlscore.config import FlatParams, TrainParams, find_params, load_section
 from mqlscore.io import (
+    finish_publish,
     one_writer,
     publish,
     staging_folder,
@@ -53,6 +54,7 @@ def main(
 
     params = find_params(params)
     id, date = id or None, date or None  # '' from the DVC stage: none
+    finish_publish(out)  # a killed run's set lands first, even if this run is refused
     config = load_section(params, "flat", FlatParams)
     raw = read_flat(input)
     named = {"--exclude": exclude or (), "--keep": keep or ()}

@@ -386,14 +386,15 @@ def utc_times(text: pd.Series, dayfirst: bool = False) -> pd.Series:
 
 
 def to_number(text: pd.Series, decimal: str = ".") -> pd.Series:
-    """Text numbers as floats, currency signs, spaces and thousands separators dropped
-    (`decimal: ","` reads 1.234,5 as 1234.5); unparseable cells are NaN."""
+    """Text numbers as floats (float64, whatever the text's dtype), currency signs, spaces
+    and thousands separators dropped (`decimal: ","` reads 1.234,5 as 1234.5); unparseable
+    cells are NaN."""
     cleaned = text.str.replace(r"[\s$€£%]", "", regex=True)
     if decimal == ",":
         cleaned = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         cleaned = cleaned.str.replace(",", "", regex=False)
-    return pd.to_numeric(cleaned, errors="coerce")
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
 def _date_columns(path: Path, columns: list[str]) -> pd.DataFrame:
