@@ -53,6 +53,13 @@ class Evidence:
     join: dict = field(default_factory=dict)
     manifest: dict | None = None
     tracking: dict | None = None
+    currency: str | None = None  # `report.currency`: how money is written
+
+    @cached_property
+    def amounts(self) -> bool:
+        """Whether the export carries deal amounts (else no revenue figure is shown)."""
+        column = self.outcomes.get("amount")
+        return column is not None and bool(column.notna().any())
 
     @cached_property
     def handed(self) -> pd.DataFrame:
@@ -88,6 +95,17 @@ def html_table(frame: pd.DataFrame) -> Markup:
     return Markup(shown.to_html(index=False, border=0, classes="t", escape=True))
 
 
+NO_AMOUNTS = "amounts not in this export"
+ORACLE = (
+    "The oracle ranks by the synthetic world's hidden true chance of converting: the best "
+    "any model could do, shown as a ceiling (a real export has no oracle)."
+)
+SHAP = (
+    "Each bar: how far the feature moves a lead's score up or down on average (mean "
+    "|SHAP| in log-odds, the model's own scale; 0.7 is about a doubling of the odds)."
+)
+
+
 def _has(test: pd.DataFrame, column: str) -> bool:
     return column in test.columns and test[column].nunique() > 1
 
@@ -100,13 +118,11 @@ def headline_section(ev: Evidence) -> Section:
 
     def figure(ranker: str, field: str) -> str:
         value = rows[ranker][field]
-        shown = f"{value:,.0f}" if field == "won_revenue" else count(value)
+        shown = charts.money(value, ev.currency) if field == "won_revenue" else count(value)
         return f"<span data-figure='{ranker}.{field}'>{shown}</span>"
 
-    amounts = "amount" in ev.outcomes.columns and bool(ev.outcomes["amount"].notna().any())
-
     def worth(ranker: str) -> str:
-        return f", worth {figure(ranker, 'won_revenue')}" if amounts else ""
+        return f", worth {figure(ranker, 'won_revenue')}" if ev.amounts else ""
 
     text = (
         f"Handing sales {figure('model', 'selected')} {noun}s over the test period (sales' "
@@ -121,13 +137,15 @@ def headline_section(ev: Evidence) -> Section:
         )
     else:
         text += ". This export has no marketing flag to compare with."
-    if not amounts:
-        text += " The export has no deal amounts, so no revenue is shown."
+    if not ev.amounts:
+        text += f" Revenue: {NO_AMOUNTS}, so no revenue is shown."
     names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
-    chart = charts.headline_figure(rows, names, revenue=amounts)
+    chart = charts.headline_figure(rows, names, revenue=ev.amounts, currency=ev.currency)
     section = Section(
         "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]
     )
+    if "oracle" in rows:
+        section.text.append(ORACLE)
     intervals = review.interval_table(ev.summary, {**ev.kind.rankers, **charts.LABELS})
     section.tables.append(
         (
@@ -180,13 +198,30 @@ def curves_section(ev: Evidence) -> Section:
     section.images.append(
         ("cumulative gains", charts.data_uri(charts.curve_figure(gains, "gains")))
     )
-    section.images.append(
-        ("calibration", charts.data_uri(charts.curve_figure(calibration, "calibration")))
-    )
-    section.tables.append(("Share of conversions captured, and lift", _lift_html(gains)))
     grades = review.grade_table(ev.summary["calibration"])
-    section.tables.append(("Conversion by grade", html_table(grades)))
+    section.images.append(
+        ("calibration", charts.data_uri(charts.calibration_figure(calibration, grades)))
+    )
+    if "oracle" in gains.columns:
+        section.text.append(ORACLE)
+    section.tables.append(("Share of conversions captured, and lift", _lift_html(gains)))
+    empty = grades.loc[grades["rows"] == 0, "grade"].tolist()
+    shown = html_table(grades[grades["rows"] > 0])
+    section.tables.append(("Conversion by grade", _noted(shown, _empty_grades(empty, ev.grades))))
     return section
+
+
+def _noted(table: Markup, note: str) -> Markup:
+    """A table with the line saying what it leaves out, under it."""
+    return table + Markup('<p class="note">{}</p>').format(note) if note else table
+
+
+def _empty_grades(empty: list[str], cuts: dict[str, float]) -> str:
+    """Why a grade has no row in the table: no test row scored up to its cut."""
+    if not empty:
+        return ""
+    named = ", ".join(f"{g} (from {cuts[g]:.0%})" if g in cuts else g for g in empty)
+    return f"Left out of the grade table, no test row scored in them: grade {named}."
 
 
 def _lift_html(gains: pd.DataFrame) -> str:
@@ -200,7 +235,14 @@ def drivers_section(ev: Evidence) -> Section:
     if ev.importance is not None:
         labels = plain_names(ev.importance["feature"])
         figure = charts.importance_figure(ev.importance, labels)
+        section.text.append(SHAP)
         section.images.append(("importance", charts.data_uri(figure)))
+        still = len(ev.importance) - len(charts.moving_features(ev.importance))
+        if still:
+            section.text.append(
+                f"Left out of the chart: {still} feature{'s' * (still != 1)} that move no "
+                "score on the test rows (or under 1% of the strongest's pull)."
+            )
     if "buying_group_coverage" in ev.test.columns:
         roles = review.roles_table(ev.test, ev.buying_group_roles)
         figure = charts.bar_figure(
@@ -249,17 +291,41 @@ def campaign_section(ev: Evidence) -> Section:
         section.text.append("This export has no campaign on its engagement events.")
     else:
         table = review.campaign_quality(ev.engagement, ev.test, ev.outcomes, ev.lookback_days)
-        section.tables.append(("By campaign (top 15 by won revenue)", html_table(table.head(15))))
+        shown, why = _without_empty(table.head(15), ev)
+        caption = "By campaign (top 15 by won revenue)"
+        section.tables.append((caption, _noted(html_table(shown), why)))
     if "lead_source" in ev.test.columns:
         table = review.quality_by(ev.test, ev.outcomes, "lead_source")
-        section.tables.append(("By lead source", html_table(table)))
+        shown, why = _without_empty(table, ev)
+        caption = "By lead source: leads, conversions and deals (counts)"
+        section.tables.append((caption, _noted(html_table(shown), why)))
     return section
+
+
+def _without_empty(table: pd.DataFrame, ev: Evidence) -> tuple[pd.DataFrame, str]:
+    """A table without its all-zero columns, a revenue column without amounts behind it
+    among them, and one line naming what was left out and why; money in `ev.currency`."""
+    numbers = table.select_dtypes("number")
+    empty = [c for c in numbers.columns if not numbers[c].fillna(0).astype(bool).any()]
+    money = [c for c in table.columns if "revenue" in str(c)]
+    empty += [c for c in money if not ev.amounts and c not in empty]
+    said = {c: NO_AMOUNTS for c in money if not ev.amounts}
+    if not _has(ev.test, ev.kind.baseline):
+        said["mqls"] = "no MQL flag in this export"
+    why = [f"{str(c).replace('_', ' ')} ({said.get(c, '0 on every row')})" for c in empty]
+    shown = table.drop(columns=empty)
+    if ev.currency:
+        shown = shown.rename(columns={c: f"{c} ({ev.currency})" for c in money if c in shown})
+    return shown, f"Left out of the table: {', '.join(why)}." if why else ""
 
 
 def health_section(ev: Evidence) -> Section:
     """Validation, match rates, and drift from the latest scoring run."""
     section = Section("Data health", "health")
-    section.tables.append(("Checks", html_table(review.health_table(ev.validation, ev.join))))
+    matched = _matched(ev.join, ev.validation)
+    checks = html_table(review.health_table(ev.validation, matched))
+    unmatched = "" if matched or not ev.join else "No account matching: no accounts table here."
+    section.tables.append(("Checks", _noted(checks, unmatched)))
     if ev.manifest is None:
         section.text.append(
             "No scoring run given (mqlscore report --scores DIR), so no drift view."
@@ -276,6 +342,12 @@ def health_section(ev: Evidence) -> Section:
             ("Largest shifts since training (PSI)", html_table(review.drifted(drift)))
         )
     return section
+
+
+def _matched(join: dict, validation: dict) -> dict:
+    """The match rates, or none when the export has no accounts table: a lead can match
+    no account that is not there, whatever an id column says."""
+    return {} if "accounts" in validation.get("skipped_tables", []) else join
 
 
 ORDER = ["A", "B", "C", "D", "handed over", "MQL flag"]
@@ -324,10 +396,10 @@ def sections(ev: Evidence) -> list[Section]:
     return [s for s in built if s is not None]
 
 
-BREAKDOWN_TITLES = {
-    "lead_source": "By lead source",
-    "country": "By country",
-    "is_target_account": "Target accounts or not",
+BREAKDOWN_TITLES = {  # precision: the converted share of each side's picks
+    "lead_source": "By lead source: each side's picks and their precision",
+    "country": "By country: each side's picks and their precision",
+    "is_target_account": "On sales' target-account list or not: picks and precision",
 }
 
 
