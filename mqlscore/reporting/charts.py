@@ -145,6 +145,7 @@ def headline_figure(
             money(v, currency, short=True) if field == "won_revenue" else _count(v) for v in values
         ]
         axis.bar_label(bars, labels=labels)
+        axis.set_ylim(0, max(max(values), 1e-9) * 1.15)  # room for the labels
         axis.set_title(title)
         axis.set_yticks([])
         axis.spines[["top", "right", "left"]].set_visible(False)

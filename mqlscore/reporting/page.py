@@ -96,6 +96,7 @@ def html_table(frame: pd.DataFrame) -> Markup:
 
 
 NO_AMOUNTS = "amounts not in this export"
+SIMPLEST = ("lead_source_rate",)  # the headline's baseline when there is no marketing flag
 ORACLE = (
     "The oracle ranks by the synthetic world's hidden true chance of converting: the best "
     "any model could do, shown as a ceiling (a real export has no oracle)."
@@ -114,6 +115,7 @@ def headline_section(ev: Evidence) -> Section:
     """At sales' capacity: rows handed over, deals created and won, revenue, model vs rule."""
     rows = ev.summary["sales_capacity"]
     rule = ev.kind.baseline if ev.kind.baseline in rows else None
+    simplest = next((n for n in SIMPLEST if n in rows), None) if rule is None else None
     noun = ev.kind.noun
 
     def figure(ranker: str, field: str) -> str:
@@ -136,10 +138,17 @@ def headline_section(ev: Evidence) -> Section:
             f"created, {figure(rule, 'won_deals')} won{worth(rule)}."
         )
     else:
-        text += ". This export has no marketing flag to compare with."
+        text += ". This export has no marketing flag to compare with"
+        text += (
+            f"; {charts.LABELS[simplest]}, the simplest baseline it allows, at the same volume: "
+            f"{figure(simplest, 'deals_reached')} created, {figure(simplest, 'won_deals')} won."
+            if simplest
+            else "."
+        )
     if not ev.amounts:
         text += f" Revenue: {NO_AMOUNTS}, so no revenue is shown."
-    names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
+    beside = [rule or simplest] if rule or simplest else []
+    names = ["model", *beside, *(["oracle"] if "oracle" in rows else [])]
     chart = charts.headline_figure(rows, names, revenue=ev.amounts, currency=ev.currency)
     section = Section(
         "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]

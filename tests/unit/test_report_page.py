@@ -55,7 +55,7 @@ def _evidence(amounts: bool, mql: bool, **extra) -> page.Evidence:
     )
     row = {"selected": 2.0, "deals_reached": 2.0, "won_deals": 1.0, "won_revenue": 125_000.0}
     rank = {"roc_auc": 0.8, "pr_auc": 0.5}
-    names = ["model", *(["mql_flag"] if mql else [])]
+    names = ["model", "lead_source_rate", *(["mql_flag"] if mql else [])]
     grades = {
         "A": {"rows": 0, "mean_probability": 0.0, "conversion_rate": 0.0},
         "B": {"rows": 2, "mean_probability": 0.17, "conversion_rate": 0.5},
@@ -91,6 +91,7 @@ def test_no_amounts_say_so_and_no_revenue_reads_zero() -> None:
     headline = page.headline_section(ev)
     campaigns = _text(page.campaign_section(ev))
     assert "worth" not in _text(headline) and "amounts not in this export" in _text(headline)
+    assert "lead source alone, the simplest baseline it allows" in _text(headline)
     assert "won revenue" not in campaigns.split("Left out")[0]  # no 0 column
     assert "won revenue (amounts not in this export)" in campaigns
     assert "mqls (no MQL flag in this export)" in campaigns
