@@ -67,7 +67,7 @@ class Evidence:
         return review.with_handover(self.test, self.kind)
 
 
-RATE = re.compile(r"rate|precision|^\d{4}-\d{2}$")  # a month column holds rates
+RATE = re.compile(r"rate|precision|probability|^\d{4}-\d{2}$")  # a month column holds rates
 
 
 def _cell(column: str, value: object) -> str:
