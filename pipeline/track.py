@@ -38,7 +38,8 @@ def read_scores(folder: Path) -> pd.DataFrame:
             f"{scores_file}: not the file its manifest.json lists (another run's?): a mixed set"
         )
     scores = pd.read_parquet(scores_file, columns=COLUMNS)
-    model = (said.get("model") or {}).get("name")
+    model = said.get("model") or {}  # a registered model's name; a folder's says nothing
+    model = model.get("name") if model.get("version", "local") != "local" else None
     return scores.assign(run_date=pd.Timestamp(said["run_date"]), model=model)
 
 

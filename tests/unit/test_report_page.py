@@ -178,3 +178,21 @@ def test_features_that_move_no_score_are_left_out() -> None:
     ev = _evidence(amounts=True, mql=True, importance=importance)
     said = _text(page.drivers_section(ev))
     assert "Left out of the chart: 2 features" in said and "mean |SHAP| in log-odds" in said
+
+
+def test_tracked_runs_carry_their_registered_models_name(tmp_path) -> None:
+    import json
+
+    from pipeline.track import read_scores
+
+    scores = pd.DataFrame(
+        {"lead_id": ["L1"], "probability": [0.5], "grade": ["A"], "qualified": [True]}
+    )
+    scores.assign(marketing_mql=False).to_parquet(tmp_path / "lead_scores.parquet")
+    for model, named in [
+        ({"name": "mqlscore-olist-lead", "version": "3"}, "mqlscore-olist-lead"),
+        ({"name": "lead", "version": "local"}, None),  # a model folder: whose, unknown
+    ]:
+        manifest = {"run_date": "2025-01-01", "model": model}
+        (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+        assert read_scores(tmp_path)["model"].tolist() == [named]
