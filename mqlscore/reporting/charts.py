@@ -22,6 +22,7 @@ YLABELS = {
 XLABELS = {
     "share_worked": "share of rows worked, best-scored first",
     "month": "scoring month",
+    "k": "rows handed over, best-scored first (k)",
 }
 MODEL, RULE, OTHER = "#1f6fb2", "#d9822b", "#9aa5b1"
 LABELS = {

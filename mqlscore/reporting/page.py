@@ -277,10 +277,13 @@ def breakdown_section(ev: Evidence) -> Section:
     test = ev.handed
     for column in ("lead_source", "country", "is_target_account"):
         if _has(test, column):
-            section.tables.append(
-                (BREAKDOWN_TITLES[column], html_table(review.segment_table(test, column)))
-            )
+            section.tables.append((BREAKDOWN_TITLES[column], html_table(_segments(test, column))))
     return section
+
+
+def _segments(test: pd.DataFrame, column: str) -> pd.DataFrame:
+    table = review.segment_table(test, column)
+    return table.rename(columns={"is_target_account": "on the target-account list"})
 
 
 def campaign_section(ev: Evidence) -> Section:
