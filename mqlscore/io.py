@@ -136,6 +136,12 @@ def read_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]
     return tables
 
 
+def read_optional_tables(folder: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The tables of `names` the folder has (a source may lack each): absent, not there."""
+    present = tuple(n for n in names if (Path(folder) / f"{n}.parquet").exists())
+    return read_tables(folder, present)
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A Parquet table; one that cannot be read (cut, overwritten, not Parquet) is refused
     naming it and what the reader said, not a pyarrow traceback."""

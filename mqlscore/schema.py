@@ -85,9 +85,22 @@ TABLES: dict[str, dict[str, str]] = {
         "role": "str",
         "created_at": "time",
     },
+    # a marketing programme (a trade show, a webinar, a send) and what it cost: read by the
+    # report only, never by features or scoring (a cost is not about the lead)
+    "campaigns": {
+        "campaign_id": "id",
+        "type": "str",
+        "started_at": "time",
+        "budgeted_cost": "float",
+        "actual_cost": "float",
+    },
 }
+# Tables a source may have beside the model's: absent is normal (most exports), never named
+# among the missing tables, never read by features, training or scoring.
+OPTIONAL_TABLES: tuple[str, ...] = ("campaigns",)
 # When each column's value was known, so no feature reads the CRM's present as the past
-# (Featuretools' time index and secondary time index):
+# (Featuretools' time index and secondary time index; the optional tables feed no feature,
+# so they have none):
 # CREATED: fixed when its row is created (known from the row's created_at on);
 # CURRENT: today's value, which may have been filled or changed long after (a converted
 #   lead's account, a score), never a feature: a source says where one is in fact known
@@ -140,6 +153,7 @@ PRIMARY_KEYS: dict[str, str] = {
     "engagement": "event_id",
     "sales_activities": "activity_id",
     "opportunities": "opportunity_id",
+    "campaigns": "campaign_id",
 }
 # (table, column) -> (parent table, parent key); blank only where OPTIONAL_KEYS says
 FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
@@ -161,9 +175,15 @@ OPTIONAL_KEYS: frozenset[tuple[str, str]] = frozenset(
         ("opportunities", "account_id"),  # a private deal on no account: warned, kept
     }
 )
+# Foreign keys into an optional table: checked only where the source has it, and a value
+# not found there is a warning (a campaign the export left out), never a stop.
+SOFT_FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("engagement", "campaign_id"): ("campaigns", "campaign_id"),
+}
 # table -> keys of which every row needs at least one
 ONE_OF_KEYS: dict[str, tuple[str, ...]] = {"sales_activities": ("lead_id", "account_id")}
-RAW_TABLES: tuple[str, ...] = tuple(TABLES)
+# The tables every source gives (empty where it lacks one): what features and scoring read.
+RAW_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t not in OPTIONAL_TABLES)
 
 
 def current_state(known_at_creation: dict[str, list[str]]) -> set[tuple[str, str]]:

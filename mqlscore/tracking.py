@@ -8,6 +8,8 @@ feature names, figures and the model."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +18,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import yaml
 from mlflow.models import infer_signature
 
 from mqlscore.io import file_md5
@@ -34,9 +37,88 @@ PIP_REQUIREMENTS = [
 ]
 
 
-def run_name(kind: str, source: str, digest: str, when: pd.Timestamp) -> str:
-    """A name a reviewer can tell apart: model kind, source, data version, date."""
-    return f"{kind} {source} data-{digest[:8]} {when:%Y-%m-%d %H:%M}"
+NAME_LENGTH = 60  # a run name a runs table shows whole
+
+
+def run_name(kind: str, source: str, differs: str) -> str:
+    """A short name a reviewer can tell apart: kind, source and what differs (the DVC
+    experiment's name, the changed params or the commit), cut to `NAME_LENGTH`."""
+    name = " · ".join(part for part in (kind, source, differs) if part)
+    return name if len(name) <= NAME_LENGTH else name[: NAME_LENGTH - 1] + "…"
+
+
+def flat_params(params: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted keys (`train.learning_rate`)."""
+    flat = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= flat_params(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def changed_params(committed: dict, current: dict) -> dict[str, Any]:
+    """The dotted params whose value differs from the committed file (added ones too)."""
+    before, after = flat_params(committed), flat_params(current)
+    return {k: v for k, v in after.items() if k not in before or before[k] != v} | {
+        k: None for k in before.keys() - after.keys()
+    }
+
+
+def _shown(value: Any) -> str:
+    """A param's value in a run name: numbers and short words as they are, anything else
+    (lists, paths, free text that might hold a name) as an ellipsis."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return text if re.fullmatch(r"[\w.+-]{1,16}", text) else "…"
+
+
+def changes_in_words(changed: dict[str, Any], budget: int = 36) -> str:
+    """`learning_rate=0.05, num_leaves=63 +2`: the changed params by their last key,
+    as many as fit in `budget` characters, then how many more."""
+    words = [f"{key.rsplit('.', 1)[-1]}={_shown(value)}" for key, value in sorted(changed.items())]
+    shown: list[str] = []
+    for word in words:
+        if shown and len(", ".join([*shown, word])) > budget:
+            break
+        shown.append(word)
+    rest = len(words) - len(shown)
+    return ", ".join(shown) + (f" +{rest}" if rest else "")
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    """A git command's output, or None without git, outside a repository or on error."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def what_differs(params_file: Path, digest: str) -> str:
+    """What tells this run apart: the DVC experiment's name during `dvc exp run`, else
+    the params changed since HEAD's `params.yaml`, else the short commit, else (no git)
+    the training data's hash (nothing without data)."""
+    if experiment := os.environ.get("DVC_EXP_NAME"):
+        return experiment
+    cwd = params_file.parent
+    committed = _git(["show", f"HEAD:./{params_file.name}"], cwd)
+    if committed is not None and params_file.exists():
+        changed = changed_params(
+            yaml.safe_load(committed) or {}, yaml.safe_load(params_file.read_text()) or {}
+        )
+        if changed:
+            return changes_in_words(changed)
+    commit = _git(["rev-parse", "--short", "HEAD"], cwd)
+    return commit or (f"data-{digest[:8]}" if digest else "")
+
+
+def run_tags(root: Path) -> dict[str, str]:
+    """The DVC experiment's name (during `dvc exp run`) and the git commit, each only when
+    there is one."""
+    tags = {"dvc_experiment": os.environ.get("DVC_EXP_NAME"), "git_commit": git_commit(root)}
+    return {k: v for k, v in tags.items() if v}
 
 
 def log_datasets(inputs: dict[str, Path], digests: dict[str, str]) -> None:
@@ -57,14 +139,9 @@ def log_datasets(inputs: dict[str, Path], digests: dict[str, str]) -> None:
         mlflow.log_input(dataset, context="training", tags={"rows": str(rows)})
 
 
-def git_commit(root: Path = Path(".")) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def git_commit(root: Path = Path(".")) -> str | None:
+    """The full commit at HEAD, or None outside git."""
+    return _git(["rev-parse", "HEAD"], root)
 
 
 def _model_kwargs(scorer: Scorer, example: pd.DataFrame, folder: Path) -> dict[str, Any]:
@@ -130,21 +207,23 @@ def log_training_run(
     texts: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
     evaluation: dict[str, Scorer] | None = None,
+    params_file: Path | None = None,
 ) -> dict[str, str]:
     """Log one training run, register its model (the one to serve); the `evaluation`
     models, fitted without the test period, go beside it as run artifacts
     (`evaluation/`), so a later run's duel scores like with like. Return run id and
-    model version."""
+    model version. The run's name says what differs from the committed `params_file`
+    (`root/params.yaml` unless given)."""
     use_store(root)
     exp_id = experiment_id(experiment, root)
     digests = {name: file_md5(path) for name, path in inputs.items()}
-    title = run_name(kind, source, next(iter(digests.values()), ""), pd.Timestamp.now())
+    digest = next(iter(digests.values()), "")
+    title = run_name(kind, source, what_differs(params_file or root / "params.yaml", digest))
     with mlflow.start_run(experiment_id=exp_id, run_name=title) as run:
         mlflow.log_params(params)
         mlflow.log_params({f"data.{name}.md5": digest for name, digest in digests.items()})
         log_datasets(inputs, digests)
-        mlflow.set_tag("git_commit", git_commit(root))
-        mlflow.set_tags(tags or {})
+        mlflow.set_tags(run_tags(root) | (tags or {}))
         mlflow.log_metrics(metrics)
         mlflow.log_text(importance.to_csv(index=False), "feature_importance.csv")
         for name, text in (texts or {}).items():
@@ -183,11 +262,11 @@ def log_evaluation(
 ) -> None:
     """Add evaluation figures, curves (CSV) and the report to the training run; the
     figures (matplotlib, by artifact path) are drawn by the caller, so nothing that logs
-    a training run depends on how a chart looks."""
+    a training run depends on how a chart looks. Flags (`gate_passed`) log as 0 or 1."""
     use_store(root)
     try:
         with mlflow.start_run(run_id=run_id):
-            mlflow.log_metrics(metrics)
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
             mlflow.log_text(report, "evaluate.md")
             for name, curve in curves.items():
                 mlflow.log_text(curve.to_csv(index=False), f"plots/{name}.csv")

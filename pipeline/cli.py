@@ -61,7 +61,7 @@ def _promote(
     version: Annotated[str, typer.Option(help="Model version to make champion.")],
     name: Annotated[str, typer.Option(help="Registered model.")] = "mqlscore-lead",
 ) -> None:
-    """Point the champion alias at a version."""
+    """Point the champion alias at a version whose run finished and whose gate passed."""
     from mqlscore.registry import set_champion
 
     set_champion(name, version)
@@ -69,14 +69,17 @@ def _promote(
 
 @models.command("list")
 def _list() -> None:
-    """Every registered model version, its run's state and its aliases (champion)."""
+    """Every registered model version, its run's state, its gate and its aliases."""
     from mqlscore.registry import model_versions
 
     rows = model_versions()
     if not rows:
         print("no registered model yet: run dvc repro")
     for row in rows:
-        print(f"{row['name']}  version {row['version']}  run {row['run']}  {row['aliases']}")
+        print(
+            f"{row['name']}  version {row['version']}  run {row['run']}  "
+            f"gate {row['gate']}  {row['aliases']}"
+        )
 
 
 @models.command("rollback")

@@ -71,11 +71,12 @@ def main(
     for name, curve in result.curves.items():
         write_text(curve.to_csv(index=False), plots / f"{name}.csv")
     write_json(summary, metrics)
-    write_json(headline_figures(summary, KINDS[kind]), headline)
+    headline_metrics = headline_figures(summary, KINDS[kind])
+    write_json(headline_metrics, headline)
     write_parquet(result.test, test_scores)
     write_text(text, report)
     figures = evaluation_figures(result.curves, evaluated["model"], result.test)
-    flat = flat_metrics(result.table, summary["calibration"])
+    flat = flat_metrics(result.table, summary["calibration"]) | headline_metrics  # DVC's names
     log_evaluation(run["run_id"], flat, text, result.curves, figures)
     log.info("evaluate %s:\n%s", kind, text)
     if not summary["gate"]["passed"]:

@@ -69,7 +69,7 @@ def main(
         len(world.opportunities),
     )
     if system is not None:
-        files = write_demo_export(world.raw_tables(), system, out)
+        files = write_demo_export(world.tables(), system, out)
         log.info("%s export: %d files in %s", system, len(files), out)
         return
     if export == "nightly" and as_of:
@@ -83,7 +83,7 @@ def main(
         write_nightly_export(world.raw_tables(), out, world.exported_at)
         log.info("nightly export as of %s in %s", world.exported_at, out)
         return
-    outputs = [(raw, name, frame) for name, frame in world.raw_tables().items()]
+    outputs = [(raw, name, frame) for name, frame in world.tables().items()]
     outputs += [(truth, name, frame) for name, frame in world.truth_tables().items()]
     for folder, name, frame in progress(outputs, "writing tables"):
         write_parquet(frame, folder / f"{name}.parquet")

@@ -38,7 +38,7 @@ def main(
 ) -> None:
     """Duel each model of `train.kinds` with its champion, then move the champion aliases
     if every gate passed; exit 1 if one failed."""
-    from mqlscore.registry import set_champion
+    from mqlscore.registry import record_gate, set_champion
 
     config = load_section(params, "evaluate", EvaluateParams)
     kinds = load_section(params, "train", TrainParams).kinds
@@ -49,6 +49,9 @@ def main(
         duels[kind] = duel(kind, result["candidate"], test, config)
     plan = crown(results, duels, os.environ.get("DVC_EXP_NAME"))
     for kind, decision in plan.items():
+        record_gate(
+            decision["registered_model"], decision["version"], results[kind]["gate"]["passed"]
+        )
         if decision["promoted"]:
             set_champion(decision["registered_model"], decision["version"])
         log.info(

@@ -21,7 +21,7 @@ from mqlscore.config import (
     registered_name,
 )
 from mqlscore.evaluation.kinds import KINDS
-from mqlscore.io import read_export_info, write_text
+from mqlscore.io import read_export_info, read_optional_tables, write_text
 from mqlscore.reporting import page
 from mqlscore.serving.reasons import explain
 
@@ -38,7 +38,7 @@ def main(
     outcomes: Annotated[Path, typer.Option(help="Opportunities behind each positive row.")],
     plots: Annotated[Path, typer.Option(help="The evaluate stage's plot tables.")],
     model_dir: Annotated[Path, typer.Option(help="The lead model folder (reasons, importance).")],
-    raw: Annotated[Path, typer.Option(help="Canonical tables (engagement for campaigns).")],
+    raw: Annotated[Path, typer.Option(help="Canonical tables (engagement and campaigns).")],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")],
     validation: Annotated[Path | None, typer.Option(help="Validation summary JSON.")] = None,
     join: Annotated[Path | None, typer.Option(help="Match-rate summary JSON.")] = None,
@@ -62,6 +62,7 @@ def main(
     test = pd.read_parquet(test_scores)
     scorer = load_scorer(str(model_dir))
     engagement = raw / "engagement.parquet"
+    campaigns = read_optional_tables(raw, ("campaigns",)).get("campaigns")
     evidence = page.Evidence(
         kind=KINDS["lead"],
         summary=summary,
@@ -73,6 +74,7 @@ def main(
         lookback_days=max(features.windows_days),
         buying_group_roles=len(features.buying_group),
         engagement=pd.read_parquet(engagement) if engagement.exists() else None,
+        campaigns=campaigns,
         importance=importance_table(scorer, test.sample(min(len(test), 20_000), random_state=0)),
         explain=partial(explain, scorer),
         validation=_json(validation) or {},

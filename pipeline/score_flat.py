@@ -13,7 +13,13 @@ from typing import Annotated
 import typer
 
 from mqlscore.config import EvaluateParams, find_params, load_section
-from mqlscore.io import finish_publish, publish, staging_folder, write_json, write_text
+from mqlscore.io import (
+    one_writer,
+    publish,
+    staging_folder,
+    write_json,
+    write_text,
+)
 from mqlscore.serving import flat_scoring
 from sources.flat_file import flat_frame, read_flat
 
@@ -29,11 +35,11 @@ def main(
     ] = None,
 ) -> None:
     """Score a flat lead file with a train-flat model: ranked, graded, explained."""
-    from mqlscore.modeling.registered import load_scorer
+    from mqlscore.modeling.registered import load_scorer, pinned
 
     params = find_params(params)
-    finish_publish(out)  # a killed run's set lands first: the folder is never a mix
     cuts = load_section(params, "evaluate", EvaluateParams).grades
+    model = pinned(model, root=params.parent)  # an alias resolved once
     scorer = load_scorer(model, root=params.parent)
     spec = scorer.meta["flat"]
     raw = read_flat(input)
@@ -48,7 +54,7 @@ def main(
     manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
     if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
         raise RuntimeError(f"a bug: rows in and out do not add up: {manifest}")
-    with staging_folder(out, "score-flat") as work:
+    with one_writer(out), staging_folder(out, "score-flat") as work:  # one writer per --out
         write_text(scores.to_csv(index=False), work / "scores.csv")
         write_text(rejects.to_csv(index=False), work / "rejects.csv")
         write_json(manifest | {"model": model}, work / "manifest.json")

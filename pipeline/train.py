@@ -64,6 +64,7 @@ def main(
         importance=importance_table(model, frame.sample(min(len(frame), 20_000), random_state=0)),
         kind=kind,
         source=source_name(params),
+        params_file=params,
     )
     write_json(figures, metrics)
     write_json(info, run_info)

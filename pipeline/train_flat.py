@@ -19,7 +19,13 @@ from typing import Annotated
 import typer
 
 from mqlscore.config import FlatParams, TrainParams, find_params, load_section
-from mqlscore.io import finish_publish, publish, staging_folder, write_json, write_text
+from mqlscore.io import (
+    one_writer,
+    publish,
+    staging_folder,
+    write_json,
+    write_text,
+)
 from mqlscore.modeling import flat_mode
 from mqlscore.reporting import markdown as md
 from sources.flat_file import flat_frame, read_flat
@@ -47,7 +53,6 @@ def main(
 
     params = find_params(params)
     id, date = id or None, date or None  # '' from the DVC stage: none
-    finish_publish(out)  # a killed run's set lands first: the folder is never a mix
     config = load_section(params, "flat", FlatParams)
     raw = read_flat(input)
     named = {"--exclude": exclude or (), "--keep": keep or ()}
@@ -65,7 +70,7 @@ def main(
     )
     report = md.flat_report(input.name, run.table, run.metrics, run.audit, run.dropped)
     files = ("model", "importance.csv", "leakage.json", "report.md", "metrics.json")
-    with staging_folder(out, "train-flat") as work:
+    with one_writer(out), staging_folder(out, "train-flat") as work:  # one writer per --out
         save_local(run.model, run.example, work / "model")
         write_json(run.metrics, work / "metrics.json")
         write_json(run.leakage, work / "leakage.json")
@@ -90,6 +95,7 @@ def main(
         kind="flat",
         source=input.stem,
         root=params.parent,
+        params_file=params,
         texts={"leakage.json": json.dumps(run.leakage, indent=1), "report.md": report},
     )
     log.info(

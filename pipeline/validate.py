@@ -14,8 +14,14 @@ from typing import Annotated
 import typer
 
 from mqlscore.config import SYNTHETIC, ValidateParams, load_section
-from mqlscore.io import read_export_info, read_export_time, read_tables, write_json
-from mqlscore.schema import RAW_TABLES
+from mqlscore.io import (
+    read_export_info,
+    read_export_time,
+    read_optional_tables,
+    read_tables,
+    write_json,
+)
+from mqlscore.schema import OPTIONAL_TABLES, RAW_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ def main(
     config = load_section(params, "validate", ValidateParams)
     info = read_export_info(raw)
     source, absent = info.get("source", SYNTHETIC), info.get("missing_tables", [])
-    tables = read_tables(raw, RAW_TABLES)
+    tables = read_tables(raw, RAW_TABLES) | read_optional_tables(raw, OPTIONAL_TABLES)
     history = json.loads(baseline.read_text()) if baseline.exists() else {}
     history = history.get("sources", {SYNTHETIC: history["rows"]} if "rows" in history else {})
     suites = raw_suites(tables, config, read_export_time(raw), history.get(source))

@@ -9,7 +9,9 @@ on a deal are converted leads: a Lead row (IsConverted, ConvertedContactId,
 ConvertedOpportunityId) plus their Contact, and everything after conversion (campaign
 responses, tasks, deal roles) points at the Contact. The lead's account before
 conversion is the custom lookup `Account__c`; `salesforce-converted` is an org without
-it, whose leads get an account only when converted (`ConvertedAccountId`).
+it, whose leads get an account only when converted (`ConvertedAccountId`). Campaign.csv
+carries each campaign's Type, StartDate, BudgetedCost and ActualCost (where the tables
+given hold campaigns); Marketo's demo keeps it, as a program synced to its campaign.
 """
 
 from __future__ import annotations
@@ -149,6 +151,33 @@ def salesforce_files(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
         ),
         "Task.csv": _tasks(sales, who),
         "Event.csv": pd.DataFrame(columns=["Id", "WhoId", "AccountId", "ActivityDateTime"]),
+    } | _campaign_file(tables.get("campaigns"))
+
+
+def _campaign_file(campaigns: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """Campaign.csv as the Data Export writes it (the standard fields of Salesforce's own
+    sample, in its order; dates as dates), where the world has campaigns."""
+    if campaigns is None:
+        return {}
+    start = campaigns["started_at"]
+    end = start + pd.offsets.MonthEnd(0)
+    return {
+        "Campaign.csv": pd.DataFrame(
+            {
+                "Id": campaigns["campaign_id"],
+                "IsDeleted": "",
+                "Name": campaigns["type"] + " " + start.dt.strftime("%B %Y"),
+                "ParentId": "",
+                "Type": campaigns["type"],
+                "Status": "Completed",
+                "StartDate": start.dt.strftime("%Y-%m-%d"),
+                "EndDate": end.dt.strftime("%Y-%m-%d"),
+                "ExpectedRevenue": "",
+                "BudgetedCost": campaigns["budgeted_cost"],
+                "ActualCost": campaigns["actual_cost"],
+                "IsActive": "false",
+            }
+        )
     }
 
 

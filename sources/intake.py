@@ -185,7 +185,7 @@ def _check_columns(columns: list[str], path: Path, table: str) -> None:
 _CASTS: dict[str, tuple[str, str]] = {
     "time": ("TIMESTAMPTZ", "a timestamp"),  # offsets honoured; naive times read as UTC
     "int": ("BIGINT", "a number"),
-    "float": ("DOUBLE", "a number"),
+    "float": ("DOUBLE", "a finite number"),
     "bool": ("BOOLEAN", "true or false"),
 }
 
@@ -221,7 +221,8 @@ def _typed_columns(table: str, names: dict[str, str]) -> tuple[list[str], list[_
             selects.append(f"CAST({raw} AS VARCHAR) AS {column}")
             continue
         typed = f"TRY_CAST({raw} AS {_CASTS[kind][0]})"
-        checks.append(_Check(column, raw, f"{raw} IS NOT NULL AND {typed} IS NULL", kind))
+        unparsed = f"{typed} IS NULL" + (f" OR NOT isfinite({typed})" if kind == "float" else "")
+        checks.append(_Check(column, raw, f"{raw} IS NOT NULL AND ({unparsed})", kind))
         if kind == "time":
             typed = f"CAST({typed} AS TIMESTAMP)"
         selects.append(f"{typed} AS {column}")
@@ -247,6 +248,31 @@ def _raise_on_bad_cells(con: Any, source: str, checks: list[_Check], path: Path)
             )
 
 
+# Tables a night joins leads to by their key: a repeated key would give a lead two rows
+_ONE_ROW_EACH: dict[str, str] = {"accounts": "account_id"}
+
+
+def _raise_on_repeated_key(con: Any, source: str, table: str, names: dict[str, str], path: Path):
+    """A key listed twice in a table leads join to is a refusal naming the value and rows."""
+    key = _ONE_ROW_EACH.get(table)
+    if key not in names:
+        return
+    raw = _quoted(names[key])
+    found = con.execute(
+        f"SELECT value, rows, count(*) OVER () FROM (SELECT {raw} AS value, "
+        "list(rn ORDER BY rn) AS rows FROM (SELECT row_number() OVER () AS rn, * "
+        f"FROM {source}) WHERE {raw} IS NOT NULL GROUP BY 1 HAVING count(*) > 1) "
+        "ORDER BY rows[1] LIMIT 1"
+    ).fetchall()
+    if found:
+        value, rows, repeated = found[0]
+        raise ExportError(
+            f"{path}: column {names[key]}, rows {', '.join(map(str, rows[:5]))}: "
+            f"{shown(value, raw)} is listed {len(rows)} times ({repeated} {key}(s) like it): "
+            f"one row per {table[:-1]}"
+        )
+
+
 def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -> Path:
     """Check and type a (non-lead) table in DuckDB and write it to `target` as Parquet with
     canonical names, so memory stays bounded however many rows it has. A cell that does
@@ -267,6 +293,7 @@ def stage_table(path: Path, table: str, mapping: dict[str, str], target: Path) -
             _check_columns(list(names), path, table)
             selects, checks = _typed_columns(table, names)
             _raise_on_bad_cells(con, source, checks, path)
+            _raise_on_repeated_key(con, source, table, names, path)
             out = str(target).replace("'", "''")
             con.execute(
                 f"COPY (SELECT {', '.join(selects)} FROM {source}) TO '{out}' (FORMAT parquet)"
@@ -540,7 +567,7 @@ def lead_row_problems(chunk: pd.DataFrame, rules: RowRules, seen: dict[str, int]
         flag(future, column, f"is on or after the run date {rules.run_date:%Y-%m-%d}", text)
 
     score = chunk["marketing_score"].str.strip()
-    unparsed = (score != "") & to_number(score).isna()
+    unparsed = (score != "") & ~np.isfinite(to_number(score))
     flag(unparsed, "marketing_score", "is not a number", score)
 
     if rules.known_accounts:
@@ -729,9 +756,9 @@ def parse_numbers(values: pd.Series, options: dict, file: str, column: str) -> p
     show (`decimal_mark`); a cell that is not a number stops the run."""
     decimal = options.get("decimal") or decimal_mark(values, file, column)
     numbers = to_number(values, decimal)
-    bad = values.notna() & numbers.isna()
+    bad = values.notna() & ~np.isfinite(numbers)  # inf and nan spelled out are no amounts
     if bad.any():
-        raise cell_error(file, column, values[bad], "is not a number")
+        raise cell_error(file, column, values[bad], "is not a finite number")
     return numbers.astype("float64")
 
 

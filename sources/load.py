@@ -36,17 +36,18 @@ def load(config: SourceParams, world: WorldParams, rule: MqlRule) -> Loaded:
             # the world gives each lead its account when it is created
             "known_at_creation": {"leads": ["account_id"]},
         }
-        return Loaded(made.raw_tables(), made.truth_tables(), info)
+        return Loaded(made.tables(), made.truth_tables(), info)
     tables, info = canonical_tables(load_source(list(config.mappings)), config.input)
     return Loaded(tables, {}, info)
 
 
 def canonical_export(mappings: list[Path], folder: Path, out: Path) -> Path:
     """A nightly export in a source system's shape, mapped to canonical Parquet tables
-    (and `export.json`) in `out`, the shape `mqlscore score` reads."""
+    (and `export.json`) in `out`, the shape `mqlscore score` reads (no optional table:
+    scoring reads none)."""
     from mqlscore.io import EXPORT_FILE, write_json, write_parquet
 
-    tables, info = canonical_tables(load_source(mappings), folder)
+    tables, info = canonical_tables(load_source(mappings), folder, optional=False)
     for name, frame in tables.items():
         write_parquet(frame, out / f"{name}.parquet")
     exported = folder / EXPORT_FILE  # the export's own time when it says, else just after

@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from mqlscore.io import read_yaml
-from mqlscore.schema import OTHER_TYPE, PRIMARY_KEYS, RAW_TABLES, TABLES
+from mqlscore.schema import OPTIONAL_TABLES, OTHER_TYPE, PRIMARY_KEYS, RAW_TABLES, TABLES
 from sources.intake import (
     MappingError,
     cell_error,
@@ -430,13 +430,19 @@ def accounts_from_ids(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return frame
 
 
-def canonical_tables(source: Source, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
+def canonical_tables(
+    source: Source, folder: Path, optional: bool = True
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every canonical table (empty for those the source lacks) and what was done. A
     table whose files are all absent (optional parts) or hold only a header is a table
-    the source lacks: named in `missing_tables`, its features dropped, its checks skipped."""
+    the source lacks: named in `missing_tables`, its features dropped, its checks skipped.
+    An optional table (`schema.OPTIONAL_TABLES`: campaigns) is returned only where the
+    export has rows of it; absent, it is simply not there (most exports lack it). Without
+    `optional` they are not read (scoring needs none: a bad campaign cost stops no night)."""
     if not folder.is_dir():
         raise MappingError(f"export folder {folder} does not exist")
-    mapped = {t: map_table(source, t, folder) for t in RAW_TABLES if t in source.tables}
+    names = (*RAW_TABLES, *OPTIONAL_TABLES) if optional else RAW_TABLES
+    mapped = {t: map_table(source, t, folder) for t in names if t in source.tables}
     tables = {t: m.frame for t, m in mapped.items() if m.frame is not None and len(m.frame)}
     for table in REQUIRED_TABLES:
         if table not in tables:
@@ -494,9 +500,10 @@ def known_at_creation(source: Source) -> dict[str, list[str]]:
 
 
 def _newest(tables: dict[str, pd.DataFrame]) -> str | None:
-    times = [
+    times = [  # events only: a campaign may be planned to start after the export
         frame[c].max()
         for name, frame in tables.items()
+        if name not in OPTIONAL_TABLES
         for c, kind in TABLES[name].items()
         if kind == "time" and len(frame) and frame[c].notna().any()
     ]

@@ -106,6 +106,7 @@ class _Writeback:
 @dataclass(frozen=True)
 class _Inputs:
     when: pd.Timestamp
+    models: dict[str, str | None]  # each model's URI, its alias resolved once
     scorers: dict[str, Any]
     history: pd.DataFrame
     tables: dict[str, pd.DataFrame | Path]
@@ -221,7 +222,8 @@ def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
         if night.mappings:  # the source system's own shape: mapped to canonical tables first
             export = canonical_export(list(night.mappings), export, work / "export")
         when = pd.Timestamp(night.run_date) if night.run_date else read_export_time(export)
-        scorers = {k: None if u == "none" else load_scorer(u) for k, u in night.models.items()}
+        models = {k: None if u == "none" else pinned_model(u) for k, u in night.models.items()}
+        scorers = {k: u and load_scorer(u) for k, u in models.items()}
         history = read_history(out / HANDOVERS)
         columns = load_column_map(night.column_map)
         dayfirst = date_order_of(find_file(export, "leads"), columns.get("leads", {}))
@@ -237,7 +239,7 @@ def _read(night: Night, out: Path, params: NightParams, work: Path) -> _Inputs:
         crm = _read_writeback(night, out) if night.writeback or night.writeback_all else None
     except (ExportError, MappingError, FileNotFoundError, BlockingIOError) as err:
         raise NightRefused(str(err)) from err
-    return _Inputs(when, scorers, history, tables, rejects, rows_in, files, crm)
+    return _Inputs(when, models, scorers, history, tables, rejects, rows_in, files, crm)
 
 
 def _read_writeback(night: Night, out: Path) -> _Writeback:
@@ -276,7 +278,7 @@ def _manifest(
     return {
         "run_date": str(got.when),
         "engine": night.engine,
-        **{k: s and model_version(night.models[k]) for k, s in got.scorers.items()},
+        **{k: u and {**model_version(u), "uri": night.models[k]} for k, u in got.models.items()},
         "inputs": {path.name: file_md5(path) for path in got.files.values()},
         "rows_in": got.rows_in,
         "scored": len(scored),
@@ -313,6 +315,16 @@ def read_history(path: Path) -> pd.DataFrame:
     if missing:
         raise ExportError(f"{path}: the hand-over history lacks {', '.join(missing)}")
     return history.assign(handed_over_at=pd.to_datetime(history["handed_over_at"]))
+
+
+def pinned_model(uri: str) -> str:
+    """The model URI with its alias resolved to a version, once for the whole night."""
+    from mqlscore.modeling.registered import pinned
+
+    try:
+        return pinned(uri)
+    except Refusal as err:
+        raise ExportError(f"cannot load model {uri}: {err}") from err
 
 
 def load_scorer(uri: str) -> Any:

@@ -152,6 +152,21 @@ _LAST = (
     "santos dubois schmidt weber fischer meyer wagner becker hoffmann lopez perez"
 ).split()
 _LEAD_SOURCES = ("web", "event", "webinar", "content_syndication", "paid_social", "list_import")
+# Per activity type (order of ACTIVITY_TYPES): the campaign type (Salesforce's Campaign.Type
+# picklist) and its typical cost per 1,000 accounts in the world: trade shows dear,
+# webinars and sends cheap.
+_CAMPAIGN_TYPES = (
+    ("Email", 2_000.0),
+    ("Email", 2_000.0),
+    ("Website", 4_000.0),
+    ("Website", 2_000.0),
+    ("Content Syndication", 10_000.0),
+    ("Website", 2_000.0),
+    ("Webinar", 4_000.0),
+    ("Trade Show", 60_000.0),
+    ("Advertisement", 15_000.0),
+)
+_COST_STREAM = 1  # campaign costs draw from their own generator: no other draw moves
 
 
 @dataclass(frozen=True)
@@ -167,9 +182,11 @@ class World:
     truth_leads: pd.DataFrame
     truth_accounts: pd.DataFrame
     exported_at: pd.Timestamp
+    campaigns: pd.DataFrame  # the optional campaigns table: types and costs
 
     def raw_tables(self) -> dict[str, pd.DataFrame]:
-        """The six canonical tables, as an export would hold them (text, not categoricals)."""
+        """The six canonical tables the model reads, as an export would hold them (text,
+        not categoricals)."""
         return {
             "accounts": self.accounts,
             "leads": self.leads,
@@ -178,6 +195,10 @@ class World:
             "opportunities": self.opportunities,
             "opportunity_contacts": self.opportunity_contacts,
         }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every canonical table the world has: the six and its campaigns."""
+        return self.raw_tables() | {"campaigns": self.campaigns}
 
     def truth_tables(self) -> dict[str, pd.DataFrame]:
         return {"leads": self.truth_leads, "accounts": self.truth_accounts}
@@ -384,6 +405,32 @@ def generate_world(params: WorldParams, rule: MqlRule) -> World:
         truth_leads=truth_leads,
         truth_accounts=truth_accounts,
         exported_at=end,
+        campaigns=campaign_table(engagement, n_acc, params.seed),
+    )
+
+
+def campaign_table(engagement: pd.DataFrame, n_accounts: int, seed: int) -> pd.DataFrame:
+    """One campaign per activity type and month the engagement names (`CMP-<type>-<yyyymm>`):
+    its type, its month's start, and costs drawn from a generator of their own (seeded
+    from the world's seed), so the world's other draws stay as they were. Actual cost:
+    the type's typical cost, scaled to the world's accounts, times a lognormal factor;
+    budget: the actual cost within 30% either way."""
+    rng = np.random.default_rng([seed, _COST_STREAM])
+    ids = sorted(engagement["campaign_id"].dropna().unique())
+    activity = [i.removeprefix("CMP-").rsplit("-", 1)[0] for i in ids]
+    month = pd.to_datetime([i.rsplit("-", 1)[1] for i in ids], format="%Y%m")
+    kind = np.array([ACTIVITY_TYPES.index(a) for a in activity], dtype=np.int64)
+    typical = np.array([c for _, c in _CAMPAIGN_TYPES])[kind] * n_accounts / 1_000
+    actual = np.round(typical * rng.lognormal(0.0, 0.3, len(ids)), -1)
+    budget = np.round(actual * rng.uniform(0.7, 1.3, len(ids)), -1)
+    return pd.DataFrame(
+        {
+            "campaign_id": np.asarray(ids, dtype=object),
+            "type": _text(kind, [t for t, _ in _CAMPAIGN_TYPES]),
+            "started_at": month.astype("datetime64[us]"),
+            "budgeted_cost": budget,
+            "actual_cost": actual,
+        }
     )
 
 

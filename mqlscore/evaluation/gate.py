@@ -62,12 +62,13 @@ def quality_gate(
         model, base = volume["model"], volume[kind.baseline]
         if model["won_deals"] < base["won_deals"]:
             failed.append(
-                f"{model['won_deals']:g} won deals vs {base['won_deals']:g} ({kind.baseline})"
+                f"{model['won_deals']:g} won deals at {kind.volume_name} vs "
+                f"{base['won_deals']:g} ({kind.baseline})"
             )
         if model["deals_reached"] <= base["deals_reached"]:
             failed.append(
-                f"{model['deals_reached']:g} deals reached vs {base['deals_reached']:g} "
-                f"({kind.baseline})"
+                f"{model['deals_reached']:g} deals reached at {kind.volume_name} vs "
+                f"{base['deals_reached']:g} ({kind.baseline})"
             )
     return {
         "passed": not failed,
@@ -78,9 +79,10 @@ def quality_gate(
 
 
 def headline(summary: dict, kind: Kind) -> dict:
-    """The few figures worth a column in `dvc exp show`: the model's ranking and, at
-    sales' capacity (named so), its won deals and revenue beside marketing's pick; the
-    gate."""
+    """The few figures worth a column in `dvc exp show`, each named for its volume: the
+    model's ranking; at sales' capacity its won deals and revenue beside marketing's pick;
+    at marketing's own volume (`mql_volume`, `target_volume`) the won deals the gate
+    compares; the gate."""
     ranking, capacity = summary["ranking"]["model"], summary["sales_capacity"]
     out = {
         "roc_auc": ranking["roc_auc"],
@@ -95,6 +97,10 @@ def headline(summary: dict, kind: Kind) -> dict:
     if kind.baseline in capacity:
         out[f"{kind.baseline}_won_deals_at_capacity"] = capacity[kind.baseline]["won_deals"]
         out[f"{kind.baseline}_won_revenue_at_capacity"] = capacity[kind.baseline]["won_revenue"]
+    volume = summary.get(kind.volume_name, {})
+    for ranker, prefix in (("model", ""), (kind.baseline, f"{kind.baseline}_")):
+        if ranker in volume:
+            out[f"{prefix}won_deals_at_{kind.volume_name}"] = volume[ranker]["won_deals"]
     return out
 
 

@@ -18,19 +18,41 @@ from mqlscore.store import EVALUATION, has_store, use_store
 log = logging.getLogger(__name__)
 
 
+def _open_store(uri: str, root: Path) -> None:
+    """Use the store of `root` for a `models:/` URI, or refuse when there is none yet."""
+    if not has_store(root):
+        raise Refusal(
+            f"no model {uri.removeprefix('models:/')} in the MLflow store yet: "
+            f"{root.resolve()} has no mlruns.db (run dvc repro there, name a model "
+            "folder, or set MLFLOW_TRACKING_URI)"
+        )
+    use_store(root)
+
+
+def pinned(uri: str, root: Path = Path(".")) -> str:
+    """`models:/name@alias` as `models:/name/<version>`, resolved once: a promote during
+    a run moves the alias, not what this run scores and records (others unchanged)."""
+    name, at, alias = uri.removeprefix("models:/").partition("@")
+    if not uri.startswith("models:/") or not at:
+        return uri
+    _open_store(uri, root)
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, alias).version
+    except mlflow.exceptions.MlflowException as err:
+        raise Refusal(
+            f"no model {name}@{alias} in the MLflow store yet: run dvc repro "
+            "(or mqlscore models list to see what there is)"
+        ) from err
+    return f"models:/{name}/{version}"
+
+
 def load_scorer(uri: str, root: Path = Path(".")) -> Scorer:
     """The scorer of a model folder or `models:/` URI (from the MLflow store of the
     project folder `root`), read from its text and JSON files (no code from the model
     folder runs)."""
     folder = Path(uri)
     if uri.startswith("models:/"):
-        if not has_store(root):
-            raise Refusal(
-                f"no model {uri.removeprefix('models:/')} in the MLflow store yet: "
-                f"{root.resolve()} has no mlruns.db (run dvc repro there, name a model "
-                "folder, or set MLFLOW_TRACKING_URI)"
-            )
-        use_store(root)
+        _open_store(uri, root)
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except mlflow.exceptions.MlflowException as err:

@@ -47,6 +47,7 @@ class Evidence:
     lookback_days: int
     buying_group_roles: int
     engagement: pd.DataFrame | None = None
+    campaigns: pd.DataFrame | None = None  # the export's campaigns (types, costs), if any
     importance: pd.DataFrame | None = None
     explain: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # rows -> reasons
     validation: dict = field(default_factory=dict)
@@ -207,7 +208,7 @@ def curves_section(ev: Evidence) -> Section:
     section.images.append(
         ("cumulative gains", charts.data_uri(charts.curve_figure(gains, "gains")))
     )
-    grades = review.grade_table(ev.summary["calibration"])
+    grades, days = review.grade_table(ev.summary["calibration"]), ev.label_window_days
     section.images.append(
         ("calibration", charts.data_uri(charts.calibration_figure(calibration, grades)))
     )
@@ -217,6 +218,8 @@ def curves_section(ev: Evidence) -> Section:
     empty = grades.loc[grades["rows"] == 0, "grade"].tolist()
     shown = html_table(grades[grades["rows"] > 0])
     section.tables.append(("Conversion by grade", _noted(shown, _empty_grades(empty, ev.grades))))
+    meant = review.grade_meanings(ev.summary["calibration"], ev.grades, ev.kind.noun, days)
+    section.text += meant
     return section
 
 
@@ -302,10 +305,20 @@ def campaign_section(ev: Evidence) -> Section:
     if ev.engagement is None or ev.engagement["campaign_id"].notna().sum() == 0:
         section.text.append("This export has no campaign on its engagement events.")
     else:
-        table = review.campaign_quality(ev.engagement, ev.test, ev.outcomes, ev.lookback_days)
+        table = review.campaign_quality(
+            ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
+        )
+        section.text.append(COSTS if review.has_costs(ev.campaigns) else NO_COSTS)
         shown, why = _without_empty(table.head(15), ev)
         caption = "By campaign (top 15 by won revenue)"
         section.tables.append((caption, _noted(html_table(shown), why)))
+        if "type" in table.columns:  # which programmes pay: trade shows, webinars, ...
+            types = review.type_quality(
+                ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
+            )
+            shown, why = _without_empty(types, ev)
+            caption = "By campaign type (each deal once per type)"
+            section.tables.append((caption, _noted(html_table(shown), why)))
     if "lead_source" in ev.test.columns:
         table = review.quality_by(ev.test, ev.outcomes, "lead_source")
         shown, why = _without_empty(table, ev)
@@ -314,20 +327,33 @@ def campaign_section(ev: Evidence) -> Section:
     return section
 
 
+COSTS = (
+    "Cost: the campaign's actual cost (its budget where no actual cost is recorded), all of "
+    "it, beside the deals credited in the test period; a type's cost sums its campaigns'. "
+    "Return on cost: (won revenue - cost) / cost, so 0 paid for itself and 1.5 won 2.5 "
+    "times its cost."
+)
+NO_COSTS = "Cost, return on cost and cost per deal: no costs in this export."
+MONEY = re.compile(r"revenue|cost$|^cost_per")  # columns of amounts, in `report.currency`
+
+
 def _without_empty(table: pd.DataFrame, ev: Evidence) -> tuple[pd.DataFrame, str]:
-    """A table without its all-zero columns, a revenue column without amounts behind it
-    among them, and one line naming what was left out and why; money in `ev.currency`."""
+    """A table without its columns that are 0 or blank on every row (a revenue or return
+    column without amounts behind it among them), and one line naming what was left out
+    and why; money in `ev.currency`."""
     numbers = table.select_dtypes("number")
     empty = [c for c in numbers.columns if not numbers[c].fillna(0).astype(bool).any()]
-    money = [c for c in table.columns if "revenue" in str(c)]
-    empty += [c for c in money if not ev.amounts and c not in empty]
-    said = {c: NO_AMOUNTS for c in money if not ev.amounts}
+    said = {"won_revenue": NO_AMOUNTS, "return_on_cost": NO_AMOUNTS} if not ev.amounts else {}
+    empty += [c for c in said if c in table.columns and c not in empty]
     if not _has(ev.test, ev.kind.baseline):
         said["mqls"] = "no MQL flag in this export"
+    blank = {c: "blank on every row" for c in empty if numbers[c].isna().all()}
+    said = blank | said
     why = [f"{str(c).replace('_', ' ')} ({said.get(c, '0 on every row')})" for c in empty]
     shown = table.drop(columns=empty)
     if ev.currency:
-        shown = shown.rename(columns={c: f"{c} ({ev.currency})" for c in money if c in shown})
+        money = {c: f"{c} ({ev.currency})" for c in shown.columns if MONEY.search(str(c))}
+        shown = shown.rename(columns=money)
     return shown, f"Left out of the table: {', '.join(why)}." if why else ""
 
 

@@ -83,6 +83,27 @@ def grade_table(calibration: dict) -> pd.DataFrame:
     return table
 
 
+def grade_meanings(calibration: dict, cuts: dict[str, float], noun: str, days: int) -> list[str]:
+    """What each grade meant in the test period, one sentence per grade with rows: its
+    scores (the probability in percent) and how many of its rows converted."""
+    ordered = sorted(cuts.items(), key=lambda kv: -kv[1])
+    names = [name for name, _ in ordered] + [chr(ord(max(cuts)) + 1)]  # below the last cut
+    bounds = [round(cut * 100) for _, cut in ordered]
+    spans = [f"probability {bounds[0]}% and up"]
+    spans += [f"{low}% to {high}%" for low, high in zip(bounds[1:], bounds, strict=False)]
+    spans = dict(zip(names, [*spans, f"below {bounds[-1]}%"], strict=True))
+    said = []
+    for name, row in calibration["grades"].items():
+        if row["rows"] and name in spans:
+            rate, per = row["conversion_rate"], 100 if row["conversion_rate"] >= 0.01 else 1000
+            said.append(
+                f"Grade {name} ({spans[name]}): {row['rows']:,} {noun}s in the test period, "
+                f"of which {rate * per:.0f} in {per:,} converted within {days} days "
+                f"(the model predicted {row['mean_probability'] * per:.0f})."
+            )
+    return said
+
+
 def roles_table(test: pd.DataFrame, roles: int) -> pd.DataFrame:
     """Conversion by the number of buying-group roles engaged at the lead's account."""
     engaged = (test["buying_group_coverage"].fillna(0) * roles).round().astype(int)
@@ -156,16 +177,85 @@ def quality_by(rows: pd.DataFrame, outcomes: pd.DataFrame, column: str) -> pd.Da
     return table.sort_values(["won_revenue", "opportunities"], ascending=False).reset_index()
 
 
-def campaign_quality(
-    engagement: pd.DataFrame, test: pd.DataFrame, outcomes: pd.DataFrame, days: int
-) -> pd.DataFrame:
-    """`quality_by` campaign: a campaign is credited with the opportunities of the leads
-    it touched in the `days` before a test snapshot, created in the label window after."""
+def _touched_rows(engagement: pd.DataFrame, test: pd.DataFrame, days: int) -> pd.DataFrame:
+    """(lead, snapshot, campaign) touches with the test row's score, label and MQL flag."""
     touches = campaign_touches(engagement, test, days)
     columns = ["lead_id", "snapshot_date", "model", "label"]
     columns += ["new_mql"] if "new_mql" in test else []
-    rows = touches.merge(test[columns], on=["lead_id", "snapshot_date"])
-    return quality_by(rows, outcomes, "campaign_id")
+    return touches.merge(test[columns], on=["lead_id", "snapshot_date"])
+
+
+def _amounts(outcomes: pd.DataFrame) -> bool:
+    return "amount" in outcomes and bool(outcomes["amount"].notna().any())
+
+
+def campaign_quality(
+    engagement: pd.DataFrame,
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    days: int,
+    campaigns: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """`quality_by` campaign: a campaign is credited with the opportunities of the leads
+    it touched in the `days` before a test snapshot, created in the label window after;
+    with the export's campaigns, each campaign's type and costs beside (`with_costs`)."""
+    table = quality_by(_touched_rows(engagement, test, days), outcomes, "campaign_id")
+    if campaigns is None:
+        return table
+    types = _first(campaigns)["type"]
+    if types.notna().any():
+        table.insert(1, "type", table["campaign_id"].map(types))
+    cost = table["campaign_id"].map(campaign_cost(campaigns)).astype(float)
+    return with_costs(table, cost, _amounts(outcomes)) if has_costs(campaigns) else table
+
+
+def type_quality(
+    engagement: pd.DataFrame,
+    test: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    days: int,
+    campaigns: pd.DataFrame,
+) -> pd.DataFrame:
+    """`quality_by` campaign type (trade shows, webinars, ...): a deal counts once per type
+    however many of its campaigns touched; cost: the summed cost of the type's campaigns
+    that touched a test lead (blank when none of them has one)."""
+    types = _first(campaigns)["type"]
+    rows = _touched_rows(engagement, test, days)
+    rows = rows.assign(type=rows["campaign_id"].map(types)).dropna(subset=["type"])
+    touched = rows.drop_duplicates("campaign_id")
+    costs = campaign_cost(campaigns).reindex(touched["campaign_id"]).to_numpy()
+    by_type = pd.Series(costs, index=touched["type"].to_numpy()).groupby(level=0).sum(min_count=1)
+    table = quality_by(rows.drop(columns="campaign_id").drop_duplicates(), outcomes, "type")
+    spent = table["type"].map(by_type).astype(float)
+    return with_costs(table, spent, _amounts(outcomes)) if has_costs(campaigns) else table
+
+
+def _first(campaigns: pd.DataFrame) -> pd.DataFrame:
+    return campaigns.drop_duplicates("campaign_id").set_index("campaign_id")
+
+
+def campaign_cost(campaigns: pd.DataFrame) -> pd.Series:
+    """Each campaign's cost by id: its actual cost, else its budget (blank: neither)."""
+    first = _first(campaigns)
+    return first["actual_cost"].fillna(first["budgeted_cost"])
+
+
+def has_costs(campaigns: pd.DataFrame | None) -> bool:
+    """Whether the export gives any campaign a cost."""
+    return campaigns is not None and bool(campaign_cost(campaigns).notna().any())
+
+
+def with_costs(table: pd.DataFrame, cost: pd.Series, amounts: bool) -> pd.DataFrame:
+    """A quality table with each row's cost, return on cost ((won revenue - cost) / cost:
+    1.5 won 2.5 times the cost; blank without amounts), and cost per deal created and per
+    won deal (blank without deals)."""
+    out = table.copy()
+    out["cost"] = cost.round(0)
+    back = (table["won_revenue"] - cost) / cost.where(cost > 0)
+    out["return_on_cost"] = back.round(2) if amounts else float("nan")
+    out["cost_per_deal_created"] = (cost / table["opportunities"].where(lambda n: n > 0)).round(0)
+    out["cost_per_won_deal"] = (cost / table["won"].where(lambda n: n > 0)).round(0)
+    return out
 
 
 def _spread(row: dict, field: str) -> str:

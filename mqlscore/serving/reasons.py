@@ -2,7 +2,9 @@
 
 Reasons come from the model's own SHAP contributions (LightGBM `pred_contrib`); each
 feature has a sentence template filled with the row's value, so sales reads
-"3 people from this account engaged in 90 days", never a column name.
+"3 people from this account engaged in 90 days", never a column name. A sentence names
+what it is about (this lead, this account); a lead matched to no account is never told
+about "this account": its account features hold only fill values.
 """
 
 from __future__ import annotations
@@ -46,37 +48,51 @@ TEMPLATES: dict[str, str | tuple[str, str]] = {
     r"account_sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this "
     "account in {w} days",
     r"sales_touches_(?P<w>\d+)d": "{n} sales calls, emails or meetings with this lead in {w} days",
-    "buying_group_coverage": "{pct} of the buying group{roles} engaged",
-    "account_velocity": "account engagement {trend} (last {recent} days vs the {before} before)",
+    "buying_group_coverage": "{pct} of this account's buying group{roles} engaged",
+    "account_velocity": "this account's engagement {trend} (last {recent} days vs the "
+    "{before} before)",
     "engagement_trend": "this lead's engagement {trend} (last {recent} days vs the {before} "
     "before)",
-    "decayed_engagement": "recent engagement weight {n}",
-    "days_since_last_event": "last marketing touch: {days}",
+    "decayed_engagement": "this lead's recent engagement weight {n}",
+    "days_since_last_event": "this lead's last marketing touch: {days}",
     "days_since_last_opportunity": "last opportunity with this account: {days}",
     "last_opportunity_outcome": "the last opportunity with this account: {text}",
     "account_prior_opportunities": "{n} earlier opportunities with this account",
     "account_prior_won": "{n} earlier deals won with this account",
     "account_prior_lost": "{n} earlier deals lost with this account",
     "lead_age_days": "lead created {n} days ago",
-    "employees": "{n} employees",
-    "annual_revenue": "annual revenue {money}",
+    "employees": "{n} employees at this account",
+    "annual_revenue": "this account's annual revenue {money}",
     "is_target_account": ("on sales' target-account list", "not on sales' target-account list"),
     "free_mail": ("a free-mail address", "a company email address"),
     "no_account": ("not matched to any account", "matched to an account"),
     "seniority": "title: {text}",
     "function": "works in {text}",
-    "industry": "industry: {text}",
-    "country": "country: {text}",
+    "industry": "this account's industry: {text}",
+    "country": "this account's country: {text}",
     "match_rule": "matched to the account by {text}",
     "marketing_points": "marketing points score {n}",
     "is_mql": ("flagged MQL by marketing", "not flagged MQL by marketing"),
     "new_mql": ("newly flagged MQL by marketing", "not newly flagged MQL by marketing"),
-    "account_marketing_points": "account's summed marketing points {n}",
+    "account_marketing_points": "this account's summed marketing points {n}",
     "account_mql_leads": "{n} MQLs at this account",
     "lead_source": "came in through {text}",
     r"x_(?P<field>\w+)": "{field}: {text}",  # columns a mapping passes through
 }
 _COMPILED = [(re.compile(f"^{k}$"), v) for k, v in reversed(TEMPLATES.items())]
+# text values whose sentence is not the template's ("matched to the account by unmatched")
+SAID: dict[tuple[str, str], str] = {
+    ("match_rule", "unmatched"): "not matched to any account",
+    ("match_rule", "account_id"): "matched to the account by its CRM account id",
+    ("last_opportunity_outcome", "none"): "no earlier opportunity with this account",
+}
+# Features read from the lead's matched account (features/snapshots.py's account joins and
+# firmographics). For a lead matched to none they are fill values (0, 9999 days, 'none',
+# blank), not its company's facts, so they are never its reasons.
+OF_ACCOUNT = re.compile(
+    r"^(account_\w+|buying_group_coverage|days_since_last_opportunity"
+    r"|last_opportunity_outcome|employees|annual_revenue|is_target_account|industry|country)$"
+)
 
 
 def _number(value: float) -> str:
@@ -137,7 +153,7 @@ def describe(feature: str, value: object, words: tuple = ()) -> str:
         return f"{feature.replace('_', ' ')} unknown"
     template, fields = matched
     if isinstance(value, str):
-        return template.format(text=_proper(value), **fields)
+        return SAID.get((feature, value)) or template.format(text=_proper(value), **fields)
     number = float(value)
     if isinstance(template, tuple):
         return template[0] if number >= 0.5 else template[1]
@@ -154,10 +170,14 @@ def describe(feature: str, value: object, words: tuple = ()) -> str:
 
 def model_words(features: list[str], typical: dict) -> tuple:
     """What a model's sentences name that params decide: its recent window and the rest of
-    its longest (the trend features: `features.windows_days`' 2nd and last), and the
-    buying group's roles (`features.buying_group`, kept with the model's means)."""
+    its longest (the trend features: `features.windows_days`' 2nd and last; account
+    features have only those two), and the buying group's roles (`features.buying_group`,
+    kept with the model's means)."""
     windows = sorted({int(m["w"]) for f in features if (m := WINDOWED.match(f))})
-    recent = windows[1] if len(windows) > 1 else (windows or [0])[-1]
+    of_account = sorted(
+        {int(m["w"]) for f in features if (m := WINDOWED.match(f)) and OF_ACCOUNT.match(f)}
+    )
+    recent = (of_account or windows[1:] or windows or [0])[0]
     roles = typical.get("buying_group") or []
     named = f" ({', '.join(roles)})" if roles else ""
     return (("recent", recent), ("before", (windows or [0])[-1] - recent), ("roles", named))
@@ -180,6 +200,11 @@ NAMES = {  # where the sentence without its value reads badly
     "engagement_trend": "this lead's engagement trend",
     "account_velocity": "account engagement trend",
     "buying_group_coverage": "share of the buying group engaged",
+    "decayed_engagement": "recent engagement weight",
+    "employees": "employees",
+    "annual_revenue": "annual revenue",
+    "country": "country",
+    "account_marketing_points": "account's summed marketing points",
 }
 
 
@@ -273,6 +298,16 @@ def signal_windows(features: list[str]) -> dict[str, list[str]]:
     }
 
 
+SAME_FACT = ("no_account", "match_rule")  # "not matched to any account", said by both
+
+
+def same_fact(features: list[str]) -> dict[str, list[str]]:
+    """Features that say one fact, as `signal_windows` pairs them: one slot of a row at most."""
+    if not set(SAME_FACT) <= set(features):
+        return {}
+    return {f: [o for o in SAME_FACT if o != f] for f in SAME_FACT}
+
+
 def one_window(pushes: np.ndarray, features: list[str], windows: dict) -> np.ndarray:
     """Per row, only the window of a signal that pushes most may be a reason (its other
     windows are said in the same sentence), so one signal never takes two slots."""
@@ -327,14 +362,19 @@ def _with_windows(text: str, others: list[str], cells: tuple) -> str:
 
 
 def top_reasons(
-    contributions: pd.DataFrame, values: pd.DataFrame, top: int = TOP, typical: dict | None = None
+    contributions: pd.DataFrame,
+    values: pd.DataFrame,
+    top: int = TOP,
+    typical: dict | None = None,
+    has_account: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Top positive and negative reasons per row, as `reason_up_1..top`, `reason_down_1..top`.
 
     `contributions` holds per-row SHAP values (columns = features); `values` the same rows'
     feature values. With `typical` (the model's means), a reason against says what
-    converting rows show, and a value on the converting side is never one. Blank when
-    fewer than `top` features pushed that way.
+    converting rows show, and a value on the converting side is never one. With
+    `has_account` (per row), a row without an account gets no account feature as a
+    reason. Blank when fewer than `top` features pushed that way.
     """
     typical = typical or {}
     features = list(contributions.columns)
@@ -343,6 +383,7 @@ def top_reasons(
     rows = np.arange(len(shap))
     windows = signal_windows(features)
     columns = {}
+    shap = np.where(not_theirs(features, has_account, len(shap)), 0.0, shap)
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         pushes_all = shap if sign > 0 else -shap
         if direction == "up":  # a reason for is never an absence ("no ...", "unknown")
@@ -351,7 +392,7 @@ def top_reasons(
             pushes_all = np.where(values.isna().to_numpy(), 0.0, pushes_all)
         if direction == "down" and typical:
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
-        pushes_all = one_window(pushes_all, features, windows)
+        pushes_all = one_window(pushes_all, features, windows | same_fact(features))
         order = _largest(pushes_all, top)
         words_for = (
             partial(describe, words=model_words(features, typical))
@@ -367,22 +408,45 @@ def top_reasons(
     return pd.DataFrame(columns, index=contributions.index)
 
 
+def not_theirs(features: list[str], has_account: np.ndarray | None, rows: int) -> np.ndarray:
+    """Cells of account features on rows with no account (none without `has_account`)."""
+    if has_account is None:
+        return np.zeros((rows, len(features)), dtype=bool)
+    about = np.array([bool(OF_ACCOUNT.match(f)) for f in features], dtype=bool)
+    return ~np.asarray(has_account, dtype=bool)[:, None] & about[None, :]
+
+
+def matched(frame: pd.DataFrame) -> np.ndarray | None:
+    """Rows with a matched account (a non-blank `account_id`); None when the rows have no
+    such column (a flat file's)."""
+    if "account_id" not in frame.columns:
+        return None
+    ids = frame["account_id"]
+    return (ids.notna() & ids.astype(str).str.strip().ne("")).to_numpy()
+
+
+def _is_absence(feature: str, value: object) -> bool:
+    return describe(feature, value).startswith(("no ", "not "))
+
+
 def absences(values: pd.DataFrame) -> np.ndarray:
-    """Cells that say something is missing: blank, or a zero its words call an absence
-    ("no people from this account engaged", "not on the target-account list")."""
-    zero_is_absence = [describe(f, 0.0).startswith(("no ", "not ")) for f in values.columns]
+    """Cells that say something is missing: blank, or a value its words call an absence
+    ("no people from this account engaged", "not matched to any account")."""
     blank = values.isna().to_numpy()
-    zero = (
-        np.column_stack(
-            [
-                values[f].eq(0).to_numpy() if z else np.zeros(len(values), bool)
-                for f, z in zip(values.columns, zero_is_absence, strict=True)
-            ]
-        )
-        if len(values.columns)
-        else blank
-    )
-    return blank | zero
+    said = [_absent(f, values[f]) for f in values.columns]
+    return blank | np.column_stack(said) if said else blank
+
+
+def _absent(feature: str, column: pd.Series) -> np.ndarray:
+    """One column's cells whose sentence is an absence: a zero ("no ..."), either side of
+    a yes/no ("not matched to any account" is its yes), or a text ("no earlier ...")."""
+    if not pd.api.types.is_numeric_dtype(column):
+        absent = [v for v in column.dropna().unique() if _is_absence(feature, v)]
+        return column.isin(absent).to_numpy(dtype=bool)
+    yes = column.to_numpy(dtype=float) >= 0.5
+    if isinstance(_template(feature), tuple):
+        return np.where(yes, _is_absence(feature, 1.0), _is_absence(feature, 0.0))
+    return column.eq(0).to_numpy() & _is_absence(feature, 0.0)
 
 
 class Explained(Protocol):
@@ -396,7 +460,9 @@ class Explained(Protocol):
 
 def explain(scorer: Explained, frame: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
     """A model's top `top` reasons up and down per row, in words (`reason_up_1`, ...)."""
-    return top_reasons(scorer.contributions(frame), frame[scorer.features], top, scorer.typical)
+    contributions = scorer.contributions(frame)
+    values = frame[scorer.features]
+    return top_reasons(contributions, values, top, scorer.typical, matched(frame))
 
 
 def check_templates(features: list[str]) -> list[str]:

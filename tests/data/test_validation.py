@@ -92,6 +92,10 @@ def _negative_amount(t: Tables) -> None:
     t["opportunities"].loc[t["opportunities"].index[0], "amount"] = -5000.0
 
 
+def _infinite_amount(t: Tables) -> None:
+    t["opportunities"].loc[t["opportunities"].index[2], "amount"] = float("inf")
+
+
 def _unknown_activity(t: Tables) -> None:
     t["engagement"].loc[t["engagement"].index[1:3], "activity_type"] = "booth_hug"
 
@@ -135,6 +139,7 @@ def _touches_on_accounts_only(t: Tables) -> None:
         (_open_deal_marked_won, "opportunities", "is_won", 1),
         (_touch_on_nobody, "sales_activities", "lead_id", 3),
         (_touch_on_unknown_account, "sales_activities", "account_id", 2),
+        (_infinite_amount, "opportunities", "amount", 1),
     ],
 )
 def test_row_fault_is_named_with_table_column_and_count(
@@ -376,11 +381,31 @@ def _touch_before_its_lead(t: Tables) -> None:
     t["engagement"].loc[first, "occurred_at"] = created - pd.Timedelta(days=30)
 
 
+def _undated(table: str) -> Callable[[Tables], None]:
+    def fault(t: Tables) -> None:
+        t[table].loc[t[table].index[:2], "created_at"] = pd.NaT
+
+    return fault
+
+
+def _deal_contacts_twice(t: Tables) -> None:
+    t["opportunity_contacts"] = pd.concat([t["opportunity_contacts"]] * 2, ignore_index=True)
+
+
+def _lead_on_nothing(t: Tables) -> None:
+    leads = t["leads"]
+    leads.loc[leads.index[leads["account_id"].isna()][:3], "email"] = None
+
+
 @pytest.mark.parametrize(
     ("fault", "table", "column"),
     [
         (_won_deal_without_amount, "opportunities", "amount"),
         (_touch_before_its_lead, "engagement_timing", "occurred_at,lead_created_at"),
+        (_undated("leads"), "leads", "created_at"),
+        (_undated("opportunities"), "opportunities", "created_at"),
+        (_deal_contacts_twice, "opportunity_contacts", "opportunity_id,lead_id,role"),
+        (_lead_on_nothing, "leads", "email"),
     ],
 )
 def test_what_hurts_the_model_quietly_is_a_warning(
@@ -465,3 +490,35 @@ def test_a_lead_account_filled_at_conversion_stops_validate_features(
     params_file.write_text(yaml.safe_dump(params))
     validate_features.main(out[0], out[1], summary, None, params_file)  # kept: passes
     assert json.loads(summary.read_text())["leakage"]["lead"]["leaks"]
+
+
+def test_campaigns_are_checked_where_the_source_has_them(
+    tiny_world: World, tiny_params_file: Path, tmp_path: Path
+) -> None:
+    """Unique ids and finite costs of 0 or more are fatal; a touch naming a campaign the
+    export left out is a warning; a campaign planned after the export is fine."""
+    tables = {k: v.copy() for k, v in tiny_world.tables().items()}
+    campaigns = tables["campaigns"]
+    left_out = campaigns["campaign_id"].iloc[-1]
+    campaigns.loc[1, "actual_cost"] = -5.0
+    campaigns.loc[2, "budgeted_cost"] = float("inf")
+    campaigns.loc[3, "started_at"] = tiny_world.exported_at + pd.Timedelta(days=400)
+    tables["campaigns"] = pd.concat([campaigns.iloc[:-1], campaigns.iloc[[0]]], ignore_index=True)
+    code, summary = _validate(tmp_path, tiny_params_file, _write(tables, tiny_world, tmp_path))
+    failed = {(f["table"], f["column"], f["failed_rows"]) for f in summary["failures"]}
+    assert code == 1 and failed == {
+        ("campaigns", "campaign_id", 2),  # the id twice: both rows
+        ("campaigns", "actual_cost", 1),
+        ("campaigns", "budgeted_cost", 1),
+    }
+    warned = [w for w in summary["warning_details"] if w["column"] == "campaign_id"]
+    touches = int(tiny_world.engagement["campaign_id"].eq(left_out).sum())
+    assert [(w["table"], w["failed_rows"]) for w in warned] == [("engagement", touches)]
+
+
+def test_clean_campaigns_pass(tiny_world: World, tiny_params_file: Path, tmp_path: Path) -> None:
+    raw = _write(tiny_world.tables(), tiny_world, tmp_path / "raw")
+    code, summary = _validate(tmp_path, tiny_params_file, raw)
+    assert code == 0 and summary["failed"] == 0 and summary["warnings"] == 0
+    rows = json.loads((tmp_path / "baseline.json").read_text())["sources"]["synthetic"]
+    assert rows["campaigns"] == len(tiny_world.campaigns)

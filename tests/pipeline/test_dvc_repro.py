@@ -114,6 +114,9 @@ def test_repro_writes_the_side_by_side_metrics(
     assert (
         "| mqlscore " + kind + " model |" in (work / f"reports/evaluation/{kind}.md").read_text()
     )
+    shown = json.loads((work / f"reports/metrics/{kind}.json").read_text())  # DVC metrics
+    assert shown[f"won_deals_at_{volume}"] == table[volume]["model"]["won_deals"]
+    assert shown["won_deals_at_capacity"] == table["sales_capacity"]["model"]["won_deals"]
     gains = pd.read_csv(work / f"reports/plots/{kind}/gains.csv")
     assert set(gains.columns) == {"share_worked", *rankers} and gains["model"].iloc[-1] == 1.0
 
@@ -225,7 +228,9 @@ def test_mlflow_opens_on_training_runs_with_the_importance_image(
     run = mlflow.get_run(json.loads((work / "models/lead_run.json").read_text())["run_id"])
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    assert run.info.run_name.startswith("lead synthetic data-")  # kind, source, data version
+    # kind, source, what differs: outside git (this copy), the training data's version
+    assert re.fullmatch(r"lead · synthetic · data-[0-9a-f]{8}", run.info.run_name)
+    assert "git_commit" not in run.data.tags and "dvc_experiment" not in run.data.tags
     assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["lead_snapshots"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"report.html", "feature_importance.png"} <= artifacts

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mqlscore.io import one_writer
 from pipeline import score_flat, train_flat
 from sources.flat_file import infer_kind
 from tests.conftest import ROOT
@@ -99,6 +100,14 @@ def test_score_flat_scores_unseen_categories_and_rejects_bad_rows(
     assert scores["reason_up_1"].str.contains(" = ").any()  # "Lead Source = Reference"
     rejects = pd.read_csv(tmp_path / "s/rejects.csv")
     assert rejects["reasons"].tolist() == ["Time On Site: forever is not a number", "id is blank"]
+    before = (tmp_path / "s/manifest.json").read_bytes()
+    with one_writer(tmp_path / "s"), pytest.raises(BlockingIOError, match=f"PID {os.getpid()}"):
+        score_flat.main(
+            model=str(run["out"] / "model"), input=tmp_path / "new.csv", out=tmp_path / "s"
+        )
+    assert (tmp_path / "s/manifest.json").read_bytes() == before  # one writer per folder
+    with one_writer(run["out"]), pytest.raises(BlockingIOError, match="another run"):
+        train_flat.main(input=tmp_path / "leads.csv", target="Converted", out=run["out"])
 
 
 def test_type_inference_on_tricky_columns() -> None:

@@ -292,10 +292,11 @@ def test_threshold_qualification_takes_every_eligible_lead_above_it() -> None:
     ]
 
 
-@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
-def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
-    tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path, system: str
-) -> None:
+def _shaped_nights(
+    tiny_world: World, models: Path, params: Path, folder: Path, system: str
+) -> tuple[Path, Path]:
+    """A night of the tiny world scored from its canonical export and from `system`'s
+    demo export (its own shape, read through its mapping): the two output folders."""
     from sources.demo import write_demo_export
 
     tables = tiny_world.raw_tables()
@@ -303,22 +304,33 @@ def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
         tables = tables | {
             name: tables[name].head(0) for name in ("engagement", "sales_activities")
         }
-    canonical, shaped = tmp_path / "canonical", tmp_path / system
+    canonical, shaped = folder / "canonical", folder / system
     write_nightly_export(tables, canonical, tiny_world.exported_at)
     write_demo_export(tables, system, shaped)
     run = {"run_date": str(tiny_world.exported_at.date()), "account_model": "none"}
     run["allow_thin_context"] = system == "hubspot"  # no touches on either side, knowingly
-    _score(canonical, tmp_path / "a", models, tiny_params_file, **run)
-    _score(
-        shaped,
-        tmp_path / "b",
-        models,
-        tiny_params_file,
-        mapping=[ROOT / f"mappings/{system}.yaml"],
-        **run,
-    )
-    a = pd.read_parquet(tmp_path / "a/lead_scores.parquet").sort_values("lead_id")
-    b = pd.read_parquet(tmp_path / "b/lead_scores.parquet").sort_values("lead_id")
+    _score(canonical, folder / "a", models, params, **run)
+    _score(shaped, folder / "b", models, params, mapping=[ROOT / f"mappings/{system}.yaml"], **run)
+    return folder / "a", folder / "b"
+
+
+@pytest.fixture(scope="module")
+def salesforce_night(tmp_path_factory, tiny_world: World, models: Path, tiny_params_file: Path):
+    """The canonical and the Salesforce-shaped night's output folders."""
+    folder = tmp_path_factory.mktemp("salesforce_night")
+    return _shaped_nights(tiny_world, models, tiny_params_file, folder, "salesforce")
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_an_export_in_a_source_systems_shape_scores_like_the_canonical_one(
+    request, tiny_world: World, models: Path, tiny_params_file: Path, tmp_path: Path, system: str
+) -> None:
+    if system == "salesforce":
+        first, second = request.getfixturevalue("salesforce_night")
+    else:
+        first, second = _shaped_nights(tiny_world, models, tiny_params_file, tmp_path, system)
+    a = pd.read_parquet(first / "lead_scores.parquet").sort_values("lead_id")
+    b = pd.read_parquet(second / "lead_scores.parquet").sort_values("lead_id")
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
 
 
@@ -596,11 +608,20 @@ def test_the_hand_over_window_holds_a_lead_back_for_rehand_after_days() -> None:
     assert pd.isna(when[2]) and pd.isna(when[3])
 
 
-def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
-    """Over a whole night's output: no reason for is an absence, no reason against is
-    'unknown', one signal never takes two slots of a row, counts read as whole numbers
-    or one decimal, and top_percent follows the rank."""
-    out, _ = scored
+# what only a lead with a matched account may hear ("from this account", "with this
+# account", "this account's", "matched to the account by ...", "matched to an account")
+ACCOUNT_WORDING = r"\b(?:this|the|an) account\b"
+
+
+@pytest.mark.parametrize("night", ["default", "salesforce"])
+def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(request, night: str) -> None:
+    """Over a whole night's output (the default demo's, and the Salesforce demo export's
+    through its mapping): no reason for is an absence, no reason against is 'unknown',
+    one signal never takes two slots of a row, counts read as whole numbers or one
+    decimal, account wording only for a lead with an account, and top_percent follows
+    the rank."""
+    fixture, part = {"default": ("scored", 0), "salesforce": ("salesforce_night", 1)}[night]
+    out = request.getfixturevalue(fixture)[part]
     leads = pd.read_parquet(out / "lead_scores.parquet")
     up = leads[[f"reason_up_{k}" for k in (1, 2, 3)]]
     down = leads[[f"reason_down_{k}" for k in (1, 2, 3)]]
@@ -617,6 +638,15 @@ def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(scored) -> None:
         for _, row in stems.iterrows():
             shown = [s for s in row if s]
             assert len(shown) == len(set(shown)), shown
+    ids = leads["account_id"]
+    has_account = ids.notna() & ids.astype(str).str.strip().ne("")
+    about_account = pd.concat([up, down], axis=1).apply(
+        lambda c: c.str.contains(ACCOUNT_WORDING, regex=True)
+    )
+    assert 0 < (~has_account).sum() < len(leads)  # both kinds of lead tonight
+    assert about_account[has_account].any(axis=1).mean() > 0.5  # they hear of theirs
+    lone = leads.loc[~has_account & about_account.any(axis=1)]
+    assert lone.empty, lone.filter(like="reason_").head(3).to_dict("records")
     ordered = leads.sort_values("rank")
     assert ordered["top_percent"].is_monotonic_increasing
     assert ordered["top_percent"].iloc[0] == 1 and ordered["top_percent"].iloc[-1] == 100

@@ -17,6 +17,7 @@ from mqlscore.refusal import Refusal
 from mqlscore.registry import (
     champion_version,
     model_versions,
+    record_gate,
     rollback_champion,
     set_champion,
 )
@@ -59,6 +60,7 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
             source="test",
             root=tmp_path,
         )
+        record_gate(NAME, info["version"], passed=True)
         versions.append(info["version"])
     return versions
 
@@ -138,6 +140,7 @@ def test_the_embedded_store_follows_a_moved_project_folder(
         kind="lead",
         source="test",
     )
+    record_gate(NAME, info["version"], passed=True)
     set_champion(NAME, info["version"])
     moved = tmp_path / "moved"
     first.rename(moved)
@@ -167,6 +170,7 @@ def test_the_duel_scores_the_champions_evaluation_model_not_its_refit(
         tags={"served": "refit"},
         evaluation={"model": evaluated, "comparison": _scorer(3)},
     )
+    record_gate(NAME, info["version"], passed=True)
     set_champion(NAME, info["version"])
     _, probabilities = champion_probabilities(NAME, FRAME)
     np.testing.assert_allclose(probabilities, evaluated.probability(FRAME))
@@ -180,6 +184,53 @@ def test_models_list_shows_every_version_its_run_and_the_champion(registry: list
     assert [r["version"] for r in rows] == registry
     assert [r["aliases"] for r in rows] == ["", "champion", ""]
     assert {r["run"] for r in rows} == {"FINISHED"}
+    assert {r["gate"] for r in rows} == {"passed"}
+
+
+def test_only_a_finished_run_whose_gate_passed_can_be_champion(registry: list[str]) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    v1, v2, _ = registry
+    record_gate(NAME, v2, passed=False)
+    with pytest.raises(Refusal, match=f"version {v2} cannot be champion: its quality gate failed"):
+        set_champion(NAME, v2)
+    killed = client.create_run(client.get_experiment_by_name(NAME).experiment_id)  # RUNNING
+    source = client.get_model_version(NAME, v1).source
+    orphan = str(client.create_model_version(NAME, source, run_id=killed.info.run_id).version)
+    with pytest.raises(Refusal, match="its training run is RUNNING"):
+        set_champion(NAME, orphan)
+    fresh = client.create_model_version(
+        NAME, source, run_id=client.get_model_version(NAME, v1).run_id
+    )
+    with pytest.raises(Refusal, match="its quality gate not run"):
+        set_champion(NAME, fresh.version)
+    assert champion_version(NAME) is None
+    gates = {r["version"]: r["gate"] for r in model_versions()}
+    assert (gates[v2], gates[orphan], gates[str(fresh.version)]) == (
+        "failed",
+        "not run",
+        "not run",
+    )
+
+
+@pytest.mark.parametrize("killed_after", ["alias", "history"])
+def test_a_move_killed_halfway_still_rolls_back_to_the_one_before(
+    registry: list[str], killed_after: str
+) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    v1, v2, v3 = registry
+    set_champion(NAME, v1)
+    set_champion(NAME, v2)
+    if killed_after == "alias":  # the alias moved to v3, the history was never written
+        client.set_registered_model_alias(NAME, "champion", v3)
+    else:  # the history says v3, the alias never moved (the order before this fix)
+        client.set_registered_model_tag(NAME, "champion_history", ",".join([v1, v2, v3]))
+    before = champion_version(NAME)
+    assert rollback_champion(NAME) != before
+    assert champion_version(NAME) == (v2 if killed_after == "alias" else v1)
 
 
 def test_scoring_before_any_training_says_to_train_first(
@@ -191,3 +242,20 @@ def test_scoring_before_any_training_says_to_train_first(
         load_scorer("models:/mqlscore-lead@champion")
     with pytest.raises(Refusal, match="not a model folder"):
         load_scorer(str(tmp_path))
+
+
+def test_a_night_pins_the_champion_once_so_a_promote_meanwhile_changes_nothing(
+    registry: list[str],
+) -> None:
+    from mqlscore.modeling.registered import pinned
+    from mqlscore.registry import model_version
+
+    v1, v2, _ = registry
+    set_champion(NAME, v1)
+    uri = pinned(f"models:/{NAME}@champion")
+    set_champion(NAME, v2)  # promoted while the night runs
+    assert uri == f"models:/{NAME}/{v1}" and model_version(uri)["version"] == v1
+    np.testing.assert_allclose(load_scorer(uri).probability(FRAME), _scorer(1).probability(FRAME))
+    assert pinned("models/lead") == "models/lead"  # a folder is what it is
+    with pytest.raises(Refusal, match="no model mqlscore-test@nobody"):
+        pinned(f"models:/{NAME}@nobody")

@@ -64,6 +64,9 @@ def test_an_ambiguous_or_mixed_decimal_mark_stops_the_run() -> None:
     with pytest.raises(MappingError, match="'7,5' and '1.5' use different decimal marks"):
         parse_numbers(pd.Series(["7,5", "1.5"]), {}, "o.csv", "Amount")
     assert parse_numbers(pd.Series(["34,100"]), {"decimal": ","}, "o.csv", "A")[0] == 34.1
+    for spelled in ("inf", "-Infinity", "NaN"):  # spelled-out floats are no amounts
+        with pytest.raises(MappingError, match=f"{spelled!r} in data row 2 is not a finite"):
+            parse_numbers(pd.Series(["12", spelled]), {}, "o.csv", "Amount")
 
 
 def test_a_where_with_one_value_keeps_that_value() -> None:

@@ -201,7 +201,9 @@ def test_the_gate_weighs_distinct_deals_not_row_precision() -> None:
         {"won_deals": 3.0, "deals_reached": 5.0, "precision": 0.1},
     )
     gate = quality_gate(level, KINDS["lead"], True, 0.55)
-    assert not gate["passed"] and gate["failed"] == ["5 deals reached vs 5 (mql_flag)"]
+    assert not gate["passed"] and gate["failed"] == [
+        "5 deals reached at mql_volume vs 5 (mql_flag)"
+    ]
     ahead = table(
         {"won_deals": 3.0, "deals_reached": 6.0, "precision": 0.05},
         {"won_deals": 2.5, "deals_reached": 5.0, "precision": 0.1},

@@ -38,7 +38,9 @@ def test_describe_speaks_plain_words() -> None:
     assert describe("function", "it") == "works in IT"
     assert describe("web_visit_30d", 1.0) == "1 website visit by this lead in 30 days"
     assert describe("account_engaged_contacts_90d", 1.0).startswith("1 person from")
-    assert describe("employees", 1206.2) == "1,206 employees"  # a count stays whole
+    assert (
+        describe("employees", 1206.2) == "1,206 employees at this account"
+    )  # a count stays whole
     assert describe("employees", float("nan")) == "employees unknown"
 
 
@@ -59,7 +61,7 @@ def test_top_reasons_pick_the_largest_pushes_each_way() -> None:
         {"employees": [500.0, 20.0], "is_target_account": [1.0, 0.0], "free_mail": [1.0, 0.0]}
     )
     reasons = top_reasons(shap, values)
-    assert reasons.loc[0, "reason_up_1"] == "500 employees"
+    assert reasons.loc[0, "reason_up_1"] == "500 employees at this account"
     assert reasons.loc[0, "reason_up_2"] == "on sales' target-account list"
     assert reasons.loc[0, "reason_up_3"] == ""  # only two features pushed up
     assert reasons.loc[0, "reason_down_1"] == "a free-mail address"
@@ -142,6 +144,7 @@ def test_any_crm_id_passes_without_a_pattern() -> None:
         ({"created_at": ["2025-01-01", "yesterday"]}, "created_at: 'yesterday' is not a date"),
         ({"created_at": ["2025-01-01", "2025-06-01"]}, "is on or after the run date 2025-06-01"),
         ({"marketing_score": ["1", "1e"]}, "marketing_score: '1e' is not a number"),
+        ({"marketing_score": ["1", "inf"]}, "marketing_score: 'inf' is not a number"),
         ({"account_id": ["A1", "A404"]}, "account_id: 'A404' is not in the accounts table"),
     ],
 )
@@ -178,6 +181,28 @@ def test_a_bad_cell_in_another_table_names_file_column_value_and_row(tmp_path: P
     message = str(error.value)
     assert str(path) in message and "occurred_at" in message
     assert "row 2" in message and "'yesterday'" in message
+
+
+_ACCOUNTS = "account_id,name,domain,industry,employees,annual_revenue,country,is_target_account\n"
+
+
+def test_an_infinite_amount_is_not_a_number(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        _ACCOUNTS + "A1,Acme,acme.com,it,10,5000,DE,true\nA2,Beta,b.com,it,10,inf,DE,\n"
+    )
+    with pytest.raises(ExportError, match=r"annual_revenue, row 2: 'inf' is not a finite number"):
+        stage_table(path, "accounts", {}, tmp_path / "out.parquet")
+
+
+def test_an_account_listed_twice_is_refused_naming_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    rows = [f"A{i},Co{i},c{i}.com,it,10,5000,DE,true" for i in range(1, 5)] + ["A2,Co2,,,,,,"]
+    path.write_text(_ACCOUNTS + "\n".join(rows) + "\n")
+    with pytest.raises(ExportError) as error:
+        stage_table(path, "accounts", {}, tmp_path / "out.parquet")
+    assert "column account_id, rows 2, 5: 'A2' is listed 2 times" in str(error.value)
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_a_good_table_is_renamed_and_typed(tmp_path: Path) -> None:
@@ -295,7 +320,7 @@ def test_windows_of_one_signal_are_one_reason() -> None:
     )
     up = top_reasons(contributions, values, top=3).iloc[0]
     assert up["reason_up_1"] == "7 pricing-page visits by this lead in 30 days, 20 in 90 days"
-    assert up["reason_up_2"] == "300 employees" and up["reason_up_3"] == ""
+    assert up["reason_up_2"] == "300 employees at this account" and up["reason_up_3"] == ""
 
 
 def test_top_percent_says_where_a_lead_stands_tonight() -> None:
@@ -326,7 +351,10 @@ def test_window_lengths_and_roles_in_the_words_follow_params(
     shap["buying_group_coverage"] = [0.8]
     up = top_reasons(shap, values, top=3, typical=typical).iloc[0]
     assert up["reason_up_1"] == f"this lead's engagement rising ({trend})"
-    assert up["reason_up_2"].startswith("50% of the buying group ") and group in up["reason_up_2"]
+    assert (
+        up["reason_up_2"].startswith("50% of this account's buying group ")
+        and group in up["reason_up_2"]
+    )
     assert "90" not in " ".join(up) or windows[-1] == 90
 
 
@@ -411,3 +439,74 @@ def test_another_table_that_is_not_its_kind_of_file_is_refused_naming_it(
     cut.write_bytes(good.read_bytes()[:-30])  # was duckdb.InvalidInputException, exit 3
     with pytest.raises(ExportError, match="cut.parquet: not a readable Parquet file"):
         stage_table(cut, "opportunity_contacts", {}, tmp_path / "out.parquet")
+
+
+def test_a_lead_without_an_account_hears_nothing_about_this_account() -> None:
+    """An account-less lead's account features are fill values (0, 9999 days, 'none'), not
+    its company's facts: never its reasons, either way. A lead with an account hears them."""
+    from mqlscore.serving.reasons import matched
+
+    pushes = {"account_events_90d": 0.9, "days_since_last_opportunity": -0.8}
+    pushes |= {"last_opportunity_outcome": 0.7, "events_30d": 0.2, "free_mail": -0.1}
+    contributions = pd.DataFrame({f: [v, v] for f, v in pushes.items()})
+    values = pd.DataFrame(
+        {
+            "account_events_90d": [4.0, 4.0],
+            "days_since_last_opportunity": [9999.0, 9999.0],
+            "last_opportunity_outcome": ["won", "won"],
+            "events_30d": [2.0, 2.0],
+            "free_mail": [1.0, 1.0],
+        }
+    )
+    has = matched(pd.DataFrame({"account_id": ["A1", None]}))
+    out = top_reasons(contributions, values, top=3, has_account=has)
+    assert has.tolist() == [True, False]
+    assert out.loc[0, "reason_up_1"] == "4 marketing touches from this account in 90 days"
+    assert out.loc[0, "reason_down_1"] == "last opportunity with this account: never"
+    lone = out.loc[1]
+    assert lone["reason_up_1"] == "2 marketing touches by this lead in 30 days"
+    assert lone["reason_down_1"] == "a free-mail address"
+    assert "account" not in " ".join(lone)
+    assert matched(pd.DataFrame({"x": [1]})) is None  # a flat file's rows: no account column
+    assert matched(pd.DataFrame({"account_id": [" ", ""]})).tolist() == [False, False]
+
+
+def test_being_matched_to_no_account_is_said_once_and_never_as_a_reason_for() -> None:
+    contributions = pd.DataFrame({"no_account": [-0.5, 0.6], "match_rule": [-0.4, 0.5]})
+    values = pd.DataFrame({"no_account": [1.0, 1.0], "match_rule": ["unmatched", "unmatched"]})
+    out = top_reasons(contributions, values, top=3)
+    assert out.loc[0, "reason_down_1"] == "not matched to any account"
+    assert out.loc[0, "reason_down_2"] == ""  # match_rule says the same: not twice
+    assert (out.loc[1, [f"reason_up_{k}" for k in (1, 2, 3)]] == "").all()  # an absence
+    assert describe("match_rule", "email_domain") == "matched to the account by email domain"
+    assert describe("last_opportunity_outcome", "none").startswith("no earlier opportunity")
+
+
+def test_an_account_models_trend_names_its_own_two_windows() -> None:
+    """The account model has only the trend's windows (30 and 90 days): its trend reads
+    'last 30 days vs the 60 before', never 'last 90 days vs the 0 before'."""
+    values = pd.DataFrame(
+        {"account_events_30d": [5.0], "account_events_90d": [9.0], "account_velocity": [3.0]}
+    )
+    contributions = pd.DataFrame({c: [0.1] for c in values} | {"account_velocity": [0.9]})
+    up = top_reasons(contributions, values, top=1).iloc[0]
+    assert up["reason_up_1"] == "this account's engagement rising (last 30 days vs the 60 before)"
+
+
+def test_every_account_snapshot_feature_is_one_a_lead_needs_an_account_for(spec) -> None:
+    """OF_ACCOUNT names exactly the features the account joins and firmographics give: the
+    account snapshot's columns, and none of the lead's own."""
+    import re
+
+    from features.snapshots import account_snapshot_sql, lead_snapshot_sql
+    from mqlscore.serving.reasons import OF_ACCOUNT
+
+    def named(sql: str) -> set[str]:
+        return set(re.findall(r"(?:\bAS |\ba\.)([a-z]\w*)", sql))
+
+    keys = {"account_id", "snapshot_date", "on_open_opportunity"}
+    keys |= {"label", "label_won", "label_at", "label_complete"}
+    accounts = named(account_snapshot_sql(spec)) - keys
+    own = named(lead_snapshot_sql(spec)) - accounts - keys
+    assert len(accounts) > 15 and all(OF_ACCOUNT.match(f) for f in accounts), accounts
+    assert len(own) > 20 and not any(OF_ACCOUNT.match(f) for f in own), own

@@ -137,3 +137,24 @@ def test_the_report_shows_only_a_scoring_run_of_its_own_source(tiny_params_file)
     assert _this_source(other, tiny_params_file) is None  # another source's night
     assert _this_source({"scored": 1}, tiny_params_file) == {"scored": 1}  # a model folder
     assert _this_source(None, tiny_params_file) is None
+
+
+def test_each_grade_says_what_it_meant_in_the_test_period() -> None:
+    """One sentence per grade with rows, its probabilities and conversion from the
+    evaluated figures (a rate under 1% per 1,000); an empty grade says nothing."""
+    grades = {
+        "A": {"rows": 314, "mean_probability": 0.39, "conversion_rate": 0.357},
+        "B": {"rows": 2075, "mean_probability": 0.164, "conversion_rate": 0.188},
+        "C": {"rows": 0, "mean_probability": 0.0, "conversion_rate": 0.0},
+        "D": {"rows": 66767, "mean_probability": 0.002, "conversion_rate": 0.0024},
+    }
+    cuts = {"A": 0.30, "B": 0.10, "C": 0.03}
+    said = review.grade_meanings({"grades": grades}, cuts, "lead", 90)
+    assert said == [
+        "Grade A (probability 30% and up): 314 leads in the test period, of which 36 in 100 "
+        "converted within 90 days (the model predicted 39).",
+        "Grade B (10% to 30%): 2,075 leads in the test period, of which 19 in 100 converted "
+        "within 90 days (the model predicted 16).",
+        "Grade D (below 3%): 66,767 leads in the test period, of which 2 in 1,000 converted "
+        "within 90 days (the model predicted 2).",
+    ]

@@ -11,12 +11,13 @@ from tests.conftest import ROOT
 
 
 def test_tables_have_the_canonical_columns(tiny_world: World) -> None:
-    for name, frame in tiny_world.raw_tables().items():
+    assert set(tiny_world.tables()) == set(TABLES)
+    for name, frame in tiny_world.tables().items():
         assert list(frame.columns) == list(TABLES[name]), name
 
 
 def test_ids_are_unique_and_present(tiny_world: World) -> None:
-    tables = tiny_world.raw_tables()
+    tables = tiny_world.tables()
     for table, key in PRIMARY_KEYS.items():
         ids = tables[table][key]
         assert ids.notna().all(), table
@@ -29,6 +30,30 @@ def test_every_foreign_key_resolves(tiny_world: World) -> None:
         values = tables[table][column].dropna().astype(str)
         assert values.isin(tables[parent][parent_key].astype(str)).all(), (table, column)
     assert tables["leads"]["account_id"].isna().any(), "some leads must need matching"
+
+
+def test_every_touch_names_a_campaign_with_a_type_and_a_cost(tiny_world: World) -> None:
+    campaigns = tiny_world.campaigns.set_index("campaign_id")
+    assert set(campaigns.index) == set(tiny_world.engagement["campaign_id"])
+    assert campaigns["actual_cost"].gt(0).all() and campaigns["budgeted_cost"].gt(0).all()
+    typical = campaigns.groupby("type")["actual_cost"].median()
+    assert typical["Trade Show"] > typical.drop("Trade Show").max()  # trade shows are dear
+    assert typical["Webinar"] < typical["Advertisement"]  # webinars cheap
+    shows = campaigns[campaigns["type"] == "Trade Show"].index
+    assert shows.str.startswith("CMP-event_scan-").all()
+    month = campaigns["started_at"].dt.to_period("M").dt.start_time
+    assert campaigns["started_at"].eq(month).all()
+
+
+def test_campaign_costs_follow_the_seed(tiny_world: World, world_params: WorldParams) -> None:
+    """Costs come from a generator of their own, seeded by the world's seed."""
+    from sources.world import campaign_table
+
+    n = len(tiny_world.accounts)
+    again = campaign_table(tiny_world.engagement, n, world_params.seed)
+    pd.testing.assert_frame_equal(again, tiny_world.campaigns)
+    other = campaign_table(tiny_world.engagement, n, world_params.seed + 1)
+    assert not other["actual_cost"].equals(tiny_world.campaigns["actual_cost"])
 
 
 def test_events_lie_inside_the_world_and_after_lead_creation(
