@@ -143,6 +143,12 @@ class EvaluateParams(Section):
     interval: float = Field(gt=0, lt=1)  # the intervals' coverage
 
 
+class ReportParams(Section):
+    """The revenue team's report."""
+
+    currency: str | None  # how money is written ("BRL", "$"); none: bare amounts
+
+
 class ScoreParams(Section):
     """Nightly scoring."""
 

@@ -15,6 +15,7 @@ import typer
 from mqlscore.config import (
     EvaluateParams,
     FeatureParams,
+    ReportParams,
     TrainParams,
     load_section,
     registered_name,
@@ -79,7 +80,8 @@ def main(
         validation=_json(validation) or {},
         join=_json(join) or {},
         manifest=_this_source(_json(scores / "manifest.json") if scores else None, params),
-        tracking=_json(tracking),
+        tracking=_own_tracking(_json(tracking), params),
+        currency=load_section(params, "report", ReportParams).currency,
     )
     html = page.review_page(evidence, read_export_info(raw).get("source", "synthetic"))
     write_text(html, out)
@@ -97,3 +99,14 @@ def _this_source(manifest: dict | None, params: Path) -> dict | None:
         log.info("report: the scoring run in --scores used %s, not this source's model", name)
         return None
     return manifest
+
+
+def _own_tracking(tracking: dict | None, params: Path) -> dict | None:
+    """`mqlscore track`'s result, if every run it tracked scored with this source's lead
+    model (tracking written before it named its models is kept)."""
+    names = set((tracking or {}).get("models", []))
+    prefix = load_section(params, "train", TrainParams).model_prefix
+    if names - {registered_name(params, prefix, "lead")}:
+        log.info("report: --tracking follows runs of %s, not this source's model", names)
+        return None
+    return tracking

@@ -38,7 +38,9 @@ def read_scores(folder: Path) -> pd.DataFrame:
             f"{scores_file}: not the file its manifest.json lists (another run's?): a mixed set"
         )
     scores = pd.read_parquet(scores_file, columns=COLUMNS)
-    return scores.assign(run_date=pd.Timestamp(said["run_date"]))
+    model = said.get("model") or {}  # a registered model's name; a folder's says nothing
+    model = model.get("name") if model.get("version", "local") != "local" else None
+    return scores.assign(run_date=pd.Timestamp(said["run_date"]), model=model)
 
 
 def main(
@@ -66,6 +68,7 @@ def main(
     grades = outcomes.by_grade(seen)
     result = {
         "runs": len(scores),
+        "models": sorted(rows["model"].dropna().unique().tolist()),  # whose scores these are
         "label_window_days": window,
         "says": outcomes.verdict(grades),
         "by_grade": grades.to_dict(orient="records"),

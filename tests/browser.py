@@ -22,8 +22,10 @@ FLAGS = [
 
 
 @contextmanager
-def chromium_page() -> Iterator[tuple[object, list[str], list[str]]]:
-    """A fresh page, the console errors it logs and every URL it requests."""
+def chromium_page(
+    width: int = 1200, height: int = 900
+) -> Iterator[tuple[object, list[str], list[str]]]:
+    """A fresh page of this viewport, the console errors it logs and every URL it requests."""
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
@@ -32,7 +34,7 @@ def chromium_page() -> Iterator[tuple[object, list[str], list[str]]]:
 
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": height})
         errors: list[str] = []
         requests: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -54,6 +54,13 @@ class Evidence:
     join: dict = field(default_factory=dict)
     manifest: dict | None = None
     tracking: dict | None = None
+    currency: str | None = None  # `report.currency`: how money is written
+
+    @cached_property
+    def amounts(self) -> bool:
+        """Whether the export carries deal amounts (else no revenue figure is shown)."""
+        column = self.outcomes.get("amount")
+        return column is not None and bool(column.notna().any())
 
     @cached_property
     def handed(self) -> pd.DataFrame:
@@ -61,7 +68,7 @@ class Evidence:
         return review.with_handover(self.test, self.kind)
 
 
-RATE = re.compile(r"rate|precision|^\d{4}-\d{2}$")  # a month column holds rates
+RATE = re.compile(r"rate|precision|probability|^\d{4}-\d{2}$")  # a month column holds rates
 
 
 def _cell(column: str, value: object) -> str:
@@ -89,6 +96,18 @@ def html_table(frame: pd.DataFrame) -> Markup:
     return Markup(shown.to_html(index=False, border=0, classes="t", escape=True))
 
 
+NO_AMOUNTS = "amounts not in this export"
+SIMPLEST = ("lead_source_rate",)  # the headline's baseline when there is no marketing flag
+ORACLE = (
+    "The oracle ranks by the synthetic world's hidden true chance of converting: the best "
+    "any model could do, shown as a ceiling (a real export has no oracle)."
+)
+SHAP = (
+    "Each bar: how far the feature moves a lead's score up or down on average (mean "
+    "|SHAP| in log-odds, the model's own scale; 0.7 is about a doubling of the odds)."
+)
+
+
 def _has(test: pd.DataFrame, column: str) -> bool:
     return column in test.columns and test[column].nunique() > 1
 
@@ -97,17 +116,16 @@ def headline_section(ev: Evidence) -> Section:
     """At sales' capacity: rows handed over, deals created and won, revenue, model vs rule."""
     rows = ev.summary["sales_capacity"]
     rule = ev.kind.baseline if ev.kind.baseline in rows else None
+    simplest = next((n for n in SIMPLEST if n in rows), None) if rule is None else None
     noun = ev.kind.noun
 
     def figure(ranker: str, field: str) -> str:
         value = rows[ranker][field]
-        shown = f"{value:,.0f}" if field == "won_revenue" else count(value)
+        shown = charts.money(value, ev.currency) if field == "won_revenue" else count(value)
         return f"<span data-figure='{ranker}.{field}'>{shown}</span>"
 
-    amounts = "amount" in ev.outcomes.columns and bool(ev.outcomes["amount"].notna().any())
-
     def worth(ranker: str) -> str:
-        return f", worth {figure(ranker, 'won_revenue')}" if amounts else ""
+        return f", worth {figure(ranker, 'won_revenue')}" if ev.amounts else ""
 
     text = (
         f"Handing sales {figure('model', 'selected')} {noun}s over the test period (sales' "
@@ -121,14 +139,23 @@ def headline_section(ev: Evidence) -> Section:
             f"created, {figure(rule, 'won_deals')} won{worth(rule)}."
         )
     else:
-        text += ". This export has no marketing flag to compare with."
-    if not amounts:
-        text += " The export has no deal amounts, so no revenue is shown."
-    names = ["model", *([rule] if rule else []), *(["oracle"] if "oracle" in rows else [])]
-    chart = charts.headline_figure(rows, names, revenue=amounts)
+        text += ". This export has no marketing flag to compare with"
+        text += (
+            f"; {charts.LABELS[simplest]}, the simplest baseline it allows, at the same volume: "
+            f"{figure(simplest, 'deals_reached')} created, {figure(simplest, 'won_deals')} won."
+            if simplest
+            else "."
+        )
+    if not ev.amounts:
+        text += f" Revenue: {NO_AMOUNTS}, so no revenue is shown."
+    beside = [rule or simplest] if rule or simplest else []
+    names = ["model", *beside, *(["oracle"] if "oracle" in rows else [])]
+    chart = charts.headline_figure(rows, names, revenue=ev.amounts, currency=ev.currency)
     section = Section(
         "The headline", "headline", [Markup(text)], [("headline", charts.data_uri(chart))]
     )
+    if "oracle" in rows:
+        section.text.append(ORACLE)
     intervals = review.interval_table(ev.summary, {**ev.kind.rankers, **charts.LABELS})
     section.tables.append(
         (
@@ -181,15 +208,32 @@ def curves_section(ev: Evidence) -> Section:
     section.images.append(
         ("cumulative gains", charts.data_uri(charts.curve_figure(gains, "gains")))
     )
+    grades, days = review.grade_table(ev.summary["calibration"]), ev.label_window_days
     section.images.append(
-        ("calibration", charts.data_uri(charts.curve_figure(calibration, "calibration")))
+        ("calibration", charts.data_uri(charts.calibration_figure(calibration, grades)))
     )
+    if "oracle" in gains.columns:
+        section.text.append(ORACLE)
     section.tables.append(("Share of conversions captured, and lift", _lift_html(gains)))
-    grades = review.grade_table(ev.summary["calibration"])
-    section.tables.append(("Conversion by grade", html_table(grades)))
-    calibration, days = ev.summary["calibration"], ev.label_window_days
-    section.text += review.grade_meanings(calibration, ev.grades, ev.kind.noun, days)
+    empty = grades.loc[grades["rows"] == 0, "grade"].tolist()
+    shown = html_table(grades[grades["rows"] > 0])
+    section.tables.append(("Conversion by grade", _noted(shown, _empty_grades(empty, ev.grades))))
+    meant = review.grade_meanings(ev.summary["calibration"], ev.grades, ev.kind.noun, days)
+    section.text += meant
     return section
+
+
+def _noted(table: Markup, note: str) -> Markup:
+    """A table with the line saying what it leaves out, under it."""
+    return table + Markup('<p class="note">{}</p>').format(note) if note else table
+
+
+def _empty_grades(empty: list[str], cuts: dict[str, float]) -> str:
+    """Why a grade has no row in the table: no test row scored up to its cut."""
+    if not empty:
+        return ""
+    named = ", ".join(f"{g} (from {cuts[g]:.0%})" if g in cuts else g for g in empty)
+    return f"Left out of the grade table, no test row scored in them: grade {named}."
 
 
 def _lift_html(gains: pd.DataFrame) -> str:
@@ -203,7 +247,14 @@ def drivers_section(ev: Evidence) -> Section:
     if ev.importance is not None:
         labels = plain_names(ev.importance["feature"])
         figure = charts.importance_figure(ev.importance, labels)
+        section.text.append(SHAP)
         section.images.append(("importance", charts.data_uri(figure)))
+        still = len(ev.importance) - len(charts.moving_features(ev.importance))
+        if still:
+            section.text.append(
+                f"Left out of the chart: {still} feature{'s' * (still != 1)} that move no "
+                "score on the test rows (or under 1% of the strongest's pull)."
+            )
     if "buying_group_coverage" in ev.test.columns:
         roles = review.roles_table(ev.test, ev.buying_group_roles)
         figure = charts.bar_figure(
@@ -229,10 +280,13 @@ def breakdown_section(ev: Evidence) -> Section:
     test = ev.handed
     for column in ("lead_source", "country", "is_target_account"):
         if _has(test, column):
-            section.tables.append(
-                (BREAKDOWN_TITLES[column], html_table(review.segment_table(test, column)))
-            )
+            section.tables.append((BREAKDOWN_TITLES[column], html_table(_segments(test, column))))
     return section
+
+
+def _segments(test: pd.DataFrame, column: str) -> pd.DataFrame:
+    table = review.segment_table(test, column)
+    return table.rename(columns={"is_target_account": "on the target-account list"})
 
 
 def campaign_section(ev: Evidence) -> Section:
@@ -255,17 +309,21 @@ def campaign_section(ev: Evidence) -> Section:
             ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
         )
         section.text.append(COSTS if review.has_costs(ev.campaigns) else NO_COSTS)
-        section.tables.append(("By campaign (top 15 by won revenue)", html_table(table.head(15))))
+        shown, why = _without_empty(table.head(15), ev)
+        caption = "By campaign (top 15 by won revenue)"
+        section.tables.append((caption, _noted(html_table(shown), why)))
         if "type" in table.columns:  # which programmes pay: trade shows, webinars, ...
             types = review.type_quality(
                 ev.engagement, ev.test, ev.outcomes, ev.lookback_days, ev.campaigns
             )
-            section.tables.append(
-                ("By campaign type (each deal once per type)", html_table(types))
-            )
+            shown, why = _without_empty(types, ev)
+            caption = "By campaign type (each deal once per type)"
+            section.tables.append((caption, _noted(html_table(shown), why)))
     if "lead_source" in ev.test.columns:
         table = review.quality_by(ev.test, ev.outcomes, "lead_source")
-        section.tables.append(("By lead source", html_table(table)))
+        shown, why = _without_empty(table, ev)
+        caption = "By lead source: leads, conversions and deals (counts)"
+        section.tables.append((caption, _noted(html_table(shown), why)))
     return section
 
 
@@ -276,12 +334,36 @@ COSTS = (
     "times its cost."
 )
 NO_COSTS = "Cost, return on cost and cost per deal: no costs in this export."
+MONEY = re.compile(r"revenue|cost$|^cost_per")  # columns of amounts, in `report.currency`
+
+
+def _without_empty(table: pd.DataFrame, ev: Evidence) -> tuple[pd.DataFrame, str]:
+    """A table without its columns that are 0 or blank on every row (a revenue or return
+    column without amounts behind it among them), and one line naming what was left out
+    and why; money in `ev.currency`."""
+    numbers = table.select_dtypes("number")
+    empty = [c for c in numbers.columns if not numbers[c].fillna(0).astype(bool).any()]
+    said = {"won_revenue": NO_AMOUNTS, "return_on_cost": NO_AMOUNTS} if not ev.amounts else {}
+    empty += [c for c in said if c in table.columns and c not in empty]
+    if not _has(ev.test, ev.kind.baseline):
+        said["mqls"] = "no MQL flag in this export"
+    blank = {c: "blank on every row" for c in empty if numbers[c].isna().all()}
+    said = blank | said
+    why = [f"{str(c).replace('_', ' ')} ({said.get(c, '0 on every row')})" for c in empty]
+    shown = table.drop(columns=empty)
+    if ev.currency:
+        money = {c: f"{c} ({ev.currency})" for c in shown.columns if MONEY.search(str(c))}
+        shown = shown.rename(columns=money)
+    return shown, f"Left out of the table: {', '.join(why)}." if why else ""
 
 
 def health_section(ev: Evidence) -> Section:
     """Validation, match rates, and drift from the latest scoring run."""
     section = Section("Data health", "health")
-    section.tables.append(("Checks", html_table(review.health_table(ev.validation, ev.join))))
+    matched = _matched(ev.join, ev.validation)
+    checks = html_table(review.health_table(ev.validation, matched))
+    unmatched = "" if matched or not ev.join else "No account matching: no accounts table here."
+    section.tables.append(("Checks", _noted(checks, unmatched)))
     if ev.manifest is None:
         section.text.append(
             "No scoring run given (mqlscore report --scores DIR), so no drift view."
@@ -298,6 +380,12 @@ def health_section(ev: Evidence) -> Section:
             ("Largest shifts since training (PSI)", html_table(review.drifted(drift)))
         )
     return section
+
+
+def _matched(join: dict, validation: dict) -> dict:
+    """The match rates, or none when the export has no accounts table: a lead can match
+    no account that is not there, whatever an id column says."""
+    return {} if "accounts" in validation.get("skipped_tables", []) else join
 
 
 ORDER = ["A", "B", "C", "D", "handed over", "MQL flag"]
@@ -346,10 +434,10 @@ def sections(ev: Evidence) -> list[Section]:
     return [s for s in built if s is not None]
 
 
-BREAKDOWN_TITLES = {
-    "lead_source": "By lead source",
-    "country": "By country",
-    "is_target_account": "Target accounts or not",
+BREAKDOWN_TITLES = {  # precision: the converted share of each side's picks
+    "lead_source": "By lead source: each side's picks and their precision",
+    "country": "By country: each side's picks and their precision",
+    "is_target_account": "On sales' target-account list or not: picks and precision",
 }
 
 

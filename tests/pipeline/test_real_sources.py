@@ -4,6 +4,7 @@ mapping file, in a temp copy of the project."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -75,5 +76,56 @@ def test_the_report_says_what_olist_cannot_show(olist) -> None:
     assert any("no mql flag" in m.lower() for m in missing)  # the 2x2 and breakdowns
     assert "no marketing flag to compare with" in text  # the headline says so too
     assert "By lead source" in text  # campaign quality by the source Olist does carry
-    assert "The export has no deal amounts, so no revenue is shown." in text  # not "worth 0"
+    assert "amounts not in this export, so no revenue is shown" in text  # not "worth 0"
     assert "the model beside this export's baselines" in text  # no MQL rule to be beside
+
+
+def test_the_olist_report_shows_only_olists_figures(olist, tmp_path, monkeypatch) -> None:
+    """Built in-process beside the synthetic world's latest night and tracking (a shared
+    scores/ folder): none of their figures, no 0 for a missing amount, no empty grade."""
+    from pipeline.report import main
+
+    work, _ = olist
+    night = tmp_path / "scores"
+    night.mkdir()
+    drift = {"psi": {"employees": 0.31}, "warn_above": 0.25, "drifting": {"employees": 0.31}}
+    synthetic = {"name": "mqlscore-lead"}
+    manifest = {"model": synthetic, "run_date": "2025-03-01", "scored": 26667, "drift": drift}
+    (night / "manifest.json").write_text(json.dumps(manifest))
+    tracking = tmp_path / "tracking.json"
+    says = "In 3 of 3 scoring months grade A converted above grade B (A 31.1% vs B 4.4%)."
+    month = {"month": "2025-01", "leads": 45, "converted": 14, "won": 2, "window_complete": True}
+    tracked = {
+        "models": [synthetic["name"]],
+        "says": says,
+        "by_grade": [month | {"grade": "A", "conversion_rate": 0.311}],
+        "by_decile": [{"decile": 1, "2025-01": 0.311}],
+    }
+    tracking.write_text(json.dumps(tracked))
+    monkeypatch.chdir(work)
+    out = tmp_path / "report.html"
+    main(
+        evaluation=Path("reports/evaluation/lead.json"),
+        test_scores=Path("data/evaluated/lead_test.parquet"),
+        outcomes=Path("data/processed/lead_outcomes.parquet"),
+        plots=Path("reports/plots/lead"),
+        model_dir=Path("models/lead"),
+        raw=Path("data/raw"),
+        out=out,
+        validation=Path("reports/validation.json"),
+        join=Path("reports/join.json"),
+        scores=night,
+        tracking=tracking,
+    )
+    html = out.read_text()
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert "26,667" not in text and "31.1%" not in text and "Did past scores" not in text
+    assert "employees" not in text  # the synthetic night's drift
+    assert "worth 0" not in text and "0.0M" not in html and "worth" not in text
+    assert "amounts not in this export" in text
+    assert "matched by account id" not in text  # Olist has no accounts table
+    assert "MQL rule" not in html.split("</title>")[0]
+    grades = html.split("Conversion by grade</div>")[1].split("</table>")[0]
+    rows = [re.findall(r"<td>([^<]*)</td>", row) for row in grades.split("<tr>")[1:]]
+    assert rows and all(row[-1] != "0" for row in rows), rows  # no grade of 0 rows
+    assert "no test row scored in them" in text  # and the line saying why
