@@ -125,10 +125,11 @@ def test_the_report_opens_offline_with_the_runs_own_figures(
     project: tuple[Path, dict[str, str]],
 ) -> None:
     """On a laptop's screen (1366 x 768): every chart drawn, nothing wider than the page;
-    the full-page screenshot is kept beside the report for a look."""
+    the full-page screenshot is kept in test-results/ (git-ignored) for a look."""
     work, _ = project
     report = work / "reports/report.html"
-    shot = work / "reports/report.png"
+    shot = ROOT / "test-results" / "report.png"  # outlives pytest's temporary folders
+    shot.parent.mkdir(exist_ok=True)
     evaluated = json.loads((work / "reports/evaluation/lead.json").read_text())["sales_capacity"]
     with chromium_page(1366, 768) as (page, errors, requests):
         page.goto(report.as_uri())
@@ -240,7 +241,8 @@ def test_mlflow_opens_on_training_runs_with_the_importance_image(
         page.goto(f"{experiment_page}?workflowType=machine_learning")
         page.get_by_text(run.info.run_name).first.wait_for(timeout=30_000)
         assert "/runs" in page.url  # the training-runs view, not the GenAI overview
-        page.screenshot(path=str(tmp_path / "mlflow_runs.png"))
+        (ROOT / "test-results").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "test-results" / "mlflow_runs.png"))
         page.goto(f"{importance}?workflowType=machine_learning")
         loaded = "i => i.src.startsWith('blob:') && i.naturalWidth > 0"
         page.wait_for_function(f"() => [...document.images].some({loaded})", timeout=30_000)
