@@ -27,11 +27,9 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def dvc_project(
-    work: Path, params: dict, targets: tuple[str, ...] = ()
-) -> tuple[Path, dict[str, str]]:
-    """A copy of the project in `work` with these params and its own MLflow store, after
-    a real `dvc repro` (of `targets` only, when given)."""
+def _copy_project(work: Path, params: dict) -> dict[str, str]:
+    """A copy of the project in `work` with these params, `dvc init`-ed; its environment
+    (its own MLflow store)."""
     for folder in ("mqlscore", "pipeline", "features", "sources", "mappings", "data/exports"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")
@@ -45,7 +43,43 @@ def dvc_project(
     dvc = [sys.executable, "-m", "dvc"]
     _run([*dvc, "init", "--no-scm", "-q"], work, env)
     _run([*dvc, "config", "core.analytics", "false"], work, env)
-    _run([*dvc, "repro", *targets], work, env)
+    return env
+
+
+def dvc_project(
+    work: Path, params: dict, targets: tuple[str, ...] = ()
+) -> tuple[Path, dict[str, str]]:
+    """A copy of the project in `work` with these params and its own MLflow store, after
+    a real `dvc repro` (of `targets` only, when given)."""
+    env = _copy_project(work, params)
+    _run([sys.executable, "-m", "dvc", "repro", *targets], work, env)
+    return work, env
+
+
+def staged_project(work: Path, params: dict) -> tuple[Path, dict[str, str]]:
+    """The same copy after every stage's command, in DVC's order, run in this process
+    (Kedro's in-memory runner, for DVC): the stages' own code and outputs without a
+    Python start per stage. No dvc.lock: `project` is the real repro."""
+    import shlex
+
+    import networkx as nx
+    import typer
+    from dvc.repo import Repo
+
+    from pipeline.cli import app
+
+    env = _copy_project(work, params)
+    with Repo(str(work)) as repo:  # each stage after the ones it depends on
+        commands = [stage.cmd for stage in reversed(list(nx.topological_sort(repo.index.graph)))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        for name in ("MLFLOW_TRACKING_URI", "CI"):
+            patch.setenv(name, env[name])
+        for command in commands:
+            try:
+                app(shlex.split(command)[1:], prog_name="mqlscore", standalone_mode=False)
+            except typer.Exit as stop:
+                assert stop.exit_code == 0, command
     return work, env
 
 

@@ -1,5 +1,5 @@
-"""`dvc repro` on a real export nobody here made: Olist's public funnel, through its
-mapping file, in a temp copy of the project."""
+"""The pipeline on a real export nobody here made: Olist's public funnel, through its
+mapping file, in a temp copy of the project (each stage of dvc.yaml run in process)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import mlflow
 import pytest
 
 from tests.conftest import ROOT, tiny_params_dict
-from tests.pipeline.test_dvc_repro import dvc_project
+from tests.pipeline.test_dvc_repro import staged_project
 
 pytestmark = pytest.mark.smoke
 OLIST = ROOT.parent / "shared" / "data" / "olist-marketing-funnel"
@@ -24,7 +24,7 @@ def olist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     params = tiny_params_dict()
     params["source"].update(mappings=["mappings/olist.yaml"], input=str(OLIST))
     params["train"]["kinds"] = ["lead"]  # as mappings/olist.yaml: dvc.yaml follows params.yaml
-    return dvc_project(tmp_path_factory.mktemp("olist"), params)
+    return staged_project(tmp_path_factory.mktemp("olist"), params)
 
 
 def test_olist_trains_a_lead_model_and_says_what_it_cannot_compare(olist) -> None:
