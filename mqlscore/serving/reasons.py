@@ -387,9 +387,9 @@ def top_reasons(
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         pushes_all = shap if sign > 0 else -shap
         if direction == "up":  # a reason for is never an absence ("no ...", "unknown")
-            pushes_all = np.where(absences(values), 0.0, pushes_all)
-        else:  # nor is "unknown" a reason against: nothing a rep can look at
-            pushes_all = np.where(values.isna().to_numpy(), 0.0, pushes_all)
+            pushes_all = np.where(absences(values) | vague(values), 0.0, pushes_all)
+        else:  # nor is "unknown" or "other" a reason against: nothing a rep can look at
+            pushes_all = np.where(vague(values), 0.0, pushes_all)
         if direction == "down" and typical:
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
         pushes_all = one_window(pushes_all, features, windows | same_fact(features))
@@ -425,8 +425,24 @@ def matched(frame: pd.DataFrame) -> np.ndarray | None:
     return (ids.notna() & ids.astype(str).str.strip().ne("")).to_numpy()
 
 
+# Category values that say nothing a rep can look at ("works in other")
+VAGUE_VALUES = frozenset({"other", "unknown", "none", "n/a", "na", "-", "(blank)"})
+
+
 def _is_absence(feature: str, value: object) -> bool:
     return describe(feature, value).startswith(("no ", "not "))
+
+
+def vague(values: pd.DataFrame) -> np.ndarray:
+    """Blank cells, and text cells whose value says nothing (`VAGUE_VALUES`)."""
+    said = [
+        values[f].astype("string").str.strip().str.lower().isin(VAGUE_VALUES).fillna(False)
+        if not pd.api.types.is_numeric_dtype(values[f])
+        else pd.Series(False, index=values.index)
+        for f in values.columns
+    ]
+    blank = values.isna().to_numpy()
+    return blank | np.column_stack([s.to_numpy(dtype=bool) for s in said]) if said else blank
 
 
 def absences(values: pd.DataFrame) -> np.ndarray:

@@ -616,9 +616,9 @@ ACCOUNT_WORDING = r"\b(?:this|the|an) account\b"
 @pytest.mark.parametrize("night", ["default", "salesforce"])
 def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(request, night: str) -> None:
     """Over a whole night's output (the default demo's, and the Salesforce demo export's
-    through its mapping): no reason for is an absence, no reason against is 'unknown',
-    one signal never takes two slots of a row, counts read as whole numbers or one
-    decimal, account wording only for a lead with an account, and top_percent follows
+    through its mapping): no reason for is an absence, no reason either way is 'unknown'
+    or 'other', one signal never takes two slots of a row, counts read as whole numbers
+    or one decimal, account wording only for a lead with an account, and top_percent follows
     the rank."""
     fixture, part = {"default": ("scored", 0), "salesforce": ("salesforce_night", 1)}[night]
     out = request.getfixturevalue(fixture)[part]
@@ -630,6 +630,8 @@ def test_every_reason_of_a_night_follows_the_rules_a_rep_trusts(request, night: 
     assert len(said) > len(leads)  # most leads get reasons
     assert not said.str.match(r"^(no|not) ").any() and not said.str.contains("unknown").any()
     assert not down.stack().str.contains("unknown").any()
+    vague = r"(?:works in|title:) (?:other|unknown|none)$"  # says nothing a rep can check
+    assert not pd.concat([said, down.stack()]).str.contains(vague).any()
     assert not said.str.contains(r"= nan|\d\.\d{2,}").any()
     for frame in (up, down):
         # the window of a signal is said once per row: "... in 30 days, 20 in 90 days"

@@ -309,6 +309,16 @@ def test_a_reason_for_is_never_an_absence() -> None:
     assert up.loc[1, "reason_up_1"] == describe("account_engaged_contacts_90d", 4.0)
 
 
+def test_a_value_that_says_nothing_is_no_reason_either_way() -> None:
+    contributions = pd.DataFrame({"function": [1.2, -1.2, 0.8], "events_30d": [0.3, 0.3, 0.3]})
+    values = pd.DataFrame({"function": ["other", "Unknown", "it"], "events_30d": [5.0] * 3})
+    reasons = top_reasons(contributions, values, top=2)
+    assert reasons["reason_up_1"].tolist()[:2] == [describe("events_30d", 5.0)] * 2
+    assert reasons.loc[2, "reason_up_1"] == describe("function", "it")  # "works in IT"
+    against = reasons.filter(like="reason_down").stack()
+    assert not against.str.contains("works in").any()  # "Unknown" is nothing to look at
+
+
 def test_windows_of_one_signal_are_one_reason() -> None:
     """The 30- and 90-day counts of one signal never take two slots: the window that
     pushes most is the reason, the others said in the same sentence."""
