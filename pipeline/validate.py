@@ -49,6 +49,7 @@ def main(
         summarize,
         timing_suite,
         timing_table,
+        with_found_keys,
     )
 
     config = load_section(params, "validate", ValidateParams)
@@ -63,7 +64,8 @@ def main(
         log.warning(
             "validate: %s is not in this source (%s): its checks are skipped", table, source
         )
-    checked = {t: tables[t] for t in suites}
+    found = with_found_keys(tables)
+    checked = {t: found[t] for t in suites}
     timing = timing_table(tables) if "engagement" in suites else None
     if timing is not None:  # across tables: touches against their lead's creation
         checked["engagement_timing"] = timing

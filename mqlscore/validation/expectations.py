@@ -102,7 +102,7 @@ def raw_suites(
                 meta=_meta(f"columns {', '.join(columns)}"),
             ),
             gxe.ExpectTableColumnsToMatchSet(
-                column_set=list(columns),
+                column_set=[*columns, *_found_columns(tables, table)],
                 exact_match=True,
                 meta=_meta("no columns beyond the canonical ones", "warning"),
             ),
@@ -128,23 +128,18 @@ def raw_suites(
                 gxe.ExpectColumnValuesToNotBeNull(column=key, meta=_meta("every row has an id")),
                 gxe.ExpectColumnValuesToBeUnique(column=key, meta=_meta("unique ids")),
             ]
-        for (child, column), (parent, parent_key) in (FOREIGN_KEYS | SOFT_FOREIGN_KEYS).items():
-            parents = tables.get(parent, pd.DataFrame())
-            if child != table or column not in present or parent_key not in parents:
+        for child, column, parent, soft in _key_links(tables):
+            if child != table:
                 continue
-            soft = (child, column) in SOFT_FOREIGN_KEYS  # a campaign the export left out
             exps.append(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column=column,
-                    value_set=_masked(parents[[parent_key]])[parent_key]
-                    .dropna()
-                    .astype(str)
-                    .unique()
-                    .tolist(),  # as the Data Docs show them, where the checked rows are masked
+                    column=found_column(column, parent),  # a yes/no per row: no id list
+                    value_set=[True],
                     meta=_meta(
-                        f"every value found in {parent}.{parent_key}",
+                        f"every value found in {parent}.{FOREIGN_KEYS_ALL[child, column][1]}",
                         "warning" if soft else "fatal",
-                    ),
+                    )
+                    | {"column": column},
                 )
             )
             if (table, column) not in OPTIONAL_KEYS and not soft:
@@ -178,6 +173,41 @@ def raw_suites(
             )
         suites[table] = exps
     return suites
+
+
+FOREIGN_KEYS_ALL = FOREIGN_KEYS | SOFT_FOREIGN_KEYS
+
+
+def _key_links(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, str, bool]]:
+    """(child, column, parent, soft) for each foreign key with both sides in `tables`."""
+    return [
+        (child, column, parent, (child, column) in SOFT_FOREIGN_KEYS)
+        for (child, column), (parent, key) in FOREIGN_KEYS_ALL.items()
+        if column in tables.get(child, {}) and key in tables.get(parent, {})
+    ]
+
+
+def found_column(column: str, parent: str) -> str:
+    """The yes/no column `with_found_keys` adds for a foreign key."""
+    return f"{column} found in {parent}"
+
+
+def _found_columns(tables: dict[str, pd.DataFrame], table: str) -> list[str]:
+    return [found_column(c, p) for child, c, p, _ in _key_links(tables) if child == table]
+
+
+def with_found_keys(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with a yes/no column per foreign key: its value is found in the parent
+    table (or blank). GX checks that column, not the value against a list of every id (a
+    list GX serialises on every step: most of validate's time, and every id in the Data
+    Docs)."""
+    out = dict(tables)
+    for child, column, parent, _ in _key_links(tables):
+        ids = set(tables[parent][FOREIGN_KEYS_ALL[child, column][1]].dropna().astype(str))
+        values = out[child][column]
+        found = values.isna() | values.astype(str).isin(ids)
+        out[child] = out[child].assign(**{found_column(column, parent): found.to_numpy()})
+    return out
 
 
 def _one_of_rules(table: str, present: list[str]) -> list[Any]:
@@ -525,7 +555,8 @@ def _read(table: str, frame: pd.DataFrame, outcome: Any) -> tuple[Check, pd.Data
     config = outcome.expectation_config
     kwargs, meta, result = config.kwargs, config.meta or {}, outcome.result or {}
     column = (
-        kwargs.get("column")
+        meta.get("column")
+        or kwargs.get("column")
         or ",".join(str(kwargs[k]) for k in ("column_A", "column_B") if k in kwargs)
         or ",".join(kwargs.get("column_list", []))
         or "*"

@@ -264,12 +264,13 @@ def test_half_export_fails_the_volume_band(
 
 
 def test_malformed_emails_below_the_share_are_row_level_rejects(tiny_world: World) -> None:
-    from mqlscore.validation.expectations import raw_suites
+    from mqlscore.validation.expectations import raw_suites, with_found_keys
 
     tables = {k: v.copy() for k, v in tiny_world.raw_tables().items()}
     tables["leads"].loc[tables["leads"].index[[2, 9]], "email"] = "not-an-email"
     suites = raw_suites(tables, project_params("validate", ValidateParams), tiny_world.exported_at)
-    checks, rows = run_suites({"leads": tables["leads"]}, {"leads": suites["leads"]})
+    leads = with_found_keys(tables)["leads"]
+    checks, rows = run_suites({"leads": leads}, {"leads": suites["leads"]})
     assert all(c.passed for c in checks)  # 2 bad rows are within the allowed share
     assert rows["leads"]["row"].tolist() == [2, 9]
     assert rows["leads"]["reason"].str.contains("well-formed emails").all()
