@@ -1,4 +1,5 @@
-"""The published lead and account tables: names and order are stable (documented in the README)."""
+"""The published lead and account tables: names and order are stable (documented in
+docs/nightly-scoring.md)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ OUTPUT_FILES = (
 REASON_COLUMNS = [f"reason_{d}_{k}" for d in ("up", "down") for k in (1, 2, 3)]
 
 
-# The published output: names and order are stable (documented in the README).
+# The published output: names and order are stable (documented in docs/nightly-scoring.md).
 LEAD_COLUMNS = [
     "lead_id",
     "account_id",
