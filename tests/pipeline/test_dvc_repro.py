@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.browser import chromium_page
-from tests.conftest import ROOT, tiny_params_dict
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.smoke
 
@@ -85,7 +85,23 @@ def staged_project(work: Path, params: dict) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    return dvc_project(tmp_path_factory.mktemp("project"), tiny_params_dict())
+    """The README's quickstart run as written on a fresh git clone of the tiny world
+    (`dvc repro`, tonight's scores, a flat file): the suite's one real `dvc repro`."""
+    from tests.pipeline.test_readme import quickstart
+
+    return quickstart(tmp_path_factory.mktemp("quickstart"))
+
+
+def test_the_quickstart_commands_run_as_written(project: tuple[Path, dict[str, str]]) -> None:
+    from tests.pipeline.test_readme import assert_scored
+
+    work, _ = project
+    assert (work / "reports/report.html").stat().st_size > 0
+    assert (work / "reports/metrics/lead.json").exists()
+    assert_scored(work / "scores")
+    assert json.loads((work / "flat/metrics.json").read_text())["roc_auc"] > 0.5
+    flat = json.loads((work / "flat-scores/manifest.json").read_text())
+    assert flat["rows_in"] == 400 and len(pd.read_csv(work / "flat-scores/scores.csv")) > 0
 
 
 @pytest.mark.parametrize(
@@ -263,9 +279,12 @@ def test_mlflow_opens_on_training_runs_with_the_importance_image(
     run = mlflow.get_run(json.loads((work / "models/lead_run.json").read_text())["run_id"])
     experiment = mlflow.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
-    # kind, source, what differs: outside git (this copy), the training data's version
-    assert re.fullmatch(r"lead · synthetic · data-[0-9a-f]{8}", run.info.run_name)
-    assert "git_commit" not in run.data.tags and "dvc_experiment" not in run.data.tags
+    # kind, source, what differs: on a fresh clone (params as committed), the commit
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True
+    ).stdout.strip()
+    assert run.info.run_name == f"lead · synthetic · {head[:7]}"
+    assert run.data.tags["git_commit"] == head and "dvc_experiment" not in run.data.tags
     assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["lead_snapshots"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"report.html", "feature_importance.png"} <= artifacts

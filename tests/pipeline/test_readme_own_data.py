@@ -1,7 +1,7 @@
 """The README's "Your own data" and "Review" commands, run as written on a fresh clone:
 the Salesforce demo export through its mapping to a scored night and a write-back, then
 the report and the experiments table. Its own file, so a second worker runs it beside
-test_readme.py's quickstart."""
+the quickstart (test_dvc_repro.py's project)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.smoke
 
 
 def test_the_own_data_and_review_commands_run_as_written(tmp_path: Path) -> None:
-    work, said = run_sections(OWN_DATA, tmp_path)
+    work, said, _ = run_sections(OWN_DATA, tmp_path)
     assert "mqlscore-salesforce-lead" in "".join(said)  # `mqlscore models list`
     assert_scored(work / "scores-salesforce")
     written = pd.read_csv(work / "scores-salesforce/crm_update_lead.csv")
