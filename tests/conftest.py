@@ -64,24 +64,3 @@ def spec(tiny_params_file: Path) -> SnapshotSpec:
         load_section(tiny_params_file, "features", FeatureParams),
         load_section(tiny_params_file, "mql_rule", MqlRule),
     )
-
-
-# The long real runs, longest first (measured on 2 cores): with one file per worker
-# (`-n auto --dist loadfile`), the workers start on these and the short tests fill the end,
-# instead of one worker running a long file alone at the end.
-LONG_FIRST = (
-    "test_dvc_repro.py",  # the README quickstart as the one real dvc repro, then 17 tests
-    "test_spark_cluster.py",  # a standalone Spark master and worker, two JVM drivers
-    "test_readme_own_data.py",  # the Salesforce demo through its mapping, dvc exp run
-    "test_planted_people.py",  # the whole pipeline in process on a planted export
-    "test_fuzz.py",
-    "test_spark_parity.py",
-    "test_real_sources.py",
-    "test_flat.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the files of `LONG_FIRST` first, in its order; the rest as collected."""
-    rank = {name: i for i, name in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
