@@ -35,7 +35,6 @@ stopped (the prepared world and models in <work> are reused).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -74,15 +73,6 @@ SYSTEMS = {  # demo export -> the shipped mappings that read it
 }
 OLIST = ROOT.parent / "shared" / "data" / "olist-marketing-funnel"
 OLIST_ROWS = 2000  # the first MQLs of the real file, and their won deals
-SCORE_FILES = (  # scoring.OUTPUT_FILES, without importing the library here
-    "lead_scores.parquet",
-    "lead_scores.csv",
-    "account_scores.parquet",
-    "account_scores.csv",
-    "rejects.csv",
-    "handovers.parquet",
-    "manifest.json",
-)
 FLAT_SCORE_FILES = ("scores.csv", "rejects.csv", "manifest.json")
 FLAT_TRAIN_FILES = ("metrics.json", "leakage.json", "report.md", "importance.csv")
 KINDS = ("lightgbm", "logistic_regression")  # the two model kinds train fits
@@ -133,14 +123,19 @@ def flat_file(path: Path, n: int, seed: int) -> Path:
     return path
 
 
-def cli(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run the `mqlscore` command in this process, as the console script does (loaded from
-    its installed entry point, as a user's shell would find it); its exit code."""
+def _command():
+    """The installed `mqlscore` console script's function (its entry point, as a user's
+    shell finds it; never an import of the CLI module)."""
     from importlib.metadata import entry_points
 
     (command,) = entry_points(group="console_scripts", name="mqlscore")
-    run = command.load()
+    return command.load()
 
+
+def cli(argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Run the `mqlscore` command in this process, as the console script does (loaded from
+    its installed entry point, as a user's shell would find it); its exit code."""
+    run = _command()
     saved = dict(os.environ)
     os.environ.update(env or {})
     sys.argv = ["mqlscore", "-q", *argv]
@@ -368,6 +363,19 @@ def replace(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def cut_bytes(path: Path, raw: bytes, rng: random.Random) -> None:
+    """The file cut at a random byte."""
+    replace(path, raw[: rng.randrange(len(raw))])
+
+
+def flip_bytes(path: Path, raw: bytes, rng: random.Random, most: int) -> None:
+    """The file with 1 to `most` random bytes overwritten."""
+    data = bytearray(raw)
+    for _ in range(rng.randint(1, most)):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    replace(path, bytes(data))
+
+
 def read_csv_text(raw: bytes, sep: str = ",") -> Any:
     import io
 
@@ -408,12 +416,9 @@ def csv_mutation(
     op = rng.choice(names)
     neutral = False
     if op == "cut":
-        replace(path, raw[: rng.randrange(len(raw))])
+        cut_bytes(path, raw, rng)
     elif op == "flip":
-        data = bytearray(raw)
-        for _ in range(rng.randint(1, 20)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        replace(path, bytes(data))
+        flip_bytes(path, raw, rng, most=20)
     elif op == "empty":
         replace(path, b"")
     elif op == "header-only":
@@ -584,13 +589,10 @@ def parquet_mutation(path: Path, rng: random.Random) -> tuple[str, bool]:
         rng.sample(range(len(frame)), k=min(len(frame), rng.randint(1, 30))) if len(frame) else []
     )
     if op == "cut":
-        replace(path, raw[: rng.randrange(len(raw))])
+        cut_bytes(path, raw, rng)
         return op, False
     if op == "flip":
-        data = bytearray(raw)
-        for _ in range(rng.randint(1, 10)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        replace(path, bytes(data))
+        flip_bytes(path, raw, rng, most=10)
         return op, False
     if op == "empty-table":
         frame = frame.head(0)
@@ -655,12 +657,9 @@ def yaml_mutation(path: Path, rng: random.Random) -> str:
     raw = path.read_bytes()
     op = rng.choice(("cut", "flip", "empty", "not-yaml", "top-level", "bomb", *["node"] * 8))
     if op == "cut":
-        replace(path, raw[: rng.randrange(len(raw))])
+        cut_bytes(path, raw, rng)
     elif op == "flip":
-        data = bytearray(raw)
-        for _ in range(rng.randint(1, 5)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        replace(path, bytes(data))
+        flip_bytes(path, raw, rng, most=5)
     elif op == "empty":
         replace(path, b"")
     elif op == "not-yaml":
@@ -734,15 +733,12 @@ def model_mutation(folder: Path, rng: random.Random) -> tuple[str, bool]:
     if name.endswith(".json") and rng.random() < 0.5:
         op = "json-node"
     if op == "cut":
-        replace(path, raw[: rng.randrange(len(raw))])
+        cut_bytes(path, raw, rng)
     elif op == "cut-lines":
         lines = raw.split(b"\n")
         replace(path, b"\n".join(lines[: rng.randrange(len(lines))]) + b"\n")
     elif op == "flip":
-        data = bytearray(raw)
-        for _ in range(rng.randint(1, 5)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        replace(path, bytes(data))
+        flip_bytes(path, raw, rng, most=5)
     elif op == "empty":
         replace(path, b"")
     elif op == "delete":
@@ -1034,7 +1030,7 @@ def kill_case(work: Path, case: Path, rng: random.Random) -> Plan:
         drop = rng.random() < 0.3
         account = "none" if drop else None
         argv = score_args(work, work / "in" / "nightly", out, account_model=account, reasons=True)
-        points = len(SCORE_FILES) - (2 if drop else 0)
+        points = len(score_files()) - (2 if drop else 0)
         nxt = score_args(work, case / "no-such-export", out)
         old, new = base / "score-lightgbm", None  # the new set: the one its manifest names
     elif what == "score-flat":
@@ -1159,12 +1155,17 @@ def _cli_child(case: Path, name: str, plan_or_argv: Any) -> None:
     os._exit(code)
 
 
+def score_files() -> tuple[str, ...]:
+    """The files a `score` run publishes (the library's list)."""
+    from mqlscore.serving.outputs import OUTPUT_FILES
+
+    return OUTPUT_FILES
+
+
 def md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from mqlscore.io import file_md5
+
+    return file_md5(path)
 
 
 def flat_set(folder: Path, names: tuple[str, ...], model: bool) -> dict[str, str]:
@@ -1183,7 +1184,7 @@ def set_state(plan: Plan) -> str:
     pending = ", publish pending" if any(out.glob(".publish*")) else ""
     what = plan.base
     if what == "score":
-        present = {n for n in SCORE_FILES if (out / n).exists()}
+        present = {n for n in score_files() if (out / n).exists()}
         try:
             manifest = json.loads((out / "manifest.json").read_text())
         except (OSError, ValueError):
@@ -1605,7 +1606,8 @@ def preload() -> None:
     import mqlscore.tracking
     import mqlscore.validation.expectations
     import mqlscore.validation.leakage  # noqa: F401
-    import pipeline.cli  # noqa: F401
+
+    _command()  # the CLI, loaded through its entry point
 
 
 def _prepare_child(work: Path) -> None:

@@ -70,17 +70,18 @@ def one_writer(out: Path) -> Iterator[None]:
 
 @contextmanager
 def staging_folder(out: Path, prefix: str) -> Iterator[Path]:
-    """A hidden work folder inside `out` (`.<prefix>.<pid>.*`), removed on exit; folders
-    left by killed runs (their process gone) are removed first, so no copy of an export
-    stays behind for good."""
-    out.mkdir(parents=True, exist_ok=True)
-    finish_publish(out)  # a killed run's staged set lands before its folder is removed
-    for path in out.glob(f".{prefix}.*"):
-        pid = path.name[len(prefix) + 2 :].split(".", 1)[0]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix=f".{prefix}.{os.getpid()}.", dir=out) as tmp:
-        yield Path(tmp)
+    """A hidden work folder inside `out` (`.<prefix>.<pid>.*`), removed on exit, with
+    `out` held for this process (`one_writer`: one writer per folder, whichever command);
+    folders left by killed runs (their process gone) are removed first, so no copy of an
+    export stays behind for good."""
+    with one_writer(out):
+        finish_publish(out)  # a killed run's staged set lands before its folder is removed
+        for path in out.glob(f".{prefix}.*"):
+            pid = path.name[len(prefix) + 2 :].split(".", 1)[0]
+            if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f".{prefix}.{os.getpid()}.", dir=out) as tmp:
+            yield Path(tmp)
 
 
 @contextmanager

@@ -15,7 +15,6 @@ import typer
 from mqlscore.config import EvaluateParams, find_params, load_section
 from mqlscore.io import (
     finish_publish,
-    one_writer,
     publish,
     staging_folder,
     write_json,
@@ -56,7 +55,7 @@ def main(
     manifest = {"rows_in": len(frame), "scored": len(scores), "rejected": len(rejects)}
     if manifest["rows_in"] != manifest["scored"] + manifest["rejected"]:
         raise RuntimeError(f"a bug: rows in and out do not add up: {manifest}")
-    with one_writer(out), staging_folder(out, "score-flat") as work:  # one writer per --out
+    with staging_folder(out, "score-flat") as work:  # holds `out`: one writer
         write_text(scores.to_csv(index=False), work / "scores.csv")
         write_text(rejects.to_csv(index=False), work / "rejects.csv")
         write_json(manifest | {"model": model}, work / "manifest.json")

@@ -21,7 +21,6 @@ import typer
 from mqlscore.config import FlatParams, TrainParams, find_params, load_section
 from mqlscore.io import (
     finish_publish,
-    one_writer,
     publish,
     staging_folder,
     write_json,
@@ -72,7 +71,7 @@ def main(
     )
     report = md.flat_report(input.name, run.table, run.metrics, run.audit, run.dropped)
     files = ("model", "importance.csv", "leakage.json", "report.md", "metrics.json")
-    with one_writer(out), staging_folder(out, "train-flat") as work:  # one writer per --out
+    with staging_folder(out, "train-flat") as work:  # holds `out`: one writer
         save_local(run.model, run.example, work / "model")
         write_json(run.metrics, work / "metrics.json")
         write_json(run.leakage, work / "leakage.json")

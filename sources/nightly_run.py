@@ -25,7 +25,6 @@ from features.snapshots import spec_from
 from mqlscore.config import FeatureParams, MqlRule, ScoreParams
 from mqlscore.io import (
     file_md5,
-    one_writer,
     publish,
     read_export_time,
     staging_folder,
@@ -123,7 +122,7 @@ def run_nightly(night: Night, out: Path, params: NightParams) -> dict:
     if night.engine not in ENGINES:
         raise NightRefused(f"engine must be one of {', '.join(ENGINES)}, not {night.engine!r}")
     config = params.score
-    with one_writer(out), staging_folder(out, "score") as work:
+    with staging_folder(out, "score") as work:  # holds `out`: one writer
         got = _read(night, out, params, work)
         extras = tuple(c for c in pq.read_schema(got.tables["leads"]).names if c.startswith("x_"))
         spec = spec_from(params.features, params.mql_rule, scoring=True, extra=extras)

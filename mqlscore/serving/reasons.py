@@ -384,12 +384,13 @@ def top_reasons(
     windows = signal_windows(features)
     columns = {}
     shap = np.where(not_theirs(features, has_account, len(shap)), 0.0, shap)
+    says_nothing = vague(values)  # "unknown", "other": nothing a rep can look at
     for direction, sign in (("up", 1.0), ("down", -1.0)):
         pushes_all = shap if sign > 0 else -shap
-        if direction == "up":  # a reason for is never an absence ("no ...", "unknown")
-            pushes_all = np.where(absences(values) | vague(values), 0.0, pushes_all)
-        else:  # nor is "unknown" or "other" a reason against: nothing a rep can look at
-            pushes_all = np.where(vague(values), 0.0, pushes_all)
+        if direction == "up":  # a reason for is never an absence ("no ...") either
+            pushes_all = np.where(absences(values) | says_nothing, 0.0, pushes_all)
+        else:
+            pushes_all = np.where(says_nothing, 0.0, pushes_all)
         if direction == "down" and typical:
             pushes_all = np.where(looks_converting(values, typical), 0.0, pushes_all)
         pushes_all = one_window(pushes_all, features, windows | same_fact(features))
